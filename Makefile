@@ -1,0 +1,52 @@
+# Rights Desk — developer commands. Needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install install-test migrate worker openapi lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## run: set up, migrate and serve on SQLite at http://127.0.0.1:8000 (docs at /docs)
+run: install
+	$(BIN)/rightsdesk serve
+
+## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set)
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: install
+	$(BIN)/rightsdesk migrate
+
+worker: install
+	$(BIN)/rightsdesk worker
+
+openapi: install
+	$(BIN)/rightsdesk openapi > openapi/openapi.json
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

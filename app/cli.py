@@ -1,0 +1,157 @@
+"""The `rightsdesk` command: serve, migrate, worker, openapi, audit verify."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from app.core.config import Settings, get_settings
+
+cli = typer.Typer(
+    help="Rights Desk: PIPA data-subject rights requests.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_cli = typer.Typer(help="The access record (접속기록).", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    from app.core.migrations import upgrade
+
+    _logging()
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database at head")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log each request (includes client IPs, which are personal data).")
+    ] = False,
+) -> None:
+    """Migrate to head, then serve the API."""
+    import uvicorn
+
+    from app.core.migrations import upgrade
+
+    _logging()
+    settings = get_settings()
+    # Resolve development secrets once, before workers start, so all of them share one set.
+    settings.resolved_secret_key()
+    settings.resolved_encryption_keys()
+    settings.resolved_blind_index_key()
+    upgrade(settings.resolved_database_url)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=False,
+        log_level="info",
+    )
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
+) -> None:
+    """Deliver queued notices (and webhooks); several workers may run side by side."""
+    from app.core.context import AppContext
+    from app.notifications.outbox import drain
+    from app.notifications.senders import make_sender
+
+    _logging()
+    log = logging.getLogger("rightsdesk.worker")
+    settings = get_settings()
+    ctx = AppContext.build(settings)
+    sender = make_sender(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while True:
+        report = drain(ctx.db, ctx, sender)
+        if report.claimed:
+            log.info(
+                "delivered %d, retrying %d, failed %d", report.sent, report.retried, report.failed
+            )
+        if once or stop.wait(settings.outbox_poll_seconds):
+            break
+    ctx.db.dispose()
+
+
+def openapi_spec() -> dict:
+    """The OpenAPI document, built without touching any database or secret on disk."""
+    from app.main import create_app
+
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    settings = Settings(
+        database_url="sqlite://",
+        secret_key=secrets.token_urlsafe(48),
+        encryption_keys=f"spec:{key}",
+        blind_index_key="spec",
+        delivery="off",
+    )
+    return create_app(settings).openapi()
+
+
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI document (what openapi/openapi.json holds)."""
+    typer.echo(json.dumps(openapi_spec(), indent=2, ensure_ascii=False))
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the access record; exit 1 if it is broken."""
+    from app.audit.service import verify
+    from app.core.db import Database
+
+    db = Database(get_settings().resolved_database_url)
+    with db.transaction(write=False) as session:
+        result = verify(session)
+    db.dispose()
+    typer.echo(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_bad": result.first_bad,
+                "problem": result.problem,
+            }
+        )
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        cli()
+    except ValueError as exc:  # settings refused (e.g. production without keys)
+        typer.echo(f"rightsdesk: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Settings from the environment (prefix RIGHTSDESK_), per the operating contract in api.md."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class DeliveryMode(StrEnum):
+    """Who delivers the outbox (notices and webhooks)."""
+
+    background = (
+        "background"  # a thread in the API process (development: `make run` needs nothing else)
+    )
+    sync = "sync"  # right after each commit, before the response (tests)
+    off = "off"  # only `rightsdesk worker` (production)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RIGHTSDESK_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Environment = Environment.development
+    database_url: str | None = None
+    secret_key: str | None = None
+    # Key ring for personal data at rest, newest first: "kid:base64key,kid:base64key".
+    encryption_keys: str | None = None
+    # Key for the keyed blind index (HMAC) of e-mail addresses; it never rotates with the ring.
+    blind_index_key: str | None = None
+    var_dir: Path = Path("./var")
+    # The company profile (data categories, retention, processors); default: the reference one.
+    profile_path: str | None = None
+
+    notify_backend: Literal["file", "smtp"] = "file"
+    notify_dir: Path | None = None
+    delivery: DeliveryMode | None = None
+    outbox_poll_seconds: float = Field(2.0, gt=0)
+    outbox_max_attempts: int = Field(10, ge=1)
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "privacy@example.com"
+    smtp_timeout_seconds: float = 10.0
+
+    # Verification by one-time code.
+    code_ttl_seconds: int = Field(600, ge=60)
+    code_max_attempts: int = Field(5, ge=1)
+    code_resend_cooldown_seconds: int = Field(60, ge=0)
+    code_max_per_hour: int = Field(5, ge=1)
+    subject_token_ttl_seconds: int = Field(3600, ge=60)
+
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _production_needs_real_keys(self) -> Settings:
+        if self.env is Environment.production:
+            missing = [
+                name
+                for name in ("secret_key", "encryption_keys", "blind_index_key")
+                if not getattr(self, name)
+            ]
+            if missing:
+                names = ", ".join("RIGHTSDESK_" + m.upper() for m in missing)
+                raise ValueError(f"production refuses to start without {names}")
+            if len(self.secret_key or "") < 32:
+                raise ValueError("RIGHTSDESK_SECRET_KEY must be at least 32 characters")
+        return self
+
+    # Derived values -----------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'rightsdesk.db'}"
+
+    @property
+    def resolved_notify_dir(self) -> Path:
+        return self.notify_dir or self.var_dir / "outbox"
+
+    @property
+    def resolved_delivery(self) -> DeliveryMode:
+        if self.delivery is not None:
+            return self.delivery
+        return DeliveryMode.background if self.env is Environment.development else DeliveryMode.off
+
+    def resolved_secret_key(self) -> str:
+        return self.secret_key or _dev_secret(self.var_dir, "secret_key", _token)
+
+    def resolved_encryption_keys(self) -> str:
+        return self.encryption_keys or _dev_secret(self.var_dir, "encryption_keys", _key_ring)
+
+    def resolved_blind_index_key(self) -> str:
+        return self.blind_index_key or _dev_secret(self.var_dir, "blind_index_key", _token)
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _key_ring() -> str:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return f"k{secrets.token_hex(3)}:{key}"
+
+
+def _dev_secret(var_dir: Path, name: str, make) -> str:
+    """Development only: generate a secret once and keep it under var/, so restarts keep data readable."""
+    path = var_dir / "secrets" / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    # Write aside, then link into place: link fails if the file exists, so when several
+    # workers start at once exactly one secret wins and nobody reads a half-written file.
+    tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(make())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,37 @@
+"""Everything a service needs that is not the database session, built once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.crypto import BlindIndex, KeyRing
+from app.core.db import Database
+from app.profile.loader import Profile, load_profile
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    keys: KeyRing
+    blind_index: BlindIndex
+    secret_key: str
+    profile: Profile
+    clock: Clock
+    # Called after a commit that wrote outbox rows (wakes whoever delivers them).
+    outbox_kick: Callable[[], None] = field(default=lambda: None)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url),
+            keys=KeyRing(settings.resolved_encryption_keys()),
+            blind_index=BlindIndex(settings.resolved_blind_index_key()),
+            secret_key=settings.resolved_secret_key(),
+            profile=load_profile(settings.profile_path),
+            clock=clock or Clock(),
+        )

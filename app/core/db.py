@@ -1,0 +1,100 @@
+"""Engine and session scope. One transaction per unit of work, committed once by its owner;
+services only flush.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on, and write transactions
+start with BEGIN IMMEDIATE: the write lock is taken up front, so two writers queue on the
+busy timeout instead of failing mid-transaction, and a read-then-write (the audit chain head,
+a reference counter) cannot be overtaken. PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+AfterCommit = Callable[[], None]
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN instead of the driver.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        # NORMAL in WAL: a commit survives a crash of the process (kill -9), not of the OS.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        in_memory = not parsed.database or parsed.database == ":memory:"
+        if not in_memory:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            hide_parameters=True,  # never put bound values (personal data) in error messages
+            **({} if in_memory else {"pool_size": 8, "max_overflow": 16}),
+        )
+        _sqlite_setup(engine)
+        return engine
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.is_sqlite
+            else self.engine
+        )
+
+    def session(self, *, write: bool = True) -> Session:
+        session = Session(bind=self._write_engine if write else self.engine, expire_on_commit=False)
+        session.info["after_commit"] = []
+        return session
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """A unit of work outside HTTP (CLI, worker): commit on success, roll back on error."""
+        with self.session(write=write) as session:
+            yield session
+            commit(session)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def after_commit(session: Session, callback: AfterCommit) -> None:
+    """Run `callback` once the unit of work has committed (e.g. wake the outbox sender)."""
+    callbacks: list[AfterCommit] = session.info.setdefault("after_commit", [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def commit(session: Session) -> None:
+    session.commit()
+    callbacks = session.info.get("after_commit") or []
+    session.info["after_commit"] = []
+    for callback in callbacks:
+        callback()

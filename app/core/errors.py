@@ -1,0 +1,197 @@
+"""RFC 9457 problem details: every error the API returns is one of these.
+
+A problem's `type` is a stable relative URI, `/problems/<slug>`, which the service itself
+serves as documentation, so clients can switch on it and people can look it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("rightsdesk.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+# slug -> (title, what it means). The catalogue served at /problems/{slug}.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "validation-error": (
+        "Invalid request",
+        "A field is missing, of the wrong type, unknown, or out of range; see `errors`.",
+    ),
+    "malformed-json": ("Malformed JSON", "The body is not valid JSON."),
+    "payload-too-large": ("Payload too large", "The body is larger than the service accepts."),
+    "not-found": ("Not found", "No such resource, or it is not yours to see."),
+    "method-not-allowed": ("Method not allowed", "The path exists but not with this method."),
+    "unauthorized": ("Authentication required", "Send a valid bearer token."),
+    "forbidden": ("Forbidden", "This principal may not do this."),
+    "illegal-transition": (
+        "Illegal transition",
+        "The request's status does not allow this action now.",
+    ),
+    "code-invalid": ("Wrong code", "The one-time code does not match."),
+    "code-expired": ("Code expired", "The one-time code is too old; ask for a new one."),
+    "code-locked": ("Code locked", "Too many wrong tries; ask for a new code."),
+    "code-used": (
+        "Code already used",
+        "This one-time code has already been used; ask for a new one.",
+    ),
+    "rate-limited": ("Too many requests", "Wait before trying again; see Retry-After."),
+    "conflict": ("Conflict", "The change conflicts with the current state."),
+    "unsupported-media-type": (
+        "Unsupported media type",
+        "Send the body in a type this endpoint accepts.",
+    ),
+    "internal-error": (
+        "Internal error",
+        "Something failed on our side; it has been logged without personal data.",
+    ),
+    "service-unavailable": ("Service unavailable", "A dependency is not ready."),
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+class Problem(Exception):
+    """Raise one of these anywhere; the handler renders it.
+
+    `commit` asks the request's session scope to commit what was done before the error
+    instead of rolling it back: a wrong verification code is refused *and* counted.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        commit: bool = False,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or slug)
+        self.status = status
+        self.slug = slug
+        self.title = title or CATALOGUE.get(slug, (slug.replace("-", " ").capitalize(), ""))[0]
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.commit = commit
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": problem_type(self.slug),
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            doc["detail"] = self.detail
+        if instance:
+            doc["instance"] = instance
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        doc.update(self.extra)
+        return doc
+
+
+class NotFound(Problem):
+    def __init__(self, detail: str = "No such resource.") -> None:
+        super().__init__(404, "not-found", detail)
+
+
+class Conflict(Problem):
+    def __init__(self, detail: str, slug: str = "conflict", **extra: Any) -> None:
+        super().__init__(409, slug, detail, **extra)
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+_HTTP_SLUGS = {
+    400: "validation-error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+    503: "service-unavailable",
+}
+
+
+def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """Pydantic's errors without the rejected input: it may be personal data."""
+    slug = "validation-error"
+    out = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            slug = "malformed-json"
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"] or ["body"]
+        out.append(
+            {
+                "field": ".".join(loc),
+                "message": err.get("msg", "invalid"),
+                "code": err.get("type", "invalid"),
+            }
+        )
+    return slug, out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        slug, errors = _field_errors(exc)
+        detail = (
+            "The body is not valid JSON."
+            if slug == "malformed-json"
+            else f"{len(errors)} field(s) failed validation."
+        )
+        return problem_response(Problem(422, slug, detail, errors=errors), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = _HTTP_SLUGS.get(
+            exc.status_code, "internal-error" if exc.status_code >= 500 else "validation-error"
+        )
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such path."
+        problem = Problem(exc.status_code, slug, detail, headers=getattr(exc, "headers", None))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The type, route and frames only: exception messages can carry personal data.
+        log.error(
+            "unhandled %s on %s %s\n%s",
+            type(exc).__name__,
+            request.method,
+            request.scope.get("route").path if request.scope.get("route") else "?",
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return problem_response(
+            Problem(500, "internal-error", "An unexpected error occurred."), request.url.path
+        )

@@ -1,0 +1,72 @@
+"""The application: routers, middleware, problem handlers, and outbox delivery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.core.body_limit import BodyLimitMiddleware
+from app.core.clock import Clock
+from app.core.config import DeliveryMode, Settings, get_settings
+from app.core.context import AppContext
+from app.core.errors import install_problem_handlers
+from app.notifications.outbox import OutboxPump, drain
+from app.notifications.senders import make_sender
+from app.ops.router import router as ops_router
+from app.requests.router_public import router as requests_router
+from app.verification.router import router as verification_router
+
+DESCRIPTION = """
+Rights Desk receives, verifies, decides and carries out data subjects' requests under Korea's
+Personal Information Protection Act (개인정보 보호법): access (열람), correction (정정),
+deletion (삭제) and suspension of processing (처리정지), on the statutory 10-day clock.
+
+Errors are RFC 9457 problem documents (`application/problem+json`); each `type` is a path on
+this service that explains it.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    ctx = AppContext.build(settings, clock)
+    sender = make_sender(settings)
+    mode = settings.resolved_delivery
+    pump: OutboxPump | None = None
+
+    def deliver() -> None:
+        drain(ctx.db, ctx, sender)
+
+    if mode is DeliveryMode.background:
+        pump = OutboxPump(deliver, settings.outbox_poll_seconds)
+        ctx.outbox_kick = pump.kick
+    elif mode is DeliveryMode.sync:
+        ctx.outbox_kick = deliver
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if pump:
+            pump.start()
+        try:
+            yield
+        finally:
+            if pump:
+                pump.stop()
+            ctx.db.dispose()
+
+    app = FastAPI(
+        title="Rights Desk",
+        version="1.0.0",
+        summary="PIPA data-subject rights requests, on the statutory clock.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.sender = sender
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_body_bytes)
+    app.include_router(ops_router)
+    app.include_router(requests_router)
+    app.include_router(verification_router)
+    return app

@@ -1,0 +1,19 @@
+"""Every table, imported once so SQLModel.metadata (and Alembic) sees them all."""
+
+from app.models.audit_entry import AuditEntry, AuditHead
+from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
+from app.models.outbox_message import OutboxMessage
+from app.models.reference_counter import ReferenceCounter
+from app.models.request import Request
+from app.models.timeline_event import TimelineEvent
+from app.models.verification_code import VerificationCode
+
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "OutboxMessage",
+    "ReferenceCounter",
+    "Request",
+    "TimelineEvent",
+    "VerificationCode",
+]

@@ -1,0 +1,46 @@
+"""A data subject's rights request (정보주체의 권리 행사 요구). Personal data columns end in
+`_enc` (AES-GCM, see core/crypto.py); `subject_email_bidx` is the keyed blind index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UTCDateTime
+
+# Optimistic concurrency: the ORM adds `WHERE version = <old>` to every UPDATE, so a change
+# made from a stale copy fails instead of overwriting (staff send If-Match: <version>).
+_version = Column("version", Integer, nullable=False)
+
+
+class Request(SQLModel, table=True):
+    __tablename__ = "request"
+    __table_args__ = (
+        Index("ix_request_status_due_at", "status", "due_at"),
+        Index("ix_request_due_at_id", "due_at", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    reference: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
+    type: str = Field(max_length=24)
+    status: str = Field(max_length=24)
+    channel: str = Field(max_length=16)
+    locale: str = Field(max_length=2)
+    subject_name_enc: str
+    subject_email_enc: str
+    subject_email_bidx: str = Field(max_length=64, index=True)
+    subject_phone_enc: str | None = None
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    corrections_enc: str | None = None
+    details_enc: str | None = None
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    version: int = Field(default=1, sa_column=_version)
+
+    __mapper_args__ = {"version_id_col": _version, "version_id_generator": False}

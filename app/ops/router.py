@@ -1,0 +1,48 @@
+"""Liveness, readiness and the problem-type catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi import Request as HttpRequest
+from sqlalchemy import text
+
+from app.core.context import AppContext
+from app.core.errors import CATALOGUE, NotFound, Problem, problem_type
+from app.core.migrations import current_revision, head_revision
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
+def readyz(http: HttpRequest) -> dict[str, str]:
+    """The database answers and its schema is at the newest migration."""
+    ctx: AppContext = http.app.state.ctx
+    try:
+        with ctx.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = current_revision(ctx.db.engine)
+    except Exception as exc:
+        raise Problem(503, "service-unavailable", "The database is not reachable.") from exc
+    head = head_revision()
+    if current != head:
+        raise Problem(
+            503,
+            "service-unavailable",
+            f"The database is at migration {current}, not {head}: run `rightsdesk migrate`.",
+        )
+    return {"status": "ready", "migration": head or ""}
+
+
+@router.get("/problems/{slug}")
+async def problem_doc(slug: str) -> dict[str, str]:
+    """What a problem `type` means."""
+    if slug not in CATALOGUE:
+        raise NotFound("No such problem type.")
+    title, meaning = CATALOGUE[slug]
+    return {"type": problem_type(slug), "title": title, "description": meaning}

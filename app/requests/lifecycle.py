@@ -1,0 +1,200 @@
+"""The request lifecycle: one transition table, one function that changes status.
+
+    pending_verification ─verify─▶ open ─assign─▶ in_progress ─grant─▶ fulfilling ─complete─▶ completed
+            │                                          └─refuse─▶ refused ─object─▶ in_progress
+            └─reject─▶ rejected
+    withdraw: from any state before completed / refused / rejected ─▶ withdrawn
+
+Nothing else assigns `Request.status`. Each change is checked here, stamps its timestamps,
+bumps the version (optimistic concurrency) and writes a timeline event and an access-record
+entry in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from app.audit import service as audit
+from app.core.actors import Actor
+from app.core.errors import Problem
+from app.core.ids import new_id
+from app.models import Request, TimelineEvent
+
+
+class Status(StrEnum):
+    pending_verification = "pending_verification"
+    open = "open"
+    in_progress = "in_progress"
+    fulfilling = "fulfilling"
+    completed = "completed"
+    refused = "refused"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class Action(StrEnum):
+    verify = "verify"  # the code was right, or staff confirmed identity / authority
+    reject = "reject"  # never verified, or a proxy without authority (Decree 46)
+    assign = "assign"  # a handler takes the request
+    grant = "grant"  # decision: granted or partially granted
+    refuse = "refuse"  # decision: refused, with grounds (Art. 35(4), 36(1), 37(2), 38)
+    complete = "complete"  # everything granted has been carried out
+    object = "object"  # the subject objects to a refusal (이의제기, Art. 38(5))
+    withdraw = "withdraw"  # the filer withdraws
+
+
+S, A = Status, Action
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (S.pending_verification, A.verify): S.open,
+    (S.pending_verification, A.reject): S.rejected,
+    (S.open, A.assign): S.in_progress,
+    (S.in_progress, A.grant): S.fulfilling,
+    (S.in_progress, A.refuse): S.refused,
+    (S.fulfilling, A.complete): S.completed,
+    (S.refused, A.object): S.in_progress,
+    **{
+        (s, A.withdraw): S.withdrawn
+        for s in (S.pending_verification, S.open, S.in_progress, S.fulfilling)
+    },
+}
+
+# A closed request waits for nothing more from us (closed_at is stamped on entry).
+CLOSED = frozenset({S.completed, S.refused, S.rejected, S.withdrawn})
+
+INITIAL = S.pending_verification
+
+
+class IllegalTransition(Problem):
+    def __init__(self, current: Status, action: Action) -> None:
+        allowed = sorted(a.value for (s, a) in TRANSITIONS if s == current)
+        super().__init__(
+            409,
+            "illegal-transition",
+            f"A request that is {current.value} cannot be asked to {action.value}.",
+            status_now=current.value,
+            allowed_actions=allowed,
+        )
+
+
+def next_status(current: Status | str, action: Action | str) -> Status:
+    """The state after `action`, or IllegalTransition. Pure: no database."""
+    current, action = Status(current), Action(action)
+    try:
+        return TRANSITIONS[(current, action)]
+    except KeyError:
+        raise IllegalTransition(current, action) from None
+
+
+def allowed_actions(current: Status | str) -> list[Action]:
+    return [a for (s, a) in TRANSITIONS if s == Status(current)]
+
+
+def transition(
+    session: Session,
+    request: Request,
+    action: Action,
+    *,
+    actor: Actor,
+    at: datetime,
+    note: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Status:
+    """Perform `action` on `request`: check, stamp, bump version, timeline, access record."""
+    before = Status(request.status)
+    after = next_status(before, action)
+    request.status = after.value
+    request.updated_at = at
+    request.version += 1
+    if action is Action.verify:
+        request.verified_at = at
+    if after in CLOSED:
+        request.closed_at = at
+    elif before in CLOSED:
+        request.closed_at = None  # reopened by an objection
+    session.add(request)
+    session.flush()
+    _write_event(
+        session,
+        request.id,
+        kind=f"status.{after.value}",
+        at=at,
+        actor=actor,
+        note=note,
+        from_status=before.value,
+        to_status=after.value,
+        detail=detail,
+    )
+    return after
+
+
+def record(
+    session: Session,
+    request_id: str,
+    kind: str,
+    *,
+    actor: Actor,
+    at: datetime,
+    note: str | None = None,
+    status: str | None = None,
+    audit_action: str = "change",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """An event that changes no status (received, code sent, extended …): timeline + record."""
+    _write_event(
+        session,
+        request_id,
+        kind=kind,
+        at=at,
+        actor=actor,
+        note=note,
+        from_status=None,
+        to_status=status,
+        detail=detail,
+        audit_action=audit_action,
+    )
+
+
+def _write_event(
+    session: Session,
+    request_id: str,
+    *,
+    kind: str,
+    at: datetime,
+    actor: Actor,
+    note: str | None,
+    from_status: str | None,
+    to_status: str | None,
+    detail: dict[str, Any] | None,
+    audit_action: str = "change",
+) -> None:
+    session.connection().execute(
+        insert(TimelineEvent.__table__).values(
+            id=new_id("evt"),
+            request_id=request_id,
+            at=at,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor.label,
+            note=note,
+        )
+    )
+    audit.append(
+        session,
+        at=at,
+        actor=actor.label,
+        action=audit_action,
+        request_id=request_id,
+        ip=actor.ip,
+        detail={
+            "event": kind,
+            **({"from": from_status, "to": to_status} if from_status else {}),
+            **(detail or {}),
+        },
+    )

@@ -1,0 +1,224 @@
+"""Proving the filer holds the e-mail address: send a code, check it, hand out a token.
+
+A right code on a request still pending verification opens it (Decree 46: the controller
+confirms the requester is the subject). A right code on a later request just proves the
+filer again, so they can follow the request from another device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, insert, update
+from sqlmodel import Session, select
+
+from app.core.actors import Actor
+from app.core.context import AppContext
+from app.core.errors import Problem
+from app.core.ids import new_id
+from app.core.security import AUD_SUBJECT, issue_token
+from app.models import Request, VerificationCode
+from app.notifications.outbox import enqueue_notice
+from app.requests import lifecycle, pii
+from app.requests.notices import request_context
+from app.verification.codes import code_hash, code_matches, new_code
+
+_code = VerificationCode.__table__
+
+
+def send_code(
+    session: Session,
+    ctx: AppContext,
+    *,
+    request_id: str,
+    to: str,
+    locale: str,
+    notice: dict,
+    now,
+    actor: Actor,
+) -> None:
+    """Issue a fresh code (older live codes die) and queue it for the filer's e-mail."""
+    s = ctx.settings
+    conn = session.connection()
+    conn.execute(
+        update(_code)
+        .where(
+            _code.c.request_id == request_id,
+            _code.c.used_at.is_(None),
+            _code.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    code, code_id = new_code(), new_id("otp")
+    conn.execute(
+        insert(_code).values(
+            id=code_id,
+            request_id=request_id,
+            code_hash=code_hash(ctx.secret_key, code_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=s.code_ttl_seconds),
+            attempts=0,
+        )
+    )
+    enqueue_notice(
+        session,
+        ctx,
+        template="verification_code",
+        to=to,
+        locale=locale,
+        request_id=request_id,
+        now=now,
+        context={
+            **notice,
+            "code": code,
+            "ttl_minutes": s.code_ttl_seconds // 60,
+            "max_attempts": s.code_max_attempts,
+        },
+    )
+    lifecycle.record(
+        session, request_id, "verification.code_sent", actor=actor, at=now, audit_action="notify"
+    )
+
+
+@dataclass
+class Verified:
+    access_token: str
+    expires_in: int
+
+
+def verify_code(
+    session: Session, ctx: AppContext, request: Request, code: str, actor: Actor
+) -> Verified:
+    s, now = ctx.settings, ctx.clock.now()
+    row = session.exec(
+        select(VerificationCode)
+        .where(VerificationCode.request_id == request.id)
+        .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise Problem(
+            400, "code-invalid", "No code is waiting for this request; ask for a new one."
+        )
+    if row.used_at is not None:
+        raise Problem(400, "code-used", "This code has already been used; ask for a new one.")
+    if row.attempts >= s.code_max_attempts:
+        raise Problem(400, "code-locked", "Too many wrong tries; ask for a new code.")
+    if row.expires_at <= now:
+        raise Problem(400, "code-expired", "The code has expired; ask for a new one.")
+    if not code_matches(ctx.secret_key, row.id, code, row.code_hash):
+        row.attempts += 1
+        session.add(row)
+        left = s.code_max_attempts - row.attempts
+        lifecycle.record(
+            session,
+            request.id,
+            "verification.failed",
+            actor=actor,
+            at=now,
+            audit_action="verify",
+            detail={"attempts_left": left},
+        )
+        if left <= 0:
+            raise Problem(
+                400,
+                "code-locked",
+                "Too many wrong tries; the code no longer works. Ask for a new one.",
+                commit=True,
+            )
+        raise Problem(
+            400, "code-invalid", "The code does not match.", attempts_left=left, commit=True
+        )
+    row.used_at = now
+    session.add(row)
+    session.flush()
+    if request.status == lifecycle.Status.pending_verification:
+        lifecycle.transition(
+            session,
+            request,
+            lifecycle.Action.verify,
+            actor=actor,
+            at=now,
+            detail={"method": "email_code"},
+        )
+    else:
+        lifecycle.record(
+            session,
+            request.id,
+            "verification.succeeded",
+            actor=actor,
+            at=now,
+            audit_action="verify",
+        )
+    token = issue_token(
+        ctx.secret_key,
+        audience=AUD_SUBJECT,
+        subject=request.id,
+        now=now,
+        ttl=s.subject_token_ttl_seconds,
+    )
+    return Verified(token, s.subject_token_ttl_seconds)
+
+
+@dataclass
+class Resent:
+    sent_to: str
+    expires_in: int
+    retry_after: int
+
+
+def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) -> Resent:
+    """A new code, at most one per cooldown and `code_max_per_hour` an hour."""
+    s, now = ctx.settings, ctx.clock.now()
+    last, count = session.exec(
+        select(func.max(VerificationCode.created_at), func.count()).where(
+            VerificationCode.request_id == request.id,
+            VerificationCode.created_at > now - timedelta(hours=1),
+        )
+    ).one()
+    if (
+        last is not None
+        and (
+            wait := (last + timedelta(seconds=s.code_resend_cooldown_seconds) - now).total_seconds()
+        )
+        > 0
+    ):
+        retry = math.ceil(wait)
+        raise Problem(
+            429,
+            "rate-limited",
+            f"A code was sent moments ago; try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+            retry_after=retry,
+        )
+    if count >= s.code_max_per_hour:
+        raise Problem(
+            429,
+            "rate-limited",
+            "Too many codes this hour; try again later.",
+            headers={"Retry-After": "3600"},
+            retry_after=3600,
+        )
+    email = pii.open_text(ctx.keys, request, "subject_email")
+    name = pii.open_text(ctx.keys, request, "subject_name")
+    notice = request_context(
+        ctx,
+        name=name,
+        reference=request.reference,
+        type=request.type,
+        received_at=request.received_at,
+        due_at=request.due_at,
+    )
+    send_code(
+        session,
+        ctx,
+        request_id=request.id,
+        to=email,
+        locale=request.locale,
+        notice=notice,
+        now=now,
+        actor=actor,
+    )
+    return Resent(pii.mask_email(email), s.code_ttl_seconds, s.code_resend_cooldown_seconds)

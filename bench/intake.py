@@ -1,0 +1,693 @@
+#!/usr/bin/env python3
+"""Benchmark of the intake endpoint, POST /v1/requests (a benchmark, not a test).
+
+Starts a real `rightsdesk serve` (one worker, SQLite in a fresh temporary folder) and, in the
+same run, a bare FastAPI app whose only work is to validate the same body (the same pydantic
+model, `RequestCreate`) under the same uvicorn settings. wrk drives each in turn, alternating,
+for a few rounds; the medians are printed side by side with their ratio (service / bare).
+
+After the load the run checks what the service promised: every 201 left two notices (receipt
+and one-time code) in the notify folder, the database holds one request per 201, and
+`rightsdesk audit verify` says the access record is intact.
+
+    .venv/bin/python bench/intake.py                      # what `make bench` runs
+    .venv/bin/python bench/intake.py --duration 5 --rounds 5 --connections 32
+    .venv/bin/python bench/intake.py --profile 10         # also: py-spy on the service
+
+Exit status: 0 when the run is clean; 1 when the service (or the bare app) answered anything
+but 201, had socket errors, or the access record does not verify (or the ratio is below
+--min-ratio, when given); 2 when a tool is missing (wrk: `apt-get install wrk`) or a server
+did not start. Only 127.0.0.1 is ever targeted; every wait has a time limit and the servers
+are stopped at the end, on Ctrl-C and on SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"  # the only address this benchmark ever sends to
+BENCH_DIR = Path(__file__).resolve().parent
+LUA = BENCH_DIR / "post.lua"
+GOAL = 0.25
+LONG_TERM_GOAL = 0.35
+NOTICES_PER_REQUEST = 2  # the receipt and the one-time code
+
+
+# --- the bare app (imported by uvicorn in its own process: `intake:bare_app`) --------------
+
+
+def bare_app():
+    """FastAPI with one endpoint that validates the intake body and does nothing else."""
+    from fastapi import FastAPI
+
+    from app.requests.schemas import RequestCreate
+
+    api = FastAPI()
+
+    @api.post("/v1/requests", status_code=201)
+    async def create(body: RequestCreate) -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+class Fatal(Exception):
+    """Stop the run with this message and exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1/requests"
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        # The server was started in its own session: signal its group, i.e. it and its children.
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Server:
+    port = int(cmd[cmd.index("--port") + 1])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, port, proc, log)
+
+
+def wait_http(server: Server, path: str, method: str = "GET", body: bytes | None = None,
+              expect: int = 200, timeout: float = 90.0) -> None:  # fmt: skip
+    """Poll until `path` answers `expect` (bounded by `timeout`)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise Fatal(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
+        req = urllib.request.Request(f"http://{HOST}:{server.port}{path}", data=body, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                if resp.status == expect:
+                    return
+                last = f"status {resp.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"status {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise Fatal(f"{server.name} not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}")
+
+
+# --- wrk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    requests: int
+    created: int
+    non201: int
+    statuses: str
+    socket_errors: dict[str, int]
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    raw: str = field(repr=False)
+
+    @property
+    def errors(self) -> int:
+        return self.non201 + sum(self.socket_errors.values())
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Read wrk's own summary and the BENCH line that post.lua's done() prints."""
+    m = re.search(r"^BENCH (.*)$", output, re.M)
+    if not m:
+        raise Fatal(f"wrk printed no BENCH line (is {LUA} in use?):\n{output[-2000:]}", 1)
+    kv = dict(item.split("=", 1) for item in m.group(1).split())
+    rps_m = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    duration_s = int(kv["duration_us"]) / 1e6
+    rps = float(rps_m.group(1)) if rps_m else int(kv["requests"]) / max(duration_s, 1e-9)
+    socket_errors = {k: int(kv[k]) for k in ("connect", "read", "write", "timeout")}
+    # Cross-check with wrk's text (the Lua counters are the source of truth for non-201).
+    sock_m = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if sock_m:
+        for key, value in zip(
+            ("connect", "read", "write", "timeout"), sock_m.groups(), strict=True
+        ):
+            socket_errors[key] = max(socket_errors[key], int(value))
+    dist = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", output, re.M))
+    p50 = _ms(dist["50"]) if "50" in dist else int(kv["p50_us"]) / 1e3
+    p99 = _ms(dist["99"]) if "99" in dist else int(kv["p99_us"]) / 1e3
+    return WrkResult(
+        rps=rps,
+        requests=int(kv["requests"]),
+        created=int(kv["created"]),
+        non201=int(kv["non201"]),
+        statuses=kv["statuses"],
+        socket_errors=socket_errors,
+        # The BENCH line has microseconds; wrk's text rounds to 2 decimals. Prefer the former.
+        p50_ms=int(kv["p50_us"]) / 1e3 if "p50_us" in kv else p50,
+        p90_ms=int(kv["p90_us"]) / 1e3,
+        p99_ms=int(kv["p99_us"]) / 1e3 if "p99_us" in kv else p99,
+        max_ms=int(kv["max_us"]) / 1e3,
+        raw=output,
+    )
+
+
+def wrk_cmd(wrk: str, url: str, args: argparse.Namespace, duration: float, tag: str) -> list[str]:
+    return [
+        wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        tag,
+    ]
+
+
+def run_wrk(wrk: str, url: str, args: argparse.Namespace, duration: float, tag: str) -> WrkResult:
+    cmd = wrk_cmd(wrk, url, args, duration, tag)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    except subprocess.TimeoutExpired as exc:
+        raise Fatal(f"wrk did not finish within {duration + 60:.0f} s", 1) from exc
+    if done.returncode != 0:
+        raise Fatal(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", 1)
+    return parse_wrk(done.stdout)
+
+
+# --- checks after the load ------------------------------------------------------------------
+
+
+def count_notices(notify_dir: Path) -> int:
+    return sum(1 for _ in notify_dir.glob("*.json")) if notify_dir.is_dir() else 0
+
+
+def wait_notices(notify_dir: Path, expected: int, timeout: float) -> int:
+    """Wait (bounded) until the service's outbox has written `expected` notice files, or the
+    count stops moving for 3 s. Also keeps the outbox thread from eating into the next run."""
+    deadline = time.monotonic() + timeout
+    last, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        n = count_notices(notify_dir)
+        if n >= expected:
+            return n
+        if n != last:
+            last, still_since = n, time.monotonic()
+        elif time.monotonic() - still_since > 3:
+            return n
+        time.sleep(0.25)
+    return count_notices(notify_dir)
+
+
+def db_counts(db_path: Path) -> dict[str, object]:
+    """Read-only look at the service's SQLite file: requests filed, outbox states."""
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    try:
+        requests = conn.execute("SELECT count(*) FROM request").fetchone()[0]
+        outbox = dict(conn.execute("SELECT state, count(*) FROM outbox_message GROUP BY state"))
+        audit = conn.execute("SELECT count(*) FROM audit_entry").fetchone()[0]
+        return {"requests": requests, "outbox": outbox, "audit_entries": audit}
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    finally:
+        conn.close()
+
+
+def audit_verify(rightsdesk: str, env: dict[str, str], cwd: Path) -> tuple[bool, str]:
+    try:
+        done = subprocess.run(
+            [rightsdesk, "audit", "verify"],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        return False, "timed out after 300 s"
+    text = (done.stdout.strip().splitlines() or [done.stderr.strip()])[-1]
+    try:
+        ok = bool(json.loads(text).get("ok")) and done.returncode == 0
+    except (json.JSONDecodeError, AttributeError):
+        ok = False
+    return ok, text
+
+
+# --- profiling ------------------------------------------------------------------------------
+
+
+def profile_service(wrk: str, service: Server, args: argparse.Namespace, tmp: Path) -> Path | None:
+    """Sample the service with py-spy while wrk loads it; return the raw (collapsed) stacks."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("  py-spy not found: `.venv/bin/pip install py-spy` (profile skipped)")
+        return None, 0
+    out = Path(args.profile_out) if args.profile_out else tmp / "profile.txt"
+    seconds = args.profile
+    cmd = wrk_cmd(wrk, service.url, args, seconds + 4, "prof")
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as load:
+        try:
+            time.sleep(1.5)  # let the load settle
+            spy = [py_spy, "record", "--pid", str(service.proc.pid), "--duration", str(seconds),
+                   "--rate", "100", "--format", "raw", "--threads", "--nonblocking",
+                   "--output", str(out)]  # fmt: skip
+            if args.profile_gil:
+                spy.append("--gil")
+            done = subprocess.run(spy, capture_output=True, text=True, timeout=seconds + 60)
+            if done.returncode != 0:
+                print(f"  py-spy failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+                out = None
+            stdout, _ = load.communicate(timeout=seconds + 60)
+        finally:
+            if load.poll() is None:
+                load.kill()
+                load.wait(5)
+    result = parse_wrk(stdout)
+    print(
+        f"  under py-spy: {result.rps:.0f} req/s, {result.created} created, {result.errors} errors"
+    )
+    if result.errors:
+        raise Fatal(f"the service answered {result.non201} non-201 under the profiler", 1)
+    return out, result.created
+
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def _frame_key(frame: str) -> str:
+    m = _FRAME.match(frame)
+    if not m:
+        return frame
+    path = m.group("file")
+    for marker in ("site-packages/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    else:
+        if "/app/" in path:
+            path = "app/" + path.split("/app/", 1)[1]
+    return f"{m.group('func')} ({path})"
+
+
+def summarise_profile(path: Path, top: int = 25) -> dict[str, list[tuple[str, float]]]:
+    """Print the share of samples per thread kind, per function (inclusive) and per leaf."""
+    stacks: list[tuple[list[str], int]] = []
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stacks.append((stack.split(";"), int(count)))
+    total = sum(c for _, c in stacks)
+    if not total:
+        print("  (no samples)")
+        return {}
+    threads: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    leaf: collections.Counter[str] = collections.Counter()
+    for frames, count in stacks:
+        frames = [f for f in frames if f]
+        kind = "other"
+        joined = ";".join(frames)
+        if "_run (app/notifications/outbox.py" in joined or "outbox.py" in joined:
+            kind = "outbox pump thread (background delivery)"
+        elif ("anyio" in joined and "_worker_thread" in joined) or "worker_thread" in joined:
+            kind = "threadpool (sync endpoint + dependencies)"
+        elif "uvloop" in joined or "asyncio" in joined or "uvicorn" in joined:
+            kind = "event loop (HTTP, routing, validation)"
+        threads[kind] += count
+        seen = set()
+        for frame in frames:
+            if frame.startswith(("thread (", "process ")):
+                continue
+            key = _frame_key(frame)
+            if key not in seen:
+                seen.add(key)
+                inclusive[key] += count
+        if frames:
+            leaf[_frame_key(frames[-1])] += count
+    print(f"  {total} samples")
+    print("  by thread:")
+    for kind, count in threads.most_common():
+        print(f"    {100 * count / total:5.1f}%  {kind}")
+    print(f"  top {top} functions, inclusive (share of samples with the function on the stack):")
+    for key, count in inclusive.most_common(top):
+        print(f"    {100 * count / total:5.1f}%  {key}")
+    print("  top 15 leaves (self time):")
+    for key, count in leaf.most_common(15):
+        print(f"    {100 * count / total:5.1f}%  {key}")
+    return {
+        "threads": [(k, round(100 * c / total, 1)) for k, c in threads.most_common()],
+        "inclusive": [(k, round(100 * c / total, 1)) for k, c in inclusive.most_common(top)],
+        "self": [(k, round(100 * c / total, 1)) for k, c in leaf.most_common(15)],
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg": load,
+    }
+
+
+def fmt_row(name: str, rps: float, p50: float, p99: float, errors: int, created: int) -> str:
+    return f"{name:<10} {rps:>10.1f} {p50:>10.2f} {p99:>10.2f} {errors:>8d} {created:>9d}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=10, help="seconds per wrk run (10)")
+    p.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians (3)")
+    p.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per server (3)")
+    p.add_argument("--profile", type=float, default=0, metavar="SECONDS",
+                   help="after the rounds, sample the service with py-spy this long (off)")  # fmt: skip
+    p.add_argument("--profile-gil", action="store_true",
+                   help="py-spy --gil: only samples of the thread holding the GIL")  # fmt: skip
+    p.add_argument("--profile-out", help="where py-spy's raw stacks go (temp folder)")
+    p.add_argument("--min-ratio", type=float, default=0.0,
+                   help="exit 1 when the ratio is below this (0: report only)")  # fmt: skip
+    p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--keep", action="store_true", help="keep the temp folder (DB, notices, logs)")
+    p.add_argument("--rightsdesk", help="the rightsdesk command (next to this python)")
+    args = p.parse_args(argv)
+    if not (1 <= args.duration <= 600 and 1 <= args.rounds <= 50 and 1 <= args.connections <= 1000):
+        p.error("keep --duration in 1..600, --rounds in 1..50, --connections in 1..1000")
+    if not (0 <= args.warmup <= 60 and 0 <= args.profile <= 120 and 1 <= args.threads <= 16):
+        p.error("keep --warmup in 0..60, --profile in 0..120, --threads in 1..16")
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Fatal("wrk not found: install it with `apt-get install wrk` (Debian's package)")
+    rightsdesk = args.rightsdesk or str(Path(sys.executable).parent / "rightsdesk")
+    if not Path(rightsdesk).exists():
+        rightsdesk = shutil.which("rightsdesk") or ""
+    if not rightsdesk:
+        raise Fatal("the `rightsdesk` command was not found: `make install` first")
+
+    info = machine()
+    wrk_version = subprocess.run(
+        [wrk, "--version"], capture_output=True, text=True, timeout=10
+    ).stdout.splitlines()[:1]
+    print(
+        f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
+        f"load {info['loadavg']}; {' '.join(wrk_version).strip()}"
+    )
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+        f"{args.rounds} rounds alternating, {args.warmup:g}s warm-up each; medians reported"
+    )
+
+    tmp = Path(tempfile.mkdtemp(prefix="rightsdesk-bench-"))
+    servers: list[Server] = []
+    try:
+        notify_dir = tmp / "notify"
+        db_path = tmp / "bench.db"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
+        env.update(
+            RIGHTSDESK_VAR_DIR=str(tmp / "var"),
+            RIGHTSDESK_DATABASE_URL=f"sqlite:///{db_path}",
+            RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        service = start(
+            "service",
+            [rightsdesk, "serve", "--host", HOST, "--port", str(free_port()), "--workers", "1"],
+            env,
+            tmp,
+            tmp / "service.log",
+        )
+        servers.append(service)
+        bare = start(
+            "bare",
+            [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR),
+             "intake:bare_app", "--host", HOST, "--port", str(free_port()), "--workers", "1",
+             "--no-access-log", "--log-level", "warning", "--no-proxy-headers"],
+            env,
+            tmp,
+            tmp / "bare.log",
+        )  # fmt: skip
+        servers.append(bare)
+        wait_http(service, "/readyz")
+        body = json.dumps(
+            {"type": "access", "subject": {"name": "홍길동", "email": "x@example.com"}}
+        ).encode()
+        wait_http(bare, "/v1/requests", "POST", body, expect=201)
+        print(
+            f"service pid {service.proc.pid} :{service.port}; bare pid {bare.proc.pid} :{bare.port}"
+        )
+
+        created_total = 0
+        results: dict[str, list[WrkResult]] = {"service": [], "bare": []}
+        by_name = {"service": service, "bare": bare}
+
+        def measure(name: str, duration: float, tag: str) -> WrkResult:
+            nonlocal created_total
+            res = run_wrk(wrk, by_name[name].url, args, duration, tag)
+            if name == "service":
+                created_total += res.created
+                # Let the outbox thread finish writing this run's notices before the next run.
+                wait_notices(notify_dir, NOTICES_PER_REQUEST * created_total, timeout=60)
+            return res
+
+        if args.warmup:
+            for name in ("service", "bare"):
+                w = measure(name, args.warmup, f"w{name[0]}")
+                print(f"warm-up {name:<8} {w.rps:8.1f} req/s  errors {w.errors}")
+        for i in range(args.rounds):
+            order = ("service", "bare") if i % 2 == 0 else ("bare", "service")
+            line = []
+            for name in order:
+                res = measure(name, args.duration, f"r{i}{name[0]}")
+                results[name].append(res)
+                line.append(
+                    f"{name} {res.rps:8.1f} req/s p50 {res.p50_ms:7.2f} ms "
+                    f"p99 {res.p99_ms:7.2f} ms err {res.errors}"
+                )
+            print(f"round {i + 1}: " + " | ".join(line))
+
+        med = {
+            name: {
+                "rps": statistics.median(r.rps for r in rs),
+                "p50_ms": statistics.median(r.p50_ms for r in rs),
+                "p99_ms": statistics.median(r.p99_ms for r in rs),
+                "errors": sum(r.errors for r in rs),
+                "created": sum(r.created for r in rs),
+                "requests": sum(r.requests for r in rs),
+            }
+            for name, rs in results.items()
+        }
+        ratio = med["service"]["rps"] / med["bare"]["rps"] if med["bare"]["rps"] else 0.0
+        per_round = [
+            s.rps / b.rps for s, b in zip(results["service"], results["bare"], strict=True) if b.rps
+        ]
+
+        print()
+        print(f"{'':<10} {'req/s':>10} {'p50 ms':>10} {'p99 ms':>10} {'errors':>8} {'201s':>9}")
+        for name in ("service", "bare"):
+            m = med[name]
+            print(fmt_row(name, m["rps"], m["p50_ms"], m["p99_ms"], m["errors"], m["created"]))
+        verdict = "met" if ratio >= GOAL else "NOT met"
+        print(
+            f"ratio service/bare: {ratio:.3f}  (per round: "
+            f"{', '.join(f'{r:.3f}' for r in per_round)}); goal >= {GOAL}: {verdict}"
+            f" (long-term {LONG_TERM_GOAL})"
+        )
+        for name, rs in results.items():
+            bad = [r for r in rs if r.errors]
+            for r in bad:
+                print(
+                    f"  {name}: {r.non201} non-201 (statuses {r.statuses}), "
+                    f"socket errors {r.socket_errors}"
+                )
+
+        profile = None
+        if args.profile:
+            print(f"\nprofile: py-spy on the service for {args.profile:g} s under the same load")
+            out, created = profile_service(wrk, service, args, tmp)
+            created_total += created
+            if out is not None:
+                profile = summarise_profile(out)
+                print(f"  raw stacks: {out}" + ("" if args.keep or args.profile_out else
+                                               " (deleted at exit; --keep)"))  # fmt: skip
+
+        print("\nafter the load:")
+        expected = NOTICES_PER_REQUEST * created_total
+        notices = wait_notices(notify_dir, expected, timeout=120)
+        counts = db_counts(db_path)
+        print(
+            f"  notices: {notices} files for {created_total} requests answered 201 "
+            f"(expected {expected}: {'ok' if notices == expected else 'MISMATCH'})"
+        )
+        print(f"  database: {counts}")
+        ok_audit, audit_text = audit_verify(rightsdesk, env, tmp)
+        print(f"  rightsdesk audit verify: {audit_text} -> {'ok' if ok_audit else 'NOT OK'}")
+
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps(
+                    {
+                        "machine": info,
+                        "args": {k: v for k, v in vars(args).items() if k != "json"},
+                        "median": med,
+                        "ratio": ratio,
+                        "per_round_ratio": per_round,
+                        "rounds": {
+                            n: [{k: v for k, v in vars(r).items() if k != "raw"} for r in rs]
+                            for n, rs in results.items()
+                        },
+                        "notices": notices,
+                        "created_total": created_total,
+                        "database": counts,
+                        "audit": audit_text,
+                        "profile": profile,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+
+        status = 0
+        if med["service"]["errors"]:
+            print("FAIL: the service answered with errors (see above)")
+            status = 1
+        if med["bare"]["errors"]:
+            print("FAIL: the bare app answered with errors; the comparison is not valid")
+            status = 1
+        if not ok_audit:
+            print("FAIL: the access record does not verify")
+            status = 1
+        if args.min_ratio and ratio < args.min_ratio:
+            print(f"FAIL: ratio {ratio:.3f} below --min-ratio {args.min_ratio}")
+            status = 1
+        return status
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _raise_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return run(args)
+    except Fatal as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""End to end: the real `rightsdesk serve` process, over TCP, with the file sender."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import CODE_RE, TEST_KEY, read_outbox
+
+RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, database_url: str, workdir: Path, **env: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "RIGHTSDESK_DATABASE_URL": database_url,
+            "RIGHTSDESK_VAR_DIR": str(workdir / "var"),
+            "RIGHTSDESK_NOTIFY_DIR": str(workdir / "outbox"),
+            "RIGHTSDESK_SECRET_KEY": "e2e-secret-" + "z" * 40,
+            "RIGHTSDESK_ENCRYPTION_KEYS": f"e2e:{TEST_KEY}",
+            "RIGHTSDESK_BLIND_INDEX_KEY": "e2e-blind",
+            "RIGHTSDESK_OUTBOX_POLL_SECONDS": "0.5",
+            **env,
+        }
+        self.log = workdir / f"server-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [RIGHTSDESK, "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"server did not become ready: {self.log.read_text()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+
+
+def _wait_for(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return None
+
+
+def _code(outbox: Path, request_id: str) -> str | None:
+    for m in read_outbox(outbox):
+        if m["template"] == "verification_code" and m["request_id"] == request_id:
+            return CODE_RE.search(m["text"]).group(1)
+    return None
+
+
+@pytest.fixture
+def e2e_dir(tmp_path, app):  # `app` cleans the database afterwards
+    return tmp_path
+
+
+def test_file_verify_read_withdraw(database_url, e2e_dir):
+    server = Server(database_url, e2e_dir).start()
+    try:
+        with httpx.Client(base_url=server.base, timeout=10) as http:
+            created = http.post(
+                "/v1/requests",
+                json={
+                    "type": "deletion",
+                    "subject": {"name": "박지민", "email": "park@example.com"},
+                    "scope": {"categories": ["newsletter", "events"]},
+                },
+            )
+            assert created.status_code == 201, created.text
+            request_id = created.json()["id"]
+            code = _wait_for(lambda: _code(e2e_dir / "outbox", request_id))
+            assert code, "the code notice was not delivered by the server's own pump"
+            token = http.post(f"/v1/requests/{request_id}/verification", json={"code": code})
+            assert token.status_code == 200
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            status = http.get(f"/v1/requests/{request_id}", headers=auth).json()
+            assert status["status"] == "open"
+            assert status["categories"] == ["newsletter", "events"]
+            assert (
+                http.post(f"/v1/requests/{request_id}/withdraw", headers=auth).json()["status"]
+                == "withdrawn"
+            )
+            assert http.get("/v1/requests/req_other", headers=auth).status_code == 404
+    finally:
+        server.kill(signal.SIGTERM)
+    log = server.log.read_text()
+    assert "박지민" not in log and "park@example.com" not in log
+
+
+def test_acknowledged_request_survives_kill_9(database_url, e2e_dir):
+    """201 means committed: after kill -9 the request is there and its code still goes out."""
+    outbox = e2e_dir / "outbox"
+    first = Server(database_url, e2e_dir, RIGHTSDESK_DELIVERY="off").start()
+    try:
+        created = httpx.post(
+            f"{first.base}/v1/requests",
+            timeout=10,
+            json={"type": "access", "subject": {"name": "최유리", "email": "choi@example.com"}},
+        )
+        assert created.status_code == 201
+    finally:
+        first.kill(signal.SIGKILL)
+    request_id = created.json()["id"]
+    assert _code(outbox, request_id) is None  # nothing was sent before the crash
+
+    second = Server(database_url, e2e_dir).start()  # default delivery: the in-process pump
+    try:
+        code = _wait_for(lambda: _code(outbox, request_id))
+        assert code, "the queued code notice was not delivered after the restart"
+        token = httpx.post(
+            f"{second.base}/v1/requests/{request_id}/verification", json={"code": code}, timeout=10
+        )
+        assert token.status_code == 200
+    finally:
+        second.kill(signal.SIGTERM)

@@ -1,0 +1,91 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from app.core.config import Settings
+
+TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+# Tuesday 1 December 2026, 10:00 in Seoul.
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides) -> Settings:
+    values = dict(
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        notify_dir=tmp_path / "outbox",
+        secret_key="test-secret-" + "x" * 40,
+        encryption_keys=f"t1:{TEST_KEY}",
+        blind_index_key="test-blind-index",
+        delivery="sync",
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def read_outbox(directory: Path) -> list[dict]:
+    if not directory.exists():
+        return []
+    files = sorted(directory.glob("*.json"))
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def latest_code(directory: Path, request_id: str) -> str:
+    messages = [
+        m
+        for m in read_outbox(directory)
+        if m["template"] == "verification_code" and m["request_id"] == request_id
+    ]
+    assert messages, "no verification code was sent"
+    # File names sort by message id, which is time-ordered.
+    return CODE_RE.search(messages[-1]["text"]).group(1)
+
+
+def request_body(**overrides) -> dict:
+    body = {
+        "type": "access",
+        "subject": {
+            "name": "홍길동",
+            "email": "hong.gildong@example.com",
+            "phone": "010-1234-5678",
+        },
+        "locale": "ko",
+    }
+    body.update(overrides)
+    return body
+
+
+def file_request(client: TestClient, **overrides) -> dict:
+    response = client.post("/v1/requests", json=request_body(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def verified(client: TestClient, outbox: Path, **overrides) -> tuple[dict, dict]:
+    """File a request and verify it; returns (created body, auth headers)."""
+    created = file_request(client, **overrides)
+    code = latest_code(outbox, created["id"])
+    response = client.post(f"/v1/requests/{created['id']}/verification", json={"code": code})
+    assert response.status_code == 200, response.text
+    return created, {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def count_rows(database_url: str, table: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    finally:
+        engine.dispose()
