@@ -21,8 +21,6 @@ did not start. Only 127.0.0.1 is ever targeted; every wait has a time limit and 
 are stopped at the end, on Ctrl-C and on SIGTERM too.
 """
 
-from __future__ import annotations
-
 import argparse
 import collections
 import json

@@ -149,3 +149,66 @@ def test_acknowledged_request_survives_kill_9(database_url, e2e_dir):
         assert token.status_code == 200
     finally:
         second.kill(signal.SIGTERM)
+
+
+def test_worker_delivers_what_the_api_queued(database_url, e2e_dir):
+    """Production shape: the API only queues (delivery off); `rightsdesk worker` sends."""
+    from fastapi.testclient import TestClient
+
+    from app.core.clock import Clock
+    from app.main import create_app
+    from tests.support import make_settings
+
+    # The wall clock: the worker process judges what is due by it.
+    api_settings = make_settings(database_url, e2e_dir, delivery="off")
+    with TestClient(create_app(api_settings, Clock())) as c:
+        created = c.post(
+            "/v1/requests",
+            json={"type": "suspension", "subject": {"name": "정하늘", "email": "jung@example.com"}},
+        )
+    assert created.status_code == 201
+    outbox = e2e_dir / "outbox"
+    assert read_outbox(outbox) == []
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_VAR_DIR": str(e2e_dir / "var"),
+        "RIGHTSDESK_NOTIFY_DIR": str(outbox),
+        "RIGHTSDESK_SECRET_KEY": api_settings.secret_key,
+        "RIGHTSDESK_ENCRYPTION_KEYS": api_settings.encryption_keys,
+        "RIGHTSDESK_BLIND_INDEX_KEY": api_settings.blind_index_key,
+    }
+    result = subprocess.run(
+        [RIGHTSDESK, "worker", "--once"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(m["template"] for m in read_outbox(outbox)) == ["receipt", "verification_code"]
+    assert "jung@example.com" not in result.stderr + result.stdout
+
+
+def test_audit_verify_cli(database_url, e2e_dir, client):
+    client.post(
+        "/v1/requests",
+        json={"type": "access", "subject": {"name": "한지우", "email": "han@example.com"}},
+    )
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_VAR_DIR": str(e2e_dir / "var"),
+    }
+    ok = subprocess.run(
+        [RIGHTSDESK, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert '"ok": true' in ok.stdout and '"checked": 2' in ok.stdout
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET action = 'view' WHERE seq = 1"))
+    engine.dispose()
+    bad = subprocess.run(
+        [RIGHTSDESK, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 1
+    assert '"first_bad": 1' in bad.stdout
