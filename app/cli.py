@@ -100,6 +100,41 @@ def worker(
     ctx.db.dispose()
 
 
+@cli.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Log-in e-mail.")],
+    role: Annotated[str, typer.Option(help="cpo, handler or auditor.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a staff account (the grant is written to the access record)."""
+    from app.accounts import service
+    from app.accounts.schemas import Role
+    from app.core.context import AppContext
+
+    if role not in {r.value for r in Role}:
+        typer.echo("rightsdesk: --role must be cpo, handler or auditor", err=True)
+        raise typer.Exit(2)
+    if not password_stdin:
+        typer.echo("rightsdesk: pass --password-stdin and the password on standard input", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    ctx = AppContext.build(get_settings())
+    try:
+        with ctx.db.transaction() as session:
+            user = service.create_user(
+                session, ctx, email=email, role=Role(role), password=password, created_by="cli"
+            )
+            user_id = user.id
+    except ValueError as exc:
+        typer.echo(f"rightsdesk: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        ctx.db.dispose()
+    typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role}))
+
+
 def openapi_spec() -> dict:
     """The OpenAPI document, built without touching any database or secret on disk."""
     from app.main import create_app

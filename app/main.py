@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.accounts.router import router as auth_router
+from app.audit.router import router as audit_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
 from app.core.config import DeliveryMode, Settings, get_settings
@@ -16,7 +18,10 @@ from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
 from app.ops.router import router as ops_router
 from app.requests.router_public import router as requests_router
+from app.requests.router_staff import router as staff_requests_router
 from app.verification.router import router as verification_router
+from app.workflow.router import router as workflow_router
+from app.workflow.router_public import router as objections_router
 
 DESCRIPTION = """
 Rights Desk receives, verifies, decides and carries out data subjects' requests under Korea's
@@ -69,4 +74,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(ops_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
+    app.include_router(objections_router)
+    app.include_router(auth_router)
+    app.include_router(staff_requests_router)
+    app.include_router(workflow_router)
+    app.include_router(audit_router)
     return app

@@ -23,6 +23,7 @@ are stopped at the end, on Ctrl-C and on SIGTERM too.
 
 import argparse
 import collections
+import importlib.util
 import json
 import os
 import platform
@@ -260,21 +261,28 @@ def count_notices(notify_dir: Path) -> int:
     return sum(1 for _ in notify_dir.glob("*.json")) if notify_dir.is_dir() else 0
 
 
-def wait_notices(notify_dir: Path, expected: int, timeout: float) -> int:
-    """Wait (bounded) until the service's outbox has written `expected` notice files, or the
-    count stops moving for 3 s. Also keeps the outbox thread from eating into the next run."""
+def wait_quiet(notify_dir: Path, db_path: Path, timeout: float) -> tuple[int, int]:
+    """Wait (bounded) until the service is done: requests still in flight when wrk stopped
+    have been filed, and the outbox thread has written two notices for each request in the
+    database; or nothing has moved for 3 s. Returns (notice files, requests in the database).
+    Also keeps the outbox thread from eating into the next measured run."""
     deadline = time.monotonic() + timeout
-    last, still_since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        n = count_notices(notify_dir)
-        if n >= expected:
-            return n
-        if n != last:
-            last, still_since = n, time.monotonic()
-        elif time.monotonic() - still_since > 3:
-            return n
+    last, still_since = (-1, -1), time.monotonic()
+    while True:
+        now = (count_notices(notify_dir), db_requests(db_path))
+        if now != last:
+            last, still_since = now, time.monotonic()
+        quiet_for = time.monotonic() - still_since
+        if (now[0] >= NOTICES_PER_REQUEST * now[1] and quiet_for > 0.5) or quiet_for > 3:
+            return now
+        if time.monotonic() > deadline:
+            return now
         time.sleep(0.25)
-    return count_notices(notify_dir)
+
+
+def db_requests(db_path: Path) -> int:
+    value = db_counts(db_path).get("requests")
+    return value if isinstance(value, int) else -1
 
 
 def db_counts(db_path: Path) -> dict[str, object]:
@@ -329,7 +337,7 @@ def profile_service(wrk: str, service: Server, args: argparse.Namespace, tmp: Pa
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as load:
         try:
             time.sleep(1.5)  # let the load settle
-            spy = [py_spy, "record", "--pid", str(service.proc.pid), "--duration", str(seconds),
+            spy = [py_spy, "record", "--pid", str(service.proc.pid), "--duration", str(max(1, round(seconds))),
                    "--rate", "100", "--format", "raw", "--threads", "--nonblocking",
                    "--output", str(out)]  # fmt: skip
             if args.profile_gil:
@@ -467,11 +475,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (DB, notices, logs)")
     p.add_argument("--rightsdesk", help="the rightsdesk command (next to this python)")
+    p.add_argument("--env", action="append", default=[], metavar="RIGHTSDESK_X=VALUE",
+                   help="extra setting for the service, e.g. RIGHTSDESK_DELIVERY=off (repeatable)")  # fmt: skip
     args = p.parse_args(argv)
     if not (1 <= args.duration <= 600 and 1 <= args.rounds <= 50 and 1 <= args.connections <= 1000):
         p.error("keep --duration in 1..600, --rounds in 1..50, --connections in 1..1000")
     if not (0 <= args.warmup <= 60 and 0 <= args.profile <= 120 and 1 <= args.threads <= 16):
         p.error("keep --warmup in 0..60, --profile in 0..120, --threads in 1..16")
+    for item in args.env:
+        if not re.fullmatch(r"RIGHTSDESK_[A-Z0-9_]+=.*", item):
+            p.error(f"--env takes RIGHTSDESK_NAME=value, not {item!r}")
     return args
 
 
@@ -493,6 +506,8 @@ def run(args: argparse.Namespace) -> int:
         f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
         f"load {info['loadavg']}; {' '.join(wrk_version).strip()}"
     )
+    spec = importlib.util.find_spec("app")
+    print(f"code under test: {Path(spec.origin).parent if spec and spec.origin else '?'}")
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
         f"{args.rounds} rounds alternating, {args.warmup:g}s warm-up each; medians reported"
@@ -510,6 +525,9 @@ def run(args: argparse.Namespace) -> int:
             RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
             PYTHONUNBUFFERED="1",
         )
+        env.update(item.split("=", 1) for item in args.env)
+        if args.env:
+            print(f"service settings: {' '.join(args.env)}")
         service = start(
             "service",
             [rightsdesk, "serve", "--host", HOST, "--port", str(free_port()), "--workers", "1"],
@@ -546,8 +564,8 @@ def run(args: argparse.Namespace) -> int:
             res = run_wrk(wrk, by_name[name].url, args, duration, tag)
             if name == "service":
                 created_total += res.created
-                # Let the outbox thread finish writing this run's notices before the next run.
-                wait_notices(notify_dir, NOTICES_PER_REQUEST * created_total, timeout=60)
+                # Let the service finish this run's work before anything else is measured.
+                wait_quiet(notify_dir, db_path, timeout=60)
             return res
 
         if args.warmup:
@@ -612,12 +630,27 @@ def run(args: argparse.Namespace) -> int:
                                                " (deleted at exit; --keep)"))  # fmt: skip
 
         print("\nafter the load:")
-        expected = NOTICES_PER_REQUEST * created_total
-        notices = wait_notices(notify_dir, expected, timeout=120)
+        notices, filed = wait_quiet(notify_dir, db_path, timeout=120)
         counts = db_counts(db_path)
+        expected = NOTICES_PER_REQUEST * filed
+        in_flight = filed - created_total
         print(
-            f"  notices: {notices} files for {created_total} requests answered 201 "
-            f"(expected {expected}: {'ok' if notices == expected else 'MISMATCH'})"
+            f"  requests: {created_total} answered 201 to wrk; {filed} in the database "
+            f"({in_flight:+d}: answers still in flight when a wrk run ended, at most "
+            f"{args.connections} per run)"
+        )
+        queued = (
+            sum(counts.get("outbox", {}).values()) if isinstance(counts.get("outbox"), dict) else -1
+        )
+        if notices == expected:
+            verdict = "ok"
+        elif queued == expected:
+            verdict = "all queued in the outbox, not all delivered (is delivery off?)"
+        else:
+            verdict = "MISMATCH"
+        print(
+            f"  notices: {notices} files for {filed} requests, expected {expected} "
+            f"({NOTICES_PER_REQUEST} each): {verdict}"
         )
         print(f"  database: {counts}")
         ok_audit, audit_text = audit_verify(rightsdesk, env, tmp)
@@ -638,6 +671,7 @@ def run(args: argparse.Namespace) -> int:
                         },
                         "notices": notices,
                         "created_total": created_total,
+                        "filed": filed,
                         "database": counts,
                         "audit": audit_text,
                         "profile": profile,

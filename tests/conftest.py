@@ -49,13 +49,19 @@ def database_url(tmp_path_factory) -> str:
     return url
 
 
+# Children before parents, for SQLite's DELETEs.
 TABLES = [
     "audit_entry",
     "timeline_event",
     "verification_code",
     "outbox_message",
+    "objection",
+    "extension",
+    "task",
+    "decision",
     "request",
     "reference_counter",
+    "staff_user",
 ]
 
 

@@ -27,6 +27,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides) -> Settings:
         encryption_keys=f"t1:{TEST_KEY}",
         blind_index_key="test-blind-index",
         delivery="sync",
+        # Cheap hashing keeps the suite fast; production uses the argon2 defaults.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
     )
     values.update(overrides)
     return Settings(**values)
@@ -89,3 +92,63 @@ def count_rows(database_url: str, table: str) -> int:
             return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     finally:
         engine.dispose()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_staff(app, email: str, role: str, password: str = PASSWORD) -> str:
+    """Create a staff account straight through the service (as `rightsdesk create-user` does)."""
+    from app.accounts import service
+    from app.accounts.schemas import Role
+
+    ctx = app.state.ctx
+    with ctx.db.transaction() as session:
+        return service.create_user(session, ctx, email=email, role=Role(role), password=password).id
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
+    response = client.post("/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def staff_read(client: TestClient, headers: dict, request_id: str) -> dict:
+    response = client.get(f"/v1/staff/requests/{request_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def act(
+    client: TestClient,
+    headers: dict,
+    request_id: str,
+    action: str,
+    body=None,
+    version: int | None = None,
+    expect: int = 200,
+) -> dict:
+    """POST a staff action with If-Match (the current version unless given)."""
+    if version is None:
+        version = staff_read(client, headers, request_id)["version"]
+    response = client.post(
+        f"/v1/staff/requests/{request_id}/{action}",
+        headers={**headers, "If-Match": str(version)},
+        json=body,
+    )
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def fresh_subject_token(client: TestClient, outbox: Path, request_id: str) -> dict:
+    """After the clock moved past a token's life: a new code, a new token."""
+    assert client.post(f"/v1/requests/{request_id}/verification/resend").status_code == 202
+    code = latest_code(outbox, request_id)
+    response = client.post(f"/v1/requests/{request_id}/verification", json={"code": code})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def relogin(client: TestClient, staff: dict) -> None:
+    for person in staff.values():
+        person["headers"] = login(client, person["email"])

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     code_max_per_hour: int = Field(5, ge=1)
     subject_token_ttl_seconds: int = Field(3600, ge=60)
 
+    # Staff log-in (PIPC safety measures: lock after repeated failures, log out when idle).
+    staff_token_ttl_seconds: int = Field(900, ge=60)
+    login_max_failures: int = Field(5, ge=1)
+    login_lock_seconds: int = Field(900, ge=1)
+    password_min_length: int = Field(12, ge=8)
+    # argon2id cost (the argon2-cffi defaults, RFC 9106's second recommendation).
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+    # Workflow.
+    objection_window_days: int = Field(30, ge=1)
+    # Public bodies (공공기관) may cite the grounds reserved to them (Art. 35(4)(3), 37(2)(3)).
+    public_body: bool = False
+
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"
 

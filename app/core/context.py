@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.accounts.passwords import Passwords
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.crypto import BlindIndex, KeyRing
@@ -21,6 +22,7 @@ class AppContext:
     secret_key: str
     profile: Profile
     clock: Clock
+    passwords: Passwords
     # Called after a commit that wrote outbox rows (wakes whoever delivers them).
     outbox_kick: Callable[[], None] = field(default=lambda: None)
 
@@ -34,4 +36,5 @@ class AppContext:
             secret_key=settings.resolved_secret_key(),
             profile=load_profile(settings.profile_path),
             clock=clock or Clock(),
+            passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
         )

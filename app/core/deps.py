@@ -14,7 +14,8 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import commit
 from app.core.errors import NotFound, Problem
-from app.core.security import AUD_SUBJECT, TokenError, read_token
+from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token
+from app.models import StaffUser
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -24,14 +25,8 @@ def get_ctx(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per HTTP request, committed once before the response is sent.
-
-    A Problem raised with `commit=True` (a counted wrong code) commits first; any other
-    error rolls everything back, so bad input changes nothing.
-    """
+def _unit_of_work(request: Request, write: bool) -> Iterator[Session]:
     ctx: AppContext = request.app.state.ctx
-    write = request.method not in ("GET", "HEAD", "OPTIONS")
     with ctx.db.session(write=write) as session:
         try:
             yield session
@@ -42,8 +37,23 @@ def get_session(request: Request) -> Iterator[Session]:
         commit(session)
 
 
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per HTTP request, committed once before the response is sent.
+
+    A Problem raised with `commit=True` (a counted wrong code) commits first; any other
+    error rolls everything back, so bad input changes nothing.
+    """
+    yield from _unit_of_work(request, write=request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """For reads that write too: a staff read of personal data appends to the access record."""
+    yield from _unit_of_work(request, write=True)
+
+
 # scope="function": the commit runs before the response goes out, not after.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
 
 
 def client_ip(request: Request) -> str | None:
@@ -96,3 +106,105 @@ def subject_principal(
 
 
 SubjectToken = Annotated[SubjectPrincipal, Depends(subject_principal)]
+
+
+@dataclass(frozen=True)
+class StaffPrincipal:
+    id: str
+    email: str
+    role: str
+    ip: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("staff", self.id, self.ip)
+
+    @property
+    def is_cpo(self) -> bool:
+        return self.role == "cpo"
+
+
+def _staff_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> StaffPrincipal:
+    ctx: AppContext = request.app.state.ctx
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401,
+            "unauthorized",
+            "Log in at /v1/auth/token and send the token as Bearer.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    now = ctx.clock.now()
+    try:
+        claims = read_token(ctx.secret_key, credentials.credentials, audience=AUD_STAFF, now=now)
+    except TokenError as exc:
+        try:  # a valid subject token is a known principal without staff rights: 403
+            read_token(ctx.secret_key, credentials.credentials, audience=AUD_SUBJECT, now=now)
+        except TokenError:
+            raise Problem(
+                401,
+                "unauthorized",
+                f"The token is not accepted ({exc}).",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
+        raise Problem(
+            403, "forbidden", "A data subject's token does not open staff routes."
+        ) from None
+    # The role comes from the account as it is now, so a revoked or changed grant takes effect
+    # at once (PIPC standard: change or revoke access rights promptly).
+    with ctx.db.session(write=False) as session:
+        user = session.get(StaffUser, claims["sub"])
+    if user is None or not user.active:
+        raise Problem(
+            401,
+            "unauthorized",
+            "The account no longer exists or is inactive.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return StaffPrincipal(user.id, user.email, user.role, client_ip(request))
+
+
+def Staff(*roles: str):
+    """`Staff("cpo", "handler")`: a dependency that admits these staff roles (all when none)."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> StaffPrincipal:
+        principal = _staff_principal(request, credentials)
+        if roles and principal.role not in roles:
+            raise Problem(
+                403,
+                "forbidden",
+                f"The {principal.role} role may not do this (needs {' or '.join(roles)}).",
+            )
+        return principal
+
+    return Depends(dependency)
+
+
+AnyStaff = Annotated[StaffPrincipal, Staff()]
+Operator = Annotated[StaffPrincipal, Staff("cpo", "handler")]  # may act on requests
+CPO = Annotated[StaffPrincipal, Staff("cpo")]
+Overseer = Annotated[StaffPrincipal, Staff("cpo", "auditor")]  # may read the access record
+
+
+def if_match(request: Request) -> int:
+    """The version the caller last saw (If-Match: <version>, quotes allowed). 428 without it."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        raise Problem(
+            428,
+            "precondition-required",
+            "Send the request's current `version` in the If-Match header.",
+        )
+    try:
+        return int(raw.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Problem(
+            428, "precondition-required", "If-Match must be the request's version number."
+        ) from None
+
+
+IfMatch = Annotated[int, Depends(if_match)]

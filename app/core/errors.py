@@ -44,6 +44,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "rate-limited": ("Too many requests", "Wait before trying again; see Retry-After."),
     "conflict": ("Conflict", "The change conflicts with the current state."),
+    "account-locked": ("Account locked", "Too many failed log-ins; wait, see Retry-After."),
+    "precondition-failed": (
+        "Stale version",
+        "Someone changed the request first: reload it and send its new version in If-Match.",
+    ),
+    "precondition-required": (
+        "If-Match required",
+        "Send the request's current version in If-Match.",
+    ),
+    "invalid-grounds": (
+        "Grounds do not fit",
+        "A refusal or restriction must cite registered grounds that apply to this request type.",
+    ),
     "unsupported-media-type": (
         "Unsupported media type",
         "Send the body in a type this endpoint accepts.",
@@ -131,6 +144,9 @@ _HTTP_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    412: "precondition-failed",
+    423: "account-locked",
+    428: "precondition-required",
     413: "payload-too-large",
     415: "unsupported-media-type",
     429: "rate-limited",

@@ -15,6 +15,7 @@ from jose import JWTError, jwt
 ALGORITHM = "HS256"
 ISSUER = "rightsdesk"
 AUD_SUBJECT = "rightsdesk:subject"
+AUD_STAFF = "rightsdesk:staff"
 
 
 class TokenError(Exception):

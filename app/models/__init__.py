@@ -2,18 +2,28 @@
 
 from app.models.audit_entry import AuditEntry, AuditHead
 from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
+from app.models.decision import Decision
+from app.models.extension import Extension
+from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
 from app.models.reference_counter import ReferenceCounter
 from app.models.request import Request
+from app.models.staff_user import StaffUser
+from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
 from app.models.verification_code import VerificationCode
 
 __all__ = [
     "AuditEntry",
     "AuditHead",
+    "Decision",
+    "Extension",
+    "Objection",
     "OutboxMessage",
     "ReferenceCounter",
     "Request",
+    "StaffUser",
+    "Task",
     "TimelineEvent",
     "VerificationCode",
 ]

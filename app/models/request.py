@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Integer, String
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime
@@ -20,6 +20,8 @@ class Request(SQLModel, table=True):
     __table_args__ = (
         Index("ix_request_status_due_at", "status", "due_at"),
         Index("ix_request_due_at_id", "due_at", "id"),
+        Index("ix_request_assignee_id_due_at", "assignee_id", "due_at"),
+        Index("ix_request_type_due_at", "type", "due_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -29,14 +31,21 @@ class Request(SQLModel, table=True):
     channel: str = Field(max_length=16)
     locale: str = Field(max_length=2)
     subject_name_enc: str
-    subject_email_enc: str
-    subject_email_bidx: str = Field(max_length=64, index=True)
+    # Offline requests (letter, phone) may come without an e-mail address.
+    subject_email_enc: str | None = None
+    subject_email_bidx: str | None = Field(default=None, max_length=64, index=True)
     subject_phone_enc: str | None = None
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     corrections_enc: str | None = None
     details_enc: str | None = None
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # The deadline in force (moved by extensions) and the one the law first set.
     due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    statutory_due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    assignee_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("staff_user.id", ondelete="SET NULL")),
+    )
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -2,6 +2,7 @@
 
     pending_verification ─verify─▶ open ─assign─▶ in_progress ─grant─▶ fulfilling ─complete─▶ completed
             │                                          └─refuse─▶ refused ─object─▶ in_progress
+    (fulfilling | completed) ─object─▶ in_progress, when the decision was a partial grant
             └─reject─▶ rejected
     withdraw: from any state before completed / refused / rejected ─▶ withdrawn
 
@@ -58,6 +59,10 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.in_progress, A.refuse): S.refused,
     (S.fulfilling, A.complete): S.completed,
     (S.refused, A.object): S.in_progress,
+    # A partial grant can be objected to while or after it is carried out (the service checks
+    # that the decision in force was a partial grant).
+    (S.fulfilling, A.object): S.in_progress,
+    (S.completed, A.object): S.in_progress,
     **{
         (s, A.withdraw): S.withdrawn
         for s in (S.pending_verification, S.open, S.in_progress, S.fulfilling)
@@ -131,6 +136,34 @@ def transition(
         detail=detail,
     )
     return after
+
+
+def changed(
+    session: Session,
+    request: Request,
+    kind: str,
+    *,
+    actor: Actor,
+    at: datetime,
+    note: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A change to a request that keeps its status (assignee, deadline): bump the version and
+    write the timeline event and access record."""
+    request.updated_at = at
+    request.version += 1
+    session.add(request)
+    session.flush()
+    record(
+        session,
+        request.id,
+        kind,
+        actor=actor,
+        at=at,
+        note=note,
+        status=request.status,
+        detail=detail,
+    )
 
 
 def record(

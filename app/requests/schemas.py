@@ -9,6 +9,7 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_valida
 
 from app.core.validation import Line, StrictBody, Text
 from app.law.rights import RequestType
+from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 Phone = Annotated[
     str,
@@ -73,7 +74,9 @@ class RequestCreated(BaseModel):
     due_at: datetime = Field(description="End of the statutory period (23:59:59 Korea time).")
     due_date: date = Field(description="The last day to answer, in Korea time.")
     days_left: int
-    verification: VerificationOut
+    verification: VerificationOut | None = Field(
+        None, description="Where the one-time code went; null when no code was sent."
+    )
 
 
 class TimelineItem(BaseModel):
@@ -113,7 +116,7 @@ class WithdrawIn(StrictBody):
 
 class Token(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    token_type: Literal["bearer"] = "bearer"
     expires_in: int
 
 
@@ -127,3 +130,104 @@ class ResendOut(BaseModel):
     sent_to: str
     expires_in: int
     retry_after: int = Field(description="Seconds before another code may be asked for.")
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+class StaffSubjectIn(SubjectIn):
+    email: EmailStr | None = Field(
+        None,
+        max_length=254,
+        description="Unknown for some letters and calls; then no e-mail notices.",
+    )
+
+
+class StaffRequestCreate(RequestCreate):
+    """A request received offline (letter, phone, fax, e-mail, in person), entered by staff."""
+
+    subject: StaffSubjectIn
+    channel: Literal["email", "phone", "fax", "letter", "in_person", "api"]
+    received_at: datetime = Field(description="When it really arrived; the clock starts there.")
+    identity_verified: bool = Field(
+        False,
+        description="Staff already confirmed identity (e.g. in person): the request opens at once.",
+    )
+    verification_method: Line(100) | None = Field(
+        None, description="How identity was confirmed, when identity_verified."
+    )
+
+    @model_validator(mode="after")
+    def _offline_rules(self) -> StaffRequestCreate:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at needs a time-zone offset")
+        if self.identity_verified and not self.verification_method:
+            raise ValueError("verification_method is required when identity_verified is true")
+        return self
+
+
+class QueueItem(BaseModel):
+    id: str
+    reference: str
+    type: RequestType
+    status: str
+    channel: str
+    received_at: datetime
+    due_at: datetime
+    due_date: date
+    days_left: int
+    overdue: bool
+    assignee_id: str | None
+    version: int
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class SubjectOut(BaseModel):
+    name: str
+    email: str | None
+    phone: str | None
+
+
+class StaffTimelineItem(TimelineItem):
+    actor: str
+    from_status: str | None = None
+
+
+class StaffNoticeItem(NoticeItem):
+    id: str
+    attempts: int
+    last_error: str | None = None
+
+
+class RequestStaffView(BaseModel):
+    id: str
+    reference: str
+    type: RequestType
+    status: str
+    channel: str
+    locale: str
+    version: int
+    subject: SubjectOut
+    categories: list[str]
+    corrections: list[dict] | None
+    details: str | None
+    received_at: datetime
+    due_at: datetime
+    statutory_due_at: datetime
+    due_date: date
+    days_left: int
+    overdue: bool
+    verified_at: datetime | None
+    closed_at: datetime | None
+    assignee_id: str | None
+    allowed_actions: list[str]
+    timeline: list[StaffTimelineItem]
+    tasks: list[TaskPublic]
+    decisions: list[DecisionPublic]
+    extensions: list[ExtensionPublic]
+    objections: list[ObjectionPublic]
+    notices: list[StaffNoticeItem]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
@@ -16,12 +16,12 @@ from app.law.deadlines import statutory_due_at
 from app.law.rights import RIGHTS, Channel
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.notifications.outbox import enqueue_notice
-from app.notifications.render import moment_en, moment_ko
 from app.requests import lifecycle, pii
-from app.requests.notices import request_context
+from app.requests.notices import moment, notify, request_context
 from app.requests.reference import next_reference
 from app.requests.schemas import RequestCreate
 from app.verification import service as verification
+from app.workflow import tasks
 
 _request = Request.__table__
 
@@ -34,7 +34,7 @@ class Filed:
     status: str
     received_at: datetime
     due_at: datetime
-    code_sent_to: str
+    code_sent_to: str | None
 
 
 def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]:
@@ -66,9 +66,13 @@ def submit(
     channel: Channel,
     received_at: datetime,
     actor: Actor,
+    identity_verified: bool = False,
+    verification_method: str | None = None,
 ) -> Filed:
-    """File a request: the statutory clock starts at receipt (received_at is the server's)."""
+    """File a request: the statutory clock starts at receipt (received_at is the server's,
+    or for offline requests the real time of receipt entered by staff)."""
     categories = check_categories(ctx, data.scope.categories)
+    received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     now = ctx.clock.now()
     request_id = new_id("req")
     reference = next_reference(session, received_at)
@@ -77,7 +81,7 @@ def submit(
     corrections = (
         [c.model_dump() for c in data.scope.corrections] if data.scope.corrections else None
     )
-    email = str(data.subject.email)
+    email = str(data.subject.email) if data.subject.email else None
     session.connection().execute(
         insert(_request).values(
             id=request_id,
@@ -88,13 +92,14 @@ def submit(
             locale=data.locale,
             subject_name_enc=pii.seal(keys, request_id, "subject_name", data.subject.name),
             subject_email_enc=pii.seal(keys, request_id, "subject_email", email),
-            subject_email_bidx=ctx.blind_index.email(email),
+            subject_email_bidx=ctx.blind_index.email(email) if email else None,
             subject_phone_enc=pii.seal(keys, request_id, "subject_phone", data.subject.phone),
             categories=categories,
             corrections_enc=pii.seal(keys, request_id, "corrections", corrections),
             details_enc=pii.seal(keys, request_id, "details", data.details),
             received_at=received_at,
             due_at=due_at,
+            statutory_due_at=due_at,
             created_at=now,
             updated_at=now,
             version=1,
@@ -110,43 +115,60 @@ def submit(
         audit_action="create",
         detail={"type": data.type.value, "channel": channel.value},
     )
-    notice = request_context(
-        ctx,
-        name=data.subject.name,
-        reference=reference,
-        type=data.type.value,
-        received_at=received_at,
-        due_at=due_at,
-        needs_code=True,
-    )
-    enqueue_notice(
-        session,
-        ctx,
-        template="receipt",
-        to=email,
-        locale=data.locale,
-        request_id=request_id,
-        context=notice,
-        now=now,
-    )
-    verification.send_code(
-        session,
-        ctx,
-        request_id=request_id,
-        to=email,
-        locale=data.locale,
-        notice=notice,
-        now=now,
-        actor=actor,
-    )
+    needs_code = email is not None and not identity_verified
+    if email:
+        notice = request_context(
+            ctx,
+            name=data.subject.name,
+            reference=reference,
+            type=data.type.value,
+            received_at=received_at,
+            due_at=due_at,
+            needs_code=needs_code,
+        )
+        enqueue_notice(
+            session,
+            ctx,
+            template="receipt",
+            to=email,
+            locale=data.locale,
+            request_id=request_id,
+            context=notice,
+            now=now,
+        )
+        if needs_code:
+            verification.send_code(
+                session,
+                ctx,
+                request_id=request_id,
+                to=email,
+                locale=data.locale,
+                notice=notice,
+                now=now,
+                actor=actor,
+            )
+    status = lifecycle.INITIAL.value
+    if identity_verified:
+        request = get(session, request_id)
+        status = lifecycle.transition(
+            session,
+            request,
+            lifecycle.Action.verify,
+            actor=actor,
+            at=now,
+            detail={"method": verification_method or "staff"},
+        ).value
+    elif not needs_code:
+        # Nobody can prove the e-mail: a person has to confirm identity (Decree 46).
+        tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
     return Filed(
         request_id,
         reference,
         data.type.value,
-        lifecycle.INITIAL.value,
+        status,
         received_at,
         due_at,
-        pii.mask_email(email),
+        pii.mask_email(email) if needs_code else None,
     )
 
 
@@ -192,25 +214,5 @@ def withdraw(
         at=now,
         detail={"reason_given": reason is not None},
     )
-    name = pii.open_text(ctx.keys, request, "subject_name")
-    email = pii.open_text(ctx.keys, request, "subject_email")
-    enqueue_notice(
-        session,
-        ctx,
-        template="withdrawn",
-        to=email,
-        locale=request.locale,
-        request_id=request.id,
-        now=now,
-        context=request_context(
-            ctx,
-            name=name,
-            reference=request.reference,
-            type=request.type,
-            received_at=request.received_at,
-            due_at=request.due_at,
-            at_ko=moment_ko(now),
-            at_en=moment_en(now),
-        ),
-    )
+    notify(session, ctx, request, "withdrawn", now=now, **moment("at", now))
     return request

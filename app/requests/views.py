@@ -1,13 +1,27 @@
-"""Turning rows into response bodies (no personal data in the public view)."""
+"""Turning rows into response bodies (no personal data in the public view or the queue)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlmodel import Session, select
+
+from app.core.context import AppContext
 from app.law.deadlines import days_left, is_overdue, seoul_date
-from app.models import OutboxMessage, Request, TimelineEvent
-from app.requests.lifecycle import CLOSED, Status
-from app.requests.schemas import NoticeItem, RequestPublic, TimelineItem
+from app.models import Decision, Extension, Objection, OutboxMessage, Request, Task, TimelineEvent
+from app.requests import pii
+from app.requests.lifecycle import CLOSED, Status, allowed_actions
+from app.requests.schemas import (
+    NoticeItem,
+    QueueItem,
+    RequestPublic,
+    RequestStaffView,
+    StaffNoticeItem,
+    StaffTimelineItem,
+    SubjectOut,
+    TimelineItem,
+)
+from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
 def public_view(
@@ -31,6 +45,168 @@ def public_view(
         notices=[
             NoticeItem(
                 template=n.template, state=n.state, created_at=n.created_at, sent_at=n.sent_at
+            )
+            for n in notices
+        ],
+    )
+
+
+def queue_item(request: Request, now: datetime) -> QueueItem:
+    closed = Status(request.status) in CLOSED
+    return QueueItem(
+        id=request.id,
+        reference=request.reference,
+        type=request.type,
+        status=request.status,
+        channel=request.channel,
+        received_at=request.received_at,
+        due_at=request.due_at,
+        due_date=seoul_date(request.due_at),
+        days_left=days_left(request.due_at, now),
+        overdue=not closed and is_overdue(request.due_at, now),
+        assignee_id=request.assignee_id,
+        version=request.version,
+    )
+
+
+def task_view(task: Task, now: datetime, reference: str | None = None) -> TaskPublic:
+    return TaskPublic(
+        id=task.id,
+        request_id=task.request_id,
+        reference=reference,
+        kind=task.kind,
+        category=task.category,
+        system=task.system,
+        assignee_id=task.assignee_id,
+        status=task.status,
+        due_at=task.due_at,
+        days_left=days_left(task.due_at, now),
+        created_at=task.created_at,
+        completed_at=task.completed_at,
+        completed_by=task.completed_by,
+    )
+
+
+def staff_view(
+    session: Session, ctx: AppContext, request: Request, now: datetime
+) -> RequestStaffView:
+    """Everything about a request, personal data decrypted (the caller records the read)."""
+    keys = ctx.keys
+    rid = request.id
+    events = list(
+        session.exec(
+            select(TimelineEvent)
+            .where(TimelineEvent.request_id == rid)
+            .order_by(TimelineEvent.at, TimelineEvent.id)
+        )
+    )
+    notices = list(
+        session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.request_id == rid)
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+    )
+    task_rows = list(
+        session.exec(select(Task).where(Task.request_id == rid).order_by(Task.created_at, Task.id))
+    )
+    decisions = list(
+        session.exec(
+            select(Decision)
+            .where(Decision.request_id == rid)
+            .order_by(Decision.decided_at, Decision.id)
+        )
+    )
+    extensions = list(
+        session.exec(
+            select(Extension)
+            .where(Extension.request_id == rid)
+            .order_by(Extension.extended_at, Extension.id)
+        )
+    )
+    objections = list(
+        session.exec(
+            select(Objection)
+            .where(Objection.request_id == rid)
+            .order_by(Objection.filed_at, Objection.id)
+        )
+    )
+    closed = Status(request.status) in CLOSED
+    return RequestStaffView(
+        id=rid,
+        reference=request.reference,
+        type=request.type,
+        status=request.status,
+        channel=request.channel,
+        locale=request.locale,
+        version=request.version,
+        subject=SubjectOut(
+            name=pii.open_text(keys, request, "subject_name") or "",
+            email=pii.open_text(keys, request, "subject_email"),
+            phone=pii.open_text(keys, request, "subject_phone"),
+        ),
+        categories=request.categories,
+        corrections=pii.open_json(keys, request, "corrections"),
+        details=pii.open_text(keys, request, "details"),
+        received_at=request.received_at,
+        due_at=request.due_at,
+        statutory_due_at=request.statutory_due_at,
+        due_date=seoul_date(request.due_at),
+        days_left=days_left(request.due_at, now),
+        overdue=not closed and is_overdue(request.due_at, now),
+        verified_at=request.verified_at,
+        closed_at=request.closed_at,
+        assignee_id=request.assignee_id,
+        allowed_actions=[a.value for a in allowed_actions(request.status)],
+        timeline=[
+            StaffTimelineItem(
+                at=e.at, kind=e.kind, status=e.to_status, actor=e.actor, from_status=e.from_status
+            )
+            for e in events
+        ],
+        tasks=[task_view(t, now, request.reference) for t in task_rows],
+        decisions=[
+            DecisionPublic(
+                id=d.id,
+                outcome=d.outcome,
+                grounds=d.grounds,
+                items=d.items,
+                explanation=keys.decrypt(d.explanation_enc, f"decision.explanation:{d.id}") or "",
+                decided_at=d.decided_at,
+                decided_by=d.decided_by,
+                objection_until=d.objection_until,
+            )
+            for d in decisions
+        ],
+        extensions=[
+            ExtensionPublic(
+                previous_due_at=x.previous_due_at,
+                new_due_at=x.new_due_at,
+                reason=keys.decrypt(x.reason_enc, f"extension.reason:{x.id}") or "",
+                extended_at=x.extended_at,
+                extended_by=x.extended_by,
+            )
+            for x in extensions
+        ],
+        objections=[
+            ObjectionPublic(
+                id=o.id,
+                decision_id=o.decision_id,
+                reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}") or "",
+                filed_at=o.filed_at,
+                resolved_at=o.resolved_at,
+            )
+            for o in objections
+        ],
+        notices=[
+            StaffNoticeItem(
+                id=n.id,
+                template=n.template,
+                state=n.state,
+                created_at=n.created_at,
+                sent_at=n.sent_at,
+                attempts=n.attempts,
+                last_error=n.last_error,
             )
             for n in notices
         ],

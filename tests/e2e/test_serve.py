@@ -212,3 +212,116 @@ def test_audit_verify_cli(database_url, e2e_dir, client):
     )
     assert bad.returncode == 1
     assert '"first_bad": 1' in bad.stdout
+
+
+def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
+    """The real server: a deletion request filed, verified, decided in part, fulfilled by
+    tasks, completed; every notice lands in the outbox folder; the chain verifies."""
+    server = Server(database_url, e2e_dir).start()
+    outbox = e2e_dir / "outbox"
+    try:
+        made = subprocess.run(
+            [
+                RIGHTSDESK,
+                "create-user",
+                "--email",
+                "cpo@example.com",
+                "--role",
+                "cpo",
+                "--password-stdin",
+            ],
+            input="e2e password 1234\n",
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        with httpx.Client(base_url=server.base, timeout=10) as http:
+            request_id = http.post(
+                "/v1/requests",
+                json={
+                    "type": "deletion",
+                    "subject": {"name": "서지우", "email": "seo@example.com"},
+                    "scope": {"categories": ["newsletter", "payment"]},
+                },
+            ).json()["id"]
+            code = _wait_for(lambda: _code(outbox, request_id))
+            subject = {
+                "Authorization": "Bearer "
+                + http.post(f"/v1/requests/{request_id}/verification", json={"code": code}).json()[
+                    "access_token"
+                ]
+            }
+            login = http.post(
+                "/v1/auth/token",
+                data={"username": "cpo@example.com", "password": "e2e password 1234"},
+            )
+            cpo = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            queue = http.get("/v1/staff/requests", headers=cpo, params={"status": "open"}).json()
+            assert [i["id"] for i in queue["items"]] == [request_id]
+
+            def act(action, body=None):
+                version = http.get(f"/v1/staff/requests/{request_id}", headers=cpo).json()[
+                    "version"
+                ]
+                response = http.post(
+                    f"/v1/staff/requests/{request_id}/{action}",
+                    json=body,
+                    headers={**cpo, "If-Match": str(version)},
+                )
+                assert response.status_code == 200, response.text
+                return response.json()
+
+            act("assign", {"assignee": "cpo@example.com"})
+            act(
+                "extend",
+                {"reason": "결제대행사 확인이 필요합니다.", "due_at": "2099-01-01T00:00:00+09:00"},
+            )
+            view = act(
+                "decision",
+                {
+                    "outcome": "partially_granted",
+                    "grounds": ["PIPA-36-1-proviso"],
+                    "explanation": "결제 기록은 전자상거래법에 따라 5년간 보관합니다.",
+                    "items": [
+                        {"category": "newsletter", "result": "granted"},
+                        {
+                            "category": "payment",
+                            "result": "refused",
+                            "grounds": ["PIPA-36-1-proviso"],
+                        },
+                    ],
+                },
+            )
+            for task in [t for t in view["tasks"] if t["kind"] == "fulfil"]:
+                done = http.post(
+                    f"/v1/staff/tasks/{task['id']}/complete",
+                    headers=cpo,
+                    json={"note": "구독 해지 및 파기 완료"},
+                )
+                assert done.status_code == 200
+            assert act("complete")["status"] == "completed"
+            status = http.get(f"/v1/requests/{request_id}", headers=subject).json()
+            assert status["status"] == "completed"
+            assert http.get("/v1/staff/audit/verify", headers=cpo).json()["ok"] is True
+
+        expected = {"receipt", "verification_code", "extended", "decision", "completed"}
+        templates = _wait_for(
+            lambda: (
+                expected <= {m["template"] for m in read_outbox(outbox)}
+                and {m["template"] for m in read_outbox(outbox)}
+            )
+        )
+        assert templates, {m["template"] for m in read_outbox(outbox)}
+        decision = next(m for m in read_outbox(outbox) if m["template"] == "decision")
+        assert "개인정보 보호법 제36조제1항 단서" in decision["text"]
+        assert "이의" in decision["text"] and "object" in decision["text"]
+    finally:
+        server.kill(signal.SIGTERM)
+    audit = subprocess.run(
+        [RIGHTSDESK, "audit", "verify"], env=server.env, capture_output=True, text=True, timeout=60
+    )
+    assert audit.returncode == 0, audit.stdout
+    log = server.log.read_text()
+    assert "seo@example.com" not in log and "서지우" not in log

@@ -31,6 +31,8 @@ EXPECTED = {
     (S.fulfilling, A.complete): S.completed,
     (S.fulfilling, A.withdraw): S.withdrawn,
     (S.refused, A.object): S.in_progress,
+    (S.fulfilling, A.object): S.in_progress,
+    (S.completed, A.object): S.in_progress,
 }
 
 
@@ -52,8 +54,10 @@ def test_table_is_exactly_the_diagram():
 
 
 def test_nothing_leaves_a_final_state():
-    for final in (S.completed, S.rejected, S.withdrawn):
+    for final in (S.rejected, S.withdrawn):
         assert allowed_actions(final) == []
+    # Only an objection to a partial grant reopens a completed request.
+    assert allowed_actions(S.completed) == [A.object]
 
 
 def test_refused_is_closed_but_can_be_objected_to():

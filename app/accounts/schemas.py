@@ -1,0 +1,26 @@
+"""Staff accounts as the API shows them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Role(StrEnum):
+    cpo = "cpo"  # 개인정보 보호책임자: everything
+    handler = "handler"  # 담당자: works the requests assigned to them
+    auditor = "auditor"  # reads only: the queue, requests, the access record
+
+
+class StaffPublic(BaseModel):
+    id: str
+    email: str
+    role: Role
+
+
+class StaffToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: Role

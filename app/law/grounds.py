@@ -1,0 +1,142 @@
+"""The registry of legal grounds to refuse or restrict a request (pipa.md, "Grounds").
+
+A refusal or restriction must cite at least one ground that applies to the request's type
+(Art. 38(5): the subject is told the reason and how to object). Pure data and checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACCESS, CORRECTION, DELETION, SUSPENSION = "access", "correction", "deletion", "suspension"
+CONSENT_WITHDRAWAL = "consent_withdrawal"
+ALL_TYPES = frozenset({ACCESS, CORRECTION, DELETION, SUSPENSION, CONSENT_WITHDRAWAL})
+
+
+@dataclass(frozen=True)
+class Ground:
+    code: str
+    article_ko: str
+    article_en: str
+    text_ko: str
+    text_en: str
+    applies_to: frozenset[str]
+    public_bodies_only: bool = False
+
+
+_HARM_KO = (
+    "다른 사람의 생명·신체를 해할 우려가 있거나 다른 사람의 재산과 그 밖의 이익을 "
+    "부당하게 침해할 우려가 있는 경우"
+)
+_HARM_EN = (
+    "it may harm another person's life or body, or unfairly harm another person's property "
+    "or other interests"
+)
+
+GROUNDS: dict[str, Ground] = {
+    g.code: g
+    for g in (
+        Ground(
+            "PIPA-35-4-1",
+            "개인정보 보호법 제35조제4항제1호",
+            "PIPA Art. 35(4)(1)",
+            "법률에 따라 열람이 금지되거나 제한되는 경우",
+            "a statute forbids or limits access",
+            frozenset({ACCESS}),
+        ),
+        Ground(
+            "PIPA-35-4-2",
+            "개인정보 보호법 제35조제4항제2호",
+            "PIPA Art. 35(4)(2)",
+            _HARM_KO,
+            "access " + _HARM_EN.replace("it ", "", 1),
+            frozenset({ACCESS}),
+        ),
+        Ground(
+            "PIPA-35-4-3",
+            "개인정보 보호법 제35조제4항제3호",
+            "PIPA Art. 35(4)(3)",
+            "공공기관이 조세의 부과·징수 또는 환급, 학교의 성적 평가 또는 입학자 선발, 학력·기능 및 "
+            "채용에 관한 시험·자격 심사, 보상금·급부금 산정 등에 대하여 진행 중인 평가 또는 판단, "
+            "다른 법률에 따라 진행 중인 감사 및 조사에 관한 업무를 수행할 때 중대한 지장을 초래하는 경우",
+            "access would seriously hinder a public body's work on taxes; school grading or "
+            "admissions; ability, skill or hiring tests and qualification reviews; an ongoing "
+            "assessment of compensation or benefits; or an ongoing audit or investigation under "
+            "another law",
+            frozenset({ACCESS}),
+            public_bodies_only=True,
+        ),
+        Ground(
+            "PIPA-36-1-proviso",
+            "개인정보 보호법 제36조제1항 단서",
+            "PIPA Art. 36(1) proviso",
+            "다른 법령에서 그 개인정보가 수집 대상으로 명시되어 있는 경우",
+            "another law names the personal information as information to be collected",
+            frozenset({DELETION}),
+        ),
+        Ground(
+            "PIPA-37-2-1",
+            "개인정보 보호법 제37조제2항제1호",
+            "PIPA Art. 37(2)(1)",
+            "법률에 특별한 규정이 있거나 법령상 의무를 준수하기 위하여 불가피한 경우",
+            "a law specifically provides for the processing, or it is unavoidable to meet a "
+            "legal duty",
+            frozenset({SUSPENSION, CONSENT_WITHDRAWAL}),
+        ),
+        Ground(
+            "PIPA-37-2-2",
+            "개인정보 보호법 제37조제2항제2호",
+            "PIPA Art. 37(2)(2)",
+            _HARM_KO,
+            "stopping " + _HARM_EN.replace("it ", "", 1),
+            frozenset({SUSPENSION, CONSENT_WITHDRAWAL}),
+        ),
+        Ground(
+            "PIPA-37-2-3",
+            "개인정보 보호법 제37조제2항제3호",
+            "PIPA Art. 37(2)(3)",
+            "공공기관이 개인정보를 처리하지 아니하면 다른 법률에서 정하는 소관 업무를 수행할 수 없는 경우",
+            "the public body could not carry out its duties under another law",
+            frozenset({SUSPENSION, CONSENT_WITHDRAWAL}),
+            public_bodies_only=True,
+        ),
+        Ground(
+            "PIPA-37-2-4",
+            "개인정보 보호법 제37조제2항제4호",
+            "PIPA Art. 37(2)(4)",
+            "개인정보를 처리하지 아니하면 정보주체와 약정한 서비스를 제공하지 못하는 등 계약의 이행이 "
+            "곤란한 경우로서 정보주체가 그 계약의 해지 의사를 명확하게 밝히지 아니한 경우",
+            "without the processing the agreed service cannot be provided, so the contract is "
+            "hard to perform, and the subject has not clearly said they want to end it",
+            frozenset({SUSPENSION, CONSENT_WITHDRAWAL}),
+        ),
+        Ground(
+            "PIPA-38-identity",
+            "개인정보 보호법 제38조, 시행령 제46조",
+            "PIPA Art. 38; Decree Art. 46",
+            "요구한 사람이 정보주체 본인이거나 정당한 대리인임을 확인할 수 없는 경우",
+            "the requester's identity or authority to act could not be confirmed",
+            ALL_TYPES,
+        ),
+    )
+}
+
+
+def problems_with_grounds(
+    codes: list[str], request_type: str, *, public_body: bool = False
+) -> list[str]:
+    """Why these grounds cannot support a refusal of this request type ([] if they can)."""
+    problems = []
+    if not codes:
+        problems.append("at least one legal ground is required")
+    for code in codes:
+        ground = GROUNDS.get(code)
+        if ground is None:
+            problems.append(f"{code}: no such ground (see GET /v1/staff/grounds)")
+        elif request_type not in ground.applies_to:
+            problems.append(f"{code}: does not apply to a {request_type} request")
+        elif ground.public_bodies_only and not public_body:
+            problems.append(f"{code}: only a public body may cite it")
+    if len(set(codes)) != len(codes):
+        problems.append("a ground is cited twice")
+    return problems

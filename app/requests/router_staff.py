@@ -1,0 +1,180 @@
+"""Staff routes on requests: the queue, offline intake, and the full view of one request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi import Request as HttpRequest
+
+from app.audit import service as audit
+from app.core.deps import AnyStaff, ContextDep, Operator, SessionDep, WriteSessionDep
+from app.core.errors import Problem
+from app.law.deadlines import days_left, seoul_date
+from app.law.rights import Channel, RequestType
+from app.requests import queue, service
+from app.requests.lifecycle import Status
+from app.requests.schemas import (
+    QueuePage,
+    RequestCreated,
+    RequestStaffView,
+    StaffRequestCreate,
+    VerificationOut,
+)
+from app.requests.views import queue_item, staff_view
+
+router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
+
+AUTH = {401: {"description": "No or bad token"}, 403: {"description": "Role may not do this"}}
+
+
+@router.get("", response_model=QueuePage, responses=AUTH)
+def list_queue(
+    principal: AnyStaff,
+    session: SessionDep,
+    ctx: ContextDep,
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="Repeat for several.")
+    ] = None,
+    type_: Annotated[list[RequestType] | None, Query(alias="type")] = None,
+    assignee: Annotated[
+        str | None, Query(description="A staff id or e-mail, `me`, or `none`.", max_length=254)
+    ] = None,
+    overdue: bool | None = None,
+    due_before: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="A reference (RD-2026-000042), a request id, or an exact e-mail (blind index).",
+            max_length=254,
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> QueuePage:
+    """The queue: everything, sorted by deadline (then id), with days left; no personal data."""
+    if due_before is not None and due_before.tzinfo is None:
+        raise Problem(
+            422,
+            "validation-error",
+            "due_before needs a time-zone offset.",
+            errors=[{"field": "due_before", "code": "naive", "message": "add an offset"}],
+        )
+    assignee_id = None
+    if assignee == "me":
+        assignee_id = principal.id
+    elif assignee == "none":
+        assignee_id = "none"
+    elif assignee:
+        from app.accounts.service import find
+
+        user = find(session, assignee)
+        assignee_id = user.id if user else "usr_unknown"
+    f = queue.QueueFilter(
+        status=[s.value for s in status_] if status_ else None,
+        type=[t.value for t in type_] if type_ else None,
+        assignee=assignee_id,
+        overdue=overdue,
+        due_before=due_before,
+        q=q,
+    )
+    rows, next_cursor = queue.page(session, ctx, f, limit=limit, cursor=cursor)
+    now = ctx.clock.now()
+    return QueuePage(items=[queue_item(r, now) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RequestCreated,
+    responses={**AUTH, 422: {"description": "Invalid body"}},
+)
+def enter_offline_request(
+    body: StaffRequestCreate,
+    principal: Operator,
+    session: SessionDep,
+    ctx: ContextDep,
+    response: Response,
+) -> RequestCreated:
+    """Enter a request received by letter, phone, fax, e-mail or in person.
+
+    The deadline runs from `received_at` (not in the future). With an e-mail address the
+    subject gets the receipt notice and, unless staff already confirmed identity, a code.
+    With `identity_verified` the request opens at once; otherwise it waits for verification
+    (by code, or by a person through `/verify` when there is no e-mail).
+    """
+    now = ctx.clock.now()
+    if body.received_at > now:
+        raise Problem(
+            422,
+            "validation-error",
+            "received_at cannot be in the future.",
+            errors=[{"field": "received_at", "code": "future", "message": "in the future"}],
+        )
+    if body.received_at < now - timedelta(days=366):
+        raise Problem(
+            422,
+            "validation-error",
+            "received_at is more than a year ago; check the date.",
+            errors=[{"field": "received_at", "code": "too_old", "message": "over a year ago"}],
+        )
+    filed = service.submit(
+        session,
+        ctx,
+        body,
+        channel=Channel(body.channel),
+        received_at=body.received_at,
+        actor=principal.actor,
+        identity_verified=body.identity_verified,
+        verification_method=body.verification_method,
+    )
+    response.headers["Location"] = f"/v1/staff/requests/{filed.id}"
+    return RequestCreated(
+        id=filed.id,
+        reference=filed.reference,
+        type=filed.type,
+        status=filed.status,
+        received_at=filed.received_at,
+        due_at=filed.due_at,
+        due_date=seoul_date(filed.due_at),
+        days_left=days_left(filed.due_at, now),
+        verification=VerificationOut(
+            sent_to=filed.code_sent_to, expires_in=ctx.settings.code_ttl_seconds
+        )
+        if filed.code_sent_to
+        else None,
+    )
+
+
+@router.get(
+    "/{request_id}",
+    response_model=RequestStaffView,
+    responses={**AUTH, 404: {"description": "No such request"}},
+)
+def read_request(
+    request_id: str,
+    principal: AnyStaff,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    response: Response,
+    http: HttpRequest,
+) -> RequestStaffView:
+    """Everything about one request, personal data decrypted. Each read is written to the
+    access record (who, when, from where, whose data, what)."""
+    request = service.get(session, request_id)
+    if principal.role == "handler" and request.assignee_id not in (None, principal.id):
+        raise Problem(403, "forbidden", "This request is assigned to another handler.")
+    now = ctx.clock.now()
+    view = staff_view(session, ctx, request, now)
+    audit.append(
+        session,
+        at=now,
+        actor=principal.actor.label,
+        action="view",
+        request_id=request.id,
+        ip=principal.ip,
+        detail={"what": "request", "fields": ["subject", "corrections", "details"]},
+    )
+    response.headers["ETag"] = f'"{request.version}"'
+    return view

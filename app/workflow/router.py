@@ -1,0 +1,256 @@
+"""Staff actions on a request (each with If-Match), the task queue, and the grounds registry."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import and_, or_
+from sqlmodel import select
+
+from app.core.deps import AnyStaff, ContextDep, IfMatch, Operator, SessionDep
+from app.core.errors import Problem
+from app.law.deadlines import seoul_date
+from app.law.grounds import GROUNDS
+from app.models import Request, Task
+from app.requests import service as requests
+from app.requests.queue import decode_cursor, encode_cursor
+from app.requests.schemas import RequestStaffView
+from app.requests.views import staff_view, task_view
+from app.workflow import metrics as metrics_service
+from app.workflow import service, tasks
+from app.workflow.schemas import (
+    AssignIn,
+    CompleteIn,
+    DecisionIn,
+    ExtendIn,
+    GroundList,
+    GroundPublic,
+    Metrics,
+    TaskCompleteIn,
+    TaskList,
+    TaskPublic,
+    VerifyIn,
+)
+
+router = APIRouter(prefix="/v1/staff", tags=["staff: workflow"])
+
+ACTION = {
+    401: {"description": "No or bad token"},
+    403: {"description": "Role or assignment does not allow it"},
+    404: {"description": "No such request"},
+    409: {"description": "The request's status does not allow it"},
+    412: {"description": "Stale version: someone changed the request first"},
+    428: {"description": "If-Match missing"},
+}
+
+
+def _act(session, ctx, request_id: str, version: int) -> Request:
+    request = requests.get(session, request_id)
+    service.check_version(request, version)
+    return request
+
+
+def _view(session, ctx, request: Request) -> RequestStaffView:
+    return staff_view(session, ctx, request, ctx.clock.now())
+
+
+@router.post("/requests/{request_id}/assign", response_model=RequestStaffView, responses=ACTION)
+def assign(
+    request_id: str,
+    body: AssignIn,
+    principal: Operator,
+    version: IfMatch,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> RequestStaffView:
+    """Give the request to a handler (the CPO), or take it (a handler). An open request moves
+    to in_progress and its assignee gets the decide task."""
+    request = _act(session, ctx, request_id, version)
+    return _view(session, ctx, service.assign(session, ctx, request, body, principal))
+
+
+@router.post("/requests/{request_id}/verify", response_model=RequestStaffView, responses=ACTION)
+def verify(
+    request_id: str,
+    body: VerifyIn,
+    principal: Operator,
+    version: IfMatch,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> RequestStaffView:
+    """A person confirms the requester's identity or a proxy's authority (opens the request),
+    or rejects it under PIPA-38-identity (closes it and tells the requester how to object)."""
+    request = _act(session, ctx, request_id, version)
+    return _view(session, ctx, service.verify(session, ctx, request, body, principal))
+
+
+@router.post("/requests/{request_id}/extend", response_model=RequestStaffView, responses=ACTION)
+def extend(
+    request_id: str,
+    body: ExtendIn,
+    principal: Operator,
+    version: IfMatch,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> RequestStaffView:
+    """Postpone the deadline (연기) with a justified reason; the subject is told the reason and
+    the new date. The new date must be later than the current one."""
+    request = _act(session, ctx, request_id, version)
+    return _view(session, ctx, service.extend(session, ctx, request, body, principal))
+
+
+@router.post(
+    "/requests/{request_id}/decision",
+    response_model=RequestStaffView,
+    responses={**ACTION, 422: {"description": "Grounds missing or not applicable"}},
+)
+def decide(
+    request_id: str,
+    body: DecisionIn,
+    principal: Operator,
+    version: IfMatch,
+    session: SessionDep,
+    ctx: ContextDep,
+) -> RequestStaffView:
+    """Decide: `granted`, `partially_granted` (per-category items) or `refused`. A refusal or
+    partial grant cites at least one registry ground that applies to the request's type. The
+    subject gets the decision notice with the grounds and how to object; a grant of a
+    correction, deletion or suspension creates one fulfilment task per category and system."""
+    request = _act(session, ctx, request_id, version)
+    service.decide(session, ctx, request, body, principal)
+    return _view(session, ctx, request)
+
+
+@router.post(
+    "/requests/{request_id}/complete",
+    response_model=RequestStaffView,
+    responses={**ACTION, 409: {"description": "Wrong status, or fulfilment tasks still open"}},
+)
+def complete(
+    request_id: str,
+    principal: Operator,
+    version: IfMatch,
+    session: SessionDep,
+    ctx: ContextDep,
+    body: CompleteIn | None = None,
+) -> RequestStaffView:
+    """Close a fulfilled request (all fulfilment tasks done); the subject gets the completion notice."""
+    request = _act(session, ctx, request_id, version)
+    return _view(
+        session,
+        ctx,
+        service.complete(session, ctx, request, principal, body.note if body else None),
+    )
+
+
+@router.get("/tasks", response_model=TaskList, responses={401: {}, 403: {}})
+def list_tasks(
+    principal: AnyStaff,
+    session: SessionDep,
+    ctx: ContextDep,
+    mine: Annotated[bool, Query(description="Only tasks assigned to me.")] = False,
+    status: Annotated[str, Query(pattern="^(open|done|all)$")] = "open",
+    kind: Annotated[str | None, Query(pattern="^(verify|decide|fulfil|review_objection)$")] = None,
+    request_id: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TaskList:
+    """The work queue, by due date: mine or everyone's, open or done."""
+    query = select(Task, Request.reference).join(Request, Request.id == Task.request_id)
+    if mine:
+        query = query.where(Task.assignee_id == principal.id)
+    if status != "all":
+        query = query.where(Task.status == status)
+    if kind:
+        query = query.where(Task.kind == kind)
+    if request_id:
+        query = query.where(Task.request_id == request_id)
+    if cursor:
+        due, last = decode_cursor(cursor)
+        query = query.where(or_(Task.due_at > due, and_(Task.due_at == due, Task.id > last)))
+    rows = list(session.exec(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    now = ctx.clock.now()
+    return TaskList(
+        items=[task_view(t, now, ref) for t, ref in rows],
+        next_cursor=encode_cursor(rows[-1][0].due_at, rows[-1][0].id) if more else None,
+    )
+
+
+@router.post(
+    "/tasks/{task_id}/complete",
+    response_model=TaskPublic,
+    responses={
+        401: {},
+        403: {},
+        404: {},
+        409: {"description": "Done already, or closed by an action"},
+    },
+)
+def complete_task(
+    task_id: str,
+    principal: Operator,
+    session: SessionDep,
+    ctx: ContextDep,
+    body: TaskCompleteIn | None = None,
+) -> TaskPublic:
+    """Mark a fulfilment task done, with a note of what was done (kept encrypted)."""
+    task = tasks.complete_by_hand(
+        session,
+        ctx,
+        task_id,
+        note=body.note if body else None,
+        actor=principal.actor,
+        is_cpo=principal.is_cpo,
+    )
+    request = session.get(Request, task.request_id)
+    return task_view(task, ctx.clock.now(), request.reference if request else None)
+
+
+@router.get("/metrics", response_model=Metrics, responses={401: {}, 403: {}, 422: {}})
+def metrics(
+    principal: AnyStaff,
+    session: SessionDep,
+    ctx: ContextDep,
+    since: Annotated[
+        date | None, Query(description="First day (Korea time); default: 90 days ago.")
+    ] = None,
+    until: Annotated[date | None, Query(description="Last day, inclusive; default: today.")] = None,
+) -> Metrics:
+    """Counts by type and status, open overdue, median days to close, and the share closed on
+    time, for requests received in the range."""
+    today = seoul_date(ctx.clock.now())
+    until = until or today
+    since = since or until - timedelta(days=90)
+    if since > until or (until - since).days > 3660:
+        raise Problem(
+            422,
+            "validation-error",
+            "The range must run forwards and span at most 10 years.",
+            errors=[
+                {"field": "since", "code": "bad_range", "message": "since after until, or too long"}
+            ],
+        )
+    return metrics_service.compute(session, ctx, since, until)
+
+
+@router.get("/grounds", response_model=GroundList, responses={401: {}, 403: {}})
+def grounds(principal: AnyStaff) -> GroundList:
+    """The legal grounds registry: what a refusal or restriction may cite, per request type."""
+    return GroundList(
+        items=[
+            GroundPublic(
+                code=g.code,
+                article_ko=g.article_ko,
+                article_en=g.article_en,
+                text_ko=g.text_ko,
+                text_en=g.text_en,
+                applies_to=sorted(g.applies_to),
+                public_bodies_only=g.public_bodies_only,
+            )
+            for g in GROUNDS.values()
+        ]
+    )

@@ -1,0 +1,144 @@
+"""Tasks handed out by transitions: verify (a proxy or an offline identity), decide, fulfil
+(one per data category and the system or processor holding it), review an objection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from app.core.actors import Actor
+from app.core.context import AppContext
+from app.core.errors import Conflict, NotFound, Problem
+from app.core.ids import new_id
+from app.models import Request, Task
+
+VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
+# Tasks that an action on the request closes; only fulfilment is completed by hand.
+CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}
+
+
+def create(
+    session: Session,
+    request: Request,
+    kind: str,
+    *,
+    now: datetime,
+    assignee_id: str | None = None,
+    category: str | None = None,
+    system: str | None = None,
+) -> Task:
+    task = Task(
+        id=new_id("tsk"),
+        request_id=request.id,
+        kind=kind,
+        category=category,
+        system=system,
+        assignee_id=assignee_id,
+        status="open",
+        due_at=request.due_at,
+        created_at=now,
+    )
+    session.add(task)
+    return task
+
+
+def open_tasks(session: Session, request_id: str, kind: str | None = None) -> list[Task]:
+    query = select(Task).where(Task.request_id == request_id, Task.status == "open")
+    if kind:
+        query = query.where(Task.kind == kind)
+    return list(session.exec(query.order_by(Task.created_at, Task.id)))
+
+
+def close(
+    session: Session,
+    request_id: str,
+    kinds: tuple[str, ...],
+    *,
+    now: datetime,
+    actor: Actor,
+    status: str = "done",
+) -> None:
+    """Close the open tasks of these kinds (the action that was their purpose happened)."""
+    session.flush()
+    session.connection().execute(
+        update(Task.__table__)
+        .where(
+            Task.__table__.c.request_id == request_id,
+            Task.__table__.c.status == "open",
+            Task.__table__.c.kind.in_(kinds),
+        )
+        .values(status=status, completed_at=now, completed_by=actor.label)
+    )
+
+
+def follow_deadline(session: Session, request: Request) -> None:
+    """Open tasks are due when the request is (after an extension or an objection)."""
+    session.flush()
+    session.connection().execute(
+        update(Task.__table__)
+        .where(Task.__table__.c.request_id == request.id, Task.__table__.c.status == "open")
+        .values(due_at=request.due_at)
+    )
+
+
+def reassign(session: Session, request_id: str, old: str | None, new: str) -> None:
+    session.flush()
+    t = Task.__table__
+    condition = t.c.assignee_id.is_(None) if old is None else t.c.assignee_id == old
+    session.connection().execute(
+        update(t)
+        .where(t.c.request_id == request_id, t.c.status == "open", t.c.kind != FULFIL, condition)
+        .values(assignee_id=new)
+    )
+
+
+def fulfilment_targets(ctx: AppContext, categories: list[str]) -> list[tuple[str, str | None]]:
+    """(category, system or processor) pairs that hold the data (the profile's `systems`)."""
+    targets = []
+    for key in categories:
+        category = ctx.profile.categories.get(key)
+        systems = category.systems if category and category.systems else [None]
+        targets.extend((key, system) for system in systems)
+    return targets
+
+
+def complete_by_hand(
+    session: Session, ctx: AppContext, task_id: str, *, note: str | None, actor: Actor, is_cpo: bool
+) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("No such task.")
+    if not is_cpo and task.assignee_id not in (None, actor.id):
+        raise Problem(403, "forbidden", "This task is assigned to someone else.")
+    if task.status != "open":
+        raise Conflict(f"The task is already {task.status}.")
+    if task.kind in CLOSED_BY_ACTION:
+        raise Conflict(
+            f"A {task.kind} task is closed by the request's {CLOSED_BY_ACTION[task.kind]} "
+            "action, not by hand."
+        )
+    now = ctx.clock.now()
+    task.status = "done"
+    task.completed_at = now
+    task.completed_by = actor.label
+    task.note_enc = ctx.keys.encrypt(note, f"task.note:{task.id}")
+    session.add(task)
+    session.flush()
+    from app.requests import lifecycle
+
+    lifecycle.record(
+        session,
+        task.request_id,
+        "task.completed",
+        actor=actor,
+        at=now,
+        detail={
+            "task": task.id,
+            "kind": task.kind,
+            "category": task.category,
+            "system": task.system,
+        },
+    )
+    return task

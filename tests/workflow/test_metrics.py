@@ -1,0 +1,63 @@
+"""GET /v1/staff/metrics."""
+
+from __future__ import annotations
+
+from tests.support import act, relogin, verified
+
+GRANT = {"outcome": "granted", "explanation": "처리합니다."}
+
+
+def test_counts_durations_and_on_time(client, outbox_dir, staff, clock):
+    h = staff["cpo"]["headers"]
+    # Two access requests answered: one after 2 days, one after 12 days (late).
+    fast, _ = verified(client, outbox_dir)
+    slow, _ = verified(client, outbox_dir, subject={"name": "늦음", "email": "late@example.com"})
+    open_, _ = verified(
+        client, outbox_dir, type="deletion", subject={"name": "열림", "email": "open@example.com"}
+    )
+    for rid in (fast["id"], slow["id"]):
+        act(client, h, rid, "assign", {"assignee": "cpo@example.com"})
+    clock.advance(days=2)
+    relogin(client, staff)
+    h = staff["cpo"]["headers"]
+    act(client, h, fast["id"], "decision", GRANT)
+    act(client, h, fast["id"], "complete")
+    clock.advance(days=10)
+    relogin(client, staff)
+    h = staff["cpo"]["headers"]
+    act(client, h, slow["id"], "decision", GRANT)
+    act(client, h, slow["id"], "complete")
+    response = client.get(
+        "/v1/staff/metrics", headers=h, params={"since": "2026-12-01", "until": "2026-12-31"}
+    )
+    assert response.status_code == 200
+    m = response.json()
+    assert m["received"] == 3
+    assert m["by_type"] == {"access": 2, "deletion": 1}
+    assert m["by_status"] == {"completed": 2, "open": 1}
+    assert m["open_overdue"] == 1 and open_["id"]
+    assert m["closed"] == 2 and m["closed_on_time"] == 1
+    assert m["share_closed_on_time"] == 0.5
+    assert m["median_days_to_close"] == 7.0
+
+
+def test_empty_range_and_bad_range(client, staff):
+    h = staff["auditor"]["headers"]
+    m = client.get(
+        "/v1/staff/metrics", headers=h, params={"since": "2020-01-01", "until": "2020-01-31"}
+    ).json()
+    assert (
+        m["received"] == 0
+        and m["median_days_to_close"] is None
+        and m["share_closed_on_time"] is None
+    )
+    assert (
+        client.get(
+            "/v1/staff/metrics", headers=h, params={"since": "2026-12-31", "until": "2026-12-01"}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.get("/v1/staff/metrics", headers=h, params={"since": "yesterday"}).status_code == 422
+    )
+    assert client.get("/v1/staff/metrics").status_code == 401
