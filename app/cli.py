@@ -76,10 +76,12 @@ def serve(
 def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
-    """Deliver queued notices (and webhooks); several workers may run side by side."""
+    """Deliver queued notices, and destroy proxy documents past their retention; several
+    workers may run side by side."""
     from app.core.context import AppContext
     from app.notifications.outbox import drain
     from app.notifications.senders import make_sender
+    from app.verification.documents import destroy_expired
 
     _logging()
     log = logging.getLogger("rightsdesk.worker")
@@ -95,6 +97,9 @@ def worker(
             log.info(
                 "delivered %d, retrying %d, failed %d", report.sent, report.retried, report.failed
             )
+        destroyed = destroy_expired(ctx.db, ctx)
+        if destroyed:
+            log.info("destroyed %d document(s) past their retention", destroyed)
         if once or stop.wait(settings.outbox_poll_seconds):
             break
     ctx.db.dispose()

@@ -19,7 +19,10 @@ from app.notifications.senders import make_sender
 from app.ops.router import router as ops_router
 from app.requests.router_public import router as requests_router
 from app.requests.router_staff import router as staff_requests_router
+from app.verification.documents import destroy_expired
 from app.verification.router import router as verification_router
+from app.verification.router_documents import router as documents_router
+from app.verification.router_documents import staff_router as staff_documents_router
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
 
@@ -43,8 +46,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def deliver() -> None:
         drain(ctx.db, ctx, sender)
 
+    def background() -> None:
+        deliver()
+        destroy_expired(ctx.db, ctx)
+
     if mode is DeliveryMode.background:
-        pump = OutboxPump(deliver, settings.outbox_poll_seconds)
+        pump = OutboxPump(background, settings.outbox_poll_seconds)
         ctx.outbox_kick = pump.kick
     elif mode is DeliveryMode.sync:
         ctx.outbox_kick = deliver
@@ -70,13 +77,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.ctx = ctx
     app.state.sender = sender
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_body_bytes)
+
+    def body_limit(path: str) -> int:
+        # Uploads may carry a document plus the multipart envelope; everything else is JSON.
+        if path.endswith("/documents"):
+            return settings.max_document_bytes + 64 * 1024
+        return settings.max_body_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.include_router(ops_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
     app.include_router(objections_router)
+    app.include_router(documents_router)
     app.include_router(auth_router)
     app.include_router(staff_requests_router)
+    app.include_router(staff_documents_router)
     app.include_router(workflow_router)
     app.include_router(audit_router)
     return app

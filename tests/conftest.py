@@ -59,6 +59,7 @@ TABLES = [
     "extension",
     "task",
     "decision",
+    "document",
     "request",
     "reference_counter",
     "staff_user",

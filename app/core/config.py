@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     # Public bodies (공공기관) may cite the grounds reserved to them (Art. 35(4)(3), 37(2)(3)).
     public_body: bool = False
 
+    # Proxy documents (위임장, proofs): size limit, count per request, and how long they are
+    # kept after the request closes before the worker destroys them.
+    max_document_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_documents_per_request: int = Field(10, ge=1)
+    document_retention_days: int = Field(90, ge=0)
+
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"
 

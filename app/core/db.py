@@ -31,6 +31,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=10000")
         # NORMAL in WAL: a commit survives a crash of the process (kill -9), not of the OS.
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Freed pages are zeroed, so destroyed documents do not linger in the file.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -44,6 +44,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "rate-limited": ("Too many requests", "Wait before trying again; see Retry-After."),
     "conflict": ("Conflict", "The change conflicts with the current state."),
+    "document-destroyed": (
+        "Document destroyed",
+        "The document was destroyed under the retention rule.",
+    ),
     "account-locked": ("Account locked", "Too many failed log-ins; wait, see Retry-After."),
     "precondition-failed": (
         "Stale version",
@@ -144,6 +148,7 @@ _HTTP_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    410: "document-destroyed",
     412: "precondition-failed",
     423: "account-locked",
     428: "precondition-required",

@@ -3,6 +3,7 @@
 from app.models.audit_entry import AuditEntry, AuditHead
 from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
 from app.models.decision import Decision
+from app.models.document import Document
 from app.models.extension import Extension
 from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Decision",
+    "Document",
     "Extension",
     "Objection",
     "OutboxMessage",

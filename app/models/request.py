@@ -35,6 +35,19 @@ class Request(SQLModel, table=True):
     subject_email_enc: str | None = None
     subject_email_bidx: str | None = Field(default=None, max_length=64, index=True)
     subject_phone_enc: str | None = None
+    subject_birth_date_enc: str | None = None  # for the under-14 rule (Art. 38(2))
+    # Who filed (PIPA Art. 38(1)): the subject, a legal representative (법정대리인) or a
+    # delegate (위임을 받은 자). Codes and notices go to the requester.
+    requester_kind: str = Field(
+        default="self", sa_column=Column(String(24), nullable=False, server_default="self")
+    )
+    requester_name_enc: str | None = None
+    requester_email_enc: str | None = None
+    requester_email_bidx: str | None = Field(default=None, max_length=64, index=True)
+    requester_phone_enc: str | None = None
+    requester_relationship_enc: str | None = None
+    # The power of attorney (위임장, PIPC notice form 11) as structured data, encrypted.
+    power_of_attorney_enc: str | None = None
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     corrections_enc: str | None = None
     details_enc: str | None = None

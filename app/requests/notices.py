@@ -78,14 +78,14 @@ def notify(
     now: datetime,
     **extra: Any,
 ) -> str | None:
-    """Queue a notice to the filer; requests taken offline without an e-mail get none here
-    (staff answer them through the channel they came by)."""
-    email = pii.open_text(ctx.keys, request, "subject_email")
+    """Queue a notice to the filer (the subject, or the proxy who filed); requests taken offline
+    without an e-mail get none here (staff answer them through the channel they came by)."""
+    name, email = pii.filer(ctx.keys, request)
     if not email:
         return None
     context = request_context(
         ctx,
-        name=pii.open_text(ctx.keys, request, "subject_name") or "",
+        name=name,
         reference=request.reference,
         type=request.type,
         received_at=request.received_at,

@@ -33,3 +33,12 @@ def mask_email(email: str) -> str:
     """`h****@example.com`: enough for the filer to recognise, not enough to learn."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}{'*' * max(1, len(local) - 1)}@{domain}"
+
+
+def filer(keys: KeyRing, request: Request) -> tuple[str, str | None]:
+    """(name, e-mail) of whoever filed: codes and notices go to them (a proxy, or the subject)."""
+    if request.requester_kind != "self":
+        return open_text(keys, request, "requester_name") or "", open_text(
+            keys, request, "requester_email"
+        )
+    return open_text(keys, request, "subject_name") or "", open_text(keys, request, "subject_email")

@@ -74,7 +74,10 @@ def page(
             query = query.where(Request.id == q)
         elif "@" in q:
             # Exact match through the keyed blind index: no row is decrypted to search.
-            query = query.where(Request.subject_email_bidx == ctx.blind_index.email(q))
+            digest = ctx.blind_index.email(q)
+            query = query.where(
+                or_(Request.subject_email_bidx == digest, Request.requester_email_bidx == digest)
+            )
         else:
             raise Problem(
                 422,

@@ -17,7 +17,7 @@ from app.requests.schemas import (
     VerificationOut,
     WithdrawIn,
 )
-from app.requests.views import public_view
+from app.requests.views import public_documents, public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
@@ -78,6 +78,7 @@ def read_request(
         service.timeline(session, request_id),
         service.notices(session, request_id),
         ctx.clock.now(),
+        public_documents(session, request_id),
     )
 
 
@@ -107,4 +108,5 @@ def withdraw_request(
         service.timeline(session, request_id),
         service.notices(session, request_id),
         ctx.clock.now(),
+        public_documents(session, request_id),
     )

@@ -20,8 +20,55 @@ CategoryKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"
 
 class SubjectIn(StrictBody):
     name: Line(100) = Field(description="The data subject's name (정보주체 성명).")
-    email: EmailStr = Field(max_length=254, description="Where notices and the one-time code go.")
+    email: EmailStr | None = Field(
+        None,
+        max_length=254,
+        description="Where notices and the one-time code go when the subject files; optional "
+        "when a proxy files (then they go to the requester).",
+    )
     phone: Phone | None = None
+    birth_date: date | None = Field(
+        None,
+        description="Needed for a child: under 14, only a legal representative may file "
+        "(PIPA Art. 38(2)). Kept encrypted.",
+    )
+
+
+class RequesterIn(StrictBody):
+    """Who files, when it is not the subject (PIPA Art. 38(1); Decree 45)."""
+
+    kind: Literal["self", "legal_representative", "delegate"] = Field(
+        description="`legal_representative` (법정대리인, e.g. a parent) or `delegate` "
+        "(위임을 받은 자, with a power of attorney); `self` is the same as leaving this out."
+    )
+    name: Line(100)
+    email: EmailStr = Field(max_length=254, description="Codes and notices go here.")
+    phone: Phone | None = None
+    relationship: Line(50) | None = Field(None, description="e.g. 모(mother), 부(father), 후견인.")
+
+
+class Party(StrictBody):
+    name: Line(100)
+    birth_date: date
+    contact: Line(100) = Field(description="Phone or e-mail.")
+    address: Text(300)
+
+
+class Grantee(Party):
+    relationship: Line(50) = Field(description="Relationship to the grantor (위임자와의 관계).")
+
+
+class PowerOfAttorneyIn(StrictBody):
+    """The power of attorney (위임장, PIPC notice form 11) as data: who grants, who is granted,
+    what is delegated, and when it was signed. Kept encrypted."""
+
+    grantor: Party = Field(description="위임자: the data subject.")
+    grantee: Grantee = Field(description="수임자: the delegate.")
+    rights: list[RequestType] = Field(
+        min_length=1, max_length=4, description="The rights delegated."
+    )
+    scope: Text(500) | None = Field(None, description="What exactly is delegated, in words.")
+    signed_on: date
 
 
 class CorrectionItem(StrictBody):
@@ -41,22 +88,77 @@ class ScopeIn(StrictBody):
     )
 
 
-class RequestCreate(StrictBody):
-    """A data subject's request (개인정보 열람·정정·삭제·처리정지 요구서, PIPC notice form 8)."""
+class RequestFields(StrictBody):
+    """What every request carries, however it arrives."""
 
     type: RequestType
     subject: SubjectIn
+    requester: RequesterIn | None = Field(None, description="When a proxy files.")
+    power_of_attorney: PowerOfAttorneyIn | None = Field(
+        None, description="Required when `requester.kind` is `delegate`."
+    )
     scope: ScopeIn = Field(default_factory=ScopeIn)
     details: Text(4000) | None = Field(None, description="Anything else the subject wants to say.")
     locale: Literal["ko", "en"] = Field("ko", description="Which language leads in notices.")
 
+    @property
+    def proxy(self) -> RequesterIn | None:
+        """The requester when it is someone other than the subject."""
+        if self.requester is None or self.requester.kind == "self":
+            return None
+        return self.requester
+
+    def filer_email(self) -> str | None:
+        return (
+            str(self.proxy.email)
+            if self.proxy
+            else (str(self.subject.email) if self.subject.email else None)
+        )
+
     @model_validator(mode="after")
-    def _corrections_fit_type(self) -> RequestCreate:
+    def _rules(self) -> RequestFields:
         has = bool(self.scope.corrections)
         if self.type is RequestType.correction and not has:
             raise ValueError("a correction request lists at least one item in scope.corrections")
         if self.type is not RequestType.correction and self.scope.corrections is not None:
             raise ValueError("scope.corrections is only for a correction request")
+        r = self.requester
+        subject_email = str(self.subject.email).lower() if self.subject.email else None
+        if (
+            r is not None
+            and r.kind == "self"
+            and subject_email
+            and str(r.email).lower() != subject_email
+        ):
+            raise ValueError("requester.kind is self but the e-mail differs from the subject's")
+        if self.proxy:
+            if subject_email and str(self.proxy.email).lower() == subject_email:
+                raise ValueError("a proxy's e-mail must differ from the subject's")
+            if not subject_email and self.proxy.name == self.subject.name:
+                raise ValueError("a proxy must be someone other than the subject")
+        kind = self.proxy.kind if self.proxy else "self"
+        if kind == "delegate":
+            if self.power_of_attorney is None:
+                raise ValueError("a delegate files the power of attorney (power_of_attorney)")
+            if self.type not in self.power_of_attorney.rights:
+                raise ValueError(
+                    f"the power of attorney does not delegate the {self.type.value} right"
+                )
+        elif self.power_of_attorney is not None:
+            raise ValueError("power_of_attorney is only for a delegate")
+        return self
+
+
+class RequestCreate(RequestFields):
+    """A data subject's request (개인정보 열람·정정·삭제·처리정지 요구서, PIPC notice form 8),
+    filed by the subject or a proxy."""
+
+    @model_validator(mode="after")
+    def _needs_an_address(self) -> RequestCreate:
+        if self.filer_email() is None:
+            raise ValueError(
+                "subject.email is required when the subject files (the code goes there)"
+            )
         return self
 
 
@@ -98,6 +200,7 @@ class RequestPublic(BaseModel):
     reference: str
     type: RequestType
     status: str
+    requester_kind: str = Field(description="`self`, `legal_representative` or `delegate`.")
     channel: str
     locale: str
     categories: list[str]
@@ -108,6 +211,7 @@ class RequestPublic(BaseModel):
     overdue: bool
     timeline: list[TimelineItem]
     notices: list[NoticeItem]
+    documents: list[DocumentOut] = Field(description="What was uploaded (never the content).")
 
 
 class WithdrawIn(StrictBody):
@@ -143,10 +247,9 @@ class StaffSubjectIn(SubjectIn):
     )
 
 
-class StaffRequestCreate(RequestCreate):
+class StaffRequestCreate(RequestFields):
     """A request received offline (letter, phone, fax, e-mail, in person), entered by staff."""
 
-    subject: StaffSubjectIn
     channel: Literal["email", "phone", "fax", "letter", "in_person", "api"]
     received_at: datetime = Field(description="When it really arrived; the clock starts there.")
     identity_verified: bool = Field(
@@ -190,6 +293,24 @@ class SubjectOut(BaseModel):
     name: str
     email: str | None
     phone: str | None
+    birth_date: date | None = None
+
+
+class RequesterOut(BaseModel):
+    kind: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    relationship: str | None = None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+    destroyed_at: datetime | None = None
 
 
 class StaffTimelineItem(TimelineItem):
@@ -212,6 +333,9 @@ class RequestStaffView(BaseModel):
     locale: str
     version: int
     subject: SubjectOut
+    requester: RequesterOut
+    power_of_attorney: dict | None = Field(None, description="Form 11 fields, as filed.")
+    documents: list[DocumentOut]
     categories: list[str]
     corrections: list[dict] | None
     details: str | None

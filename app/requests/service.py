@@ -12,14 +12,15 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.errors import NotFound, Problem
 from app.core.ids import new_id
-from app.law.deadlines import statutory_due_at
+from app.law.age import is_child
+from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.notifications.outbox import enqueue_notice
 from app.requests import lifecycle, pii
 from app.requests.notices import moment, notify, request_context
 from app.requests.reference import next_reference
-from app.requests.schemas import RequestCreate
+from app.requests.schemas import RequestFields
 from app.verification import service as verification
 from app.workflow import tasks
 
@@ -58,10 +59,49 @@ def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]
     return list(dict.fromkeys(categories))
 
 
+def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
+    """Rules that need the date of receipt: the under-14 rule (Art. 38(2)) and a power of
+    attorney signed no later than the request."""
+    received_on = seoul_date(received_at)
+    errors = []
+    birth = data.subject.birth_date
+    kind = data.proxy.kind if data.proxy else "self"
+    if birth is not None:
+        if birth > received_on:
+            errors.append(
+                {"field": "subject.birth_date", "code": "future", "message": "in the future"}
+            )
+        elif is_child(birth, received_on) and kind != "legal_representative":
+            errors.append(
+                {
+                    "field": "requester.kind",
+                    "code": "child_needs_representative",
+                    "message": "the subject is under 14: only a legal representative may file "
+                    "(PIPA Art. 38(2))",
+                }
+            )
+    poa = data.power_of_attorney
+    if poa is not None and poa.signed_on > received_on:
+        errors.append(
+            {
+                "field": "power_of_attorney.signed_on",
+                "code": "future",
+                "message": "signed after the request was received",
+            }
+        )
+    if errors:
+        raise Problem(
+            422,
+            "validation-error",
+            "The request does not meet the rules for proxies.",
+            errors=errors,
+        )
+
+
 def submit(
     session: Session,
     ctx: AppContext,
-    data: RequestCreate,
+    data: RequestFields,
     *,
     channel: Channel,
     received_at: datetime,
@@ -73,15 +113,22 @@ def submit(
     or for offline requests the real time of receipt entered by staff)."""
     categories = check_categories(ctx, data.scope.categories)
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
+    _check_proxy_rules(data, received_at)
     now = ctx.clock.now()
     request_id = new_id("req")
     reference = next_reference(session, received_at)
     due_at = statutory_due_at(received_at, RIGHTS[data.type].days)
-    keys = ctx.keys
+    keys, bidx = ctx.keys, ctx.blind_index
     corrections = (
         [c.model_dump() for c in data.scope.corrections] if data.scope.corrections else None
     )
-    email = str(data.subject.email) if data.subject.email else None
+    subject_email = str(data.subject.email) if data.subject.email else None
+    proxy = data.proxy
+    proxy_email = str(proxy.email) if proxy else None
+
+    def seal(column: str, value) -> str | None:
+        return pii.seal(keys, request_id, column, value)
+
     session.connection().execute(
         insert(_request).values(
             id=request_id,
@@ -90,13 +137,29 @@ def submit(
             status=lifecycle.INITIAL.value,
             channel=channel.value,
             locale=data.locale,
-            subject_name_enc=pii.seal(keys, request_id, "subject_name", data.subject.name),
-            subject_email_enc=pii.seal(keys, request_id, "subject_email", email),
-            subject_email_bidx=ctx.blind_index.email(email) if email else None,
-            subject_phone_enc=pii.seal(keys, request_id, "subject_phone", data.subject.phone),
+            subject_name_enc=seal("subject_name", data.subject.name),
+            subject_email_enc=seal("subject_email", subject_email),
+            subject_email_bidx=bidx.email(subject_email) if subject_email else None,
+            subject_phone_enc=seal("subject_phone", data.subject.phone),
+            subject_birth_date_enc=seal(
+                "subject_birth_date",
+                data.subject.birth_date.isoformat() if data.subject.birth_date else None,
+            ),
+            requester_kind=proxy.kind if proxy else "self",
+            requester_name_enc=seal("requester_name", proxy.name if proxy else None),
+            requester_email_enc=seal("requester_email", proxy_email),
+            requester_email_bidx=bidx.email(proxy_email) if proxy_email else None,
+            requester_phone_enc=seal("requester_phone", proxy.phone if proxy else None),
+            requester_relationship_enc=seal(
+                "requester_relationship", proxy.relationship if proxy else None
+            ),
+            power_of_attorney_enc=seal(
+                "power_of_attorney",
+                data.power_of_attorney.model_dump(mode="json") if data.power_of_attorney else None,
+            ),
             categories=categories,
-            corrections_enc=pii.seal(keys, request_id, "corrections", corrections),
-            details_enc=pii.seal(keys, request_id, "details", data.details),
+            corrections_enc=seal("corrections", corrections),
+            details_enc=seal("details", data.details),
             received_at=received_at,
             due_at=due_at,
             statutory_due_at=due_at,
@@ -113,13 +176,19 @@ def submit(
         at=now,
         status=lifecycle.INITIAL.value,
         audit_action="create",
-        detail={"type": data.type.value, "channel": channel.value},
+        detail={
+            "type": data.type.value,
+            "channel": channel.value,
+            "requester": proxy.kind if proxy else "self",
+        },
     )
-    needs_code = email is not None and not identity_verified
-    if email:
+    filer_email = data.filer_email()
+    filer_name = proxy.name if proxy else data.subject.name
+    needs_code = filer_email is not None and not identity_verified
+    if filer_email:
         notice = request_context(
             ctx,
-            name=data.subject.name,
+            name=filer_name,
             reference=reference,
             type=data.type.value,
             received_at=received_at,
@@ -130,7 +199,7 @@ def submit(
             session,
             ctx,
             template="receipt",
-            to=email,
+            to=filer_email,
             locale=data.locale,
             request_id=request_id,
             context=notice,
@@ -141,7 +210,7 @@ def submit(
                 session,
                 ctx,
                 request_id=request_id,
-                to=email,
+                to=filer_email,
                 locale=data.locale,
                 notice=notice,
                 now=now,
@@ -158,8 +227,9 @@ def submit(
             at=now,
             detail={"method": verification_method or "staff"},
         ).value
-    elif not needs_code:
-        # Nobody can prove the e-mail: a person has to confirm identity (Decree 46).
+    elif proxy or not needs_code:
+        # A proxy's authority, or an identity no code can prove, is checked by a person
+        # (Decree 46): the verify task goes to the CPO's queue.
         tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
     return Filed(
         request_id,
@@ -168,7 +238,7 @@ def submit(
         status,
         received_at,
         due_at,
-        pii.mask_email(email) if needs_code else None,
+        pii.mask_email(filer_email) if needs_code else None,
     )
 
 

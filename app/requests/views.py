@@ -8,12 +8,23 @@ from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.law.deadlines import days_left, is_overdue, seoul_date
-from app.models import Decision, Extension, Objection, OutboxMessage, Request, Task, TimelineEvent
+from app.models import (
+    Decision,
+    Document,
+    Extension,
+    Objection,
+    OutboxMessage,
+    Request,
+    Task,
+    TimelineEvent,
+)
 from app.requests import pii
 from app.requests.lifecycle import CLOSED, Status, allowed_actions
 from app.requests.schemas import (
+    DocumentOut,
     NoticeItem,
     QueueItem,
+    RequesterOut,
     RequestPublic,
     RequestStaffView,
     StaffNoticeItem,
@@ -24,8 +35,21 @@ from app.requests.schemas import (
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
+def public_documents(session: Session, request_id: str) -> list[DocumentOut]:
+    rows = session.exec(
+        select(Document)
+        .where(Document.request_id == request_id)
+        .order_by(Document.uploaded_at, Document.id)
+    )
+    return [DocumentOut.model_validate(d, from_attributes=True) for d in rows]
+
+
 def public_view(
-    request: Request, events: list[TimelineEvent], notices: list[OutboxMessage], now: datetime
+    request: Request,
+    events: list[TimelineEvent],
+    notices: list[OutboxMessage],
+    now: datetime,
+    documents: list[DocumentOut] | None = None,
 ) -> RequestPublic:
     closed = Status(request.status) in CLOSED
     return RequestPublic(
@@ -33,6 +57,7 @@ def public_view(
         reference=request.reference,
         type=request.type,
         status=request.status,
+        requester_kind=request.requester_kind,
         channel=request.channel,
         locale=request.locale,
         categories=request.categories,
@@ -48,6 +73,7 @@ def public_view(
             )
             for n in notices
         ],
+        documents=documents or [],
     )
 
 
@@ -144,7 +170,17 @@ def staff_view(
             name=pii.open_text(keys, request, "subject_name") or "",
             email=pii.open_text(keys, request, "subject_email"),
             phone=pii.open_text(keys, request, "subject_phone"),
+            birth_date=pii.open_text(keys, request, "subject_birth_date"),
         ),
+        requester=RequesterOut(
+            kind=request.requester_kind,
+            name=pii.open_text(keys, request, "requester_name"),
+            email=pii.open_text(keys, request, "requester_email"),
+            phone=pii.open_text(keys, request, "requester_phone"),
+            relationship=pii.open_text(keys, request, "requester_relationship"),
+        ),
+        power_of_attorney=pii.open_json(keys, request, "power_of_attorney"),
+        documents=public_documents(session, rid),
         categories=request.categories,
         corrections=pii.open_json(keys, request, "corrections"),
         details=pii.open_text(keys, request, "details"),

@@ -134,7 +134,7 @@ def verify_code(
     row.used_at = now
     session.add(row)
     session.flush()
-    if request.status == lifecycle.Status.pending_verification:
+    if request.status == lifecycle.Status.pending_verification and request.requester_kind == "self":
         lifecycle.transition(
             session,
             request,
@@ -144,6 +144,8 @@ def verify_code(
             detail={"method": "email_code"},
         )
     else:
+        # A proxy has proven the e-mail only; the request opens when a person has checked the
+        # authority (the verify task in the CPO's queue).
         lifecycle.record(
             session,
             request.id,
@@ -201,8 +203,9 @@ def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) ->
             headers={"Retry-After": "3600"},
             retry_after=3600,
         )
-    email = pii.open_text(ctx.keys, request, "subject_email")
-    name = pii.open_text(ctx.keys, request, "subject_name")
+    name, email = pii.filer(ctx.keys, request)
+    if email is None:
+        raise Problem(409, "conflict", "This request has no e-mail address to send a code to.")
     notice = request_context(
         ctx,
         name=name,

@@ -7,17 +7,20 @@ import pytest
 from app.law.grounds import GROUNDS, problems_with_grounds
 
 
-@pytest.mark.parametrize(("codes", "kind", "public", "ok"), [
-    (["PIPA-35-4-1", "PIPA-35-4-2"], "access", False, True),
-    (["PIPA-35-4-3"], "access", False, False),
-    (["PIPA-35-4-3"], "access", True, True),
-    (["PIPA-37-2-3"], "suspension", True, True),
-    (["PIPA-37-2-4"], "consent_withdrawal", False, True),
-    (["PIPA-36-1-proviso"], "suspension", False, False),
-    (["PIPA-38-identity"], "correction", False, True),
-    ([], "access", False, False),
-    (["nope"], "access", False, False),
-])
+@pytest.mark.parametrize(
+    ("codes", "kind", "public", "ok"),
+    [
+        (["PIPA-35-4-1", "PIPA-35-4-2"], "access", False, True),
+        (["PIPA-35-4-3"], "access", False, False),
+        (["PIPA-35-4-3"], "access", True, True),
+        (["PIPA-37-2-3"], "suspension", True, True),
+        (["PIPA-37-2-4"], "consent_withdrawal", False, True),
+        (["PIPA-36-1-proviso"], "suspension", False, False),
+        (["PIPA-38-identity"], "correction", False, True),
+        ([], "access", False, False),
+        (["nope"], "access", False, False),
+    ],
+)
 def test_fit(codes, kind, public, ok):
     assert (problems_with_grounds(codes, kind, public_body=public) == []) is ok
 

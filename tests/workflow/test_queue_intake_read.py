@@ -185,7 +185,9 @@ class TestRead:
             "name": "홍길동",
             "email": "hong.gildong@example.com",
             "phone": "010-1234-5678",
+            "birth_date": None,
         }
+        assert view["requester"]["kind"] == "self" and view["documents"] == []
         assert view["details"] == "주소가 바뀌었습니다"
         assert view["version"] == 1 and view["allowed_actions"] == ["verify", "reject", "withdraw"]
         engine = create_engine(database_url)

@@ -15,6 +15,7 @@ STAFF_ROUTES = [
     ("POST", "/v1/staff/requests/{id}/extend"),
     ("POST", "/v1/staff/requests/{id}/decision"),
     ("POST", "/v1/staff/requests/{id}/complete"),
+    ("GET", "/v1/staff/requests/{id}/documents/doc_x"),
     ("GET", "/v1/staff/tasks"),
     ("POST", "/v1/staff/tasks/tsk_x/complete"),
     ("GET", "/v1/staff/grounds"),
@@ -28,8 +29,14 @@ def test_the_list_covers_every_staff_route(app):
     from app.cli import openapi_spec
 
     documented = {
-        (method.upper(), path.replace("{request_id}", "{id}").replace("{task_id}", "tsk_x"))
-        for path, ops in openapi_spec()["paths"].items() if path.startswith("/v1/staff")
+        (
+            method.upper(),
+            path.replace("{request_id}", "{id}")
+            .replace("{task_id}", "tsk_x")
+            .replace("{document_id}", "doc_x"),
+        )
+        for path, ops in openapi_spec()["paths"].items()
+        if path.startswith("/v1/staff")
         for method in ops
     }
     assert documented == set(STAFF_ROUTES)
@@ -59,7 +66,10 @@ def test_grounds_registry_matches_pipa_md(client, staff):
         "PIPA-37-2-2": (suspension, False),
         "PIPA-37-2-3": (suspension, True),
         "PIPA-37-2-4": (suspension, False),
-        "PIPA-38-identity": (["access", "consent_withdrawal", "correction", "deletion", "suspension"], False),
+        "PIPA-38-identity": (
+            ["access", "consent_withdrawal", "correction", "deletion", "suspension"],
+            False,
+        ),
     }
     for g in items:
         assert g["article_ko"].startswith("개인정보 보호법 제") and g["text_ko"] and g["text_en"]
