@@ -325,3 +325,91 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
     assert audit.returncode == 0, audit.stdout
     log = server.log.read_text()
     assert "seo@example.com" not in log and "서지우" not in log
+
+
+def test_parent_files_for_a_child_and_the_cpo_checks_the_documents(database_url, e2e_dir):
+    """Real server: a mother files for her 12-year-old, proves her e-mail, uploads the family
+    relation certificate; the CPO downloads it (with a reason) and opens the request."""
+    server = Server(database_url, e2e_dir).start()
+    outbox = e2e_dir / "outbox"
+    try:
+        made = subprocess.run(
+            [
+                RIGHTSDESK,
+                "create-user",
+                "--email",
+                "cpo@example.com",
+                "--role",
+                "cpo",
+                "--password-stdin",
+            ],
+            input="e2e password 1234\n",
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        with httpx.Client(base_url=server.base, timeout=10) as http:
+            created = http.post(
+                "/v1/requests",
+                json={
+                    "type": "deletion",
+                    "subject": {"name": "김하늘", "birth_date": "2014-05-05"},
+                    "requester": {
+                        "kind": "legal_representative",
+                        "name": "김엄마",
+                        "email": "mom@example.com",
+                        "relationship": "모",
+                    },
+                    "scope": {"categories": ["events"]},
+                },
+            )
+            assert created.status_code == 201, created.text
+            rid = created.json()["id"]
+            code = _wait_for(lambda: _code(outbox, rid))
+            token = http.post(f"/v1/requests/{rid}/verification", json={"code": code}).json()[
+                "access_token"
+            ]
+            parent = {"Authorization": f"Bearer {token}"}
+            certificate = b"%PDF-1.4\n% family relation certificate\n%%EOF\n"
+            upload = http.post(
+                f"/v1/requests/{rid}/documents",
+                headers=parent,
+                data={"kind": "relationship_proof"},
+                files={"file": ("가족관계증명서.pdf", certificate, "application/pdf")},
+            )
+            assert upload.status_code == 201, upload.text
+            assert (
+                http.get(f"/v1/requests/{rid}", headers=parent).json()["status"]
+                == "pending_verification"
+            )
+
+            login = http.post(
+                "/v1/auth/token",
+                data={"username": "cpo@example.com", "password": "e2e password 1234"},
+            )
+            cpo = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            tasks = http.get("/v1/staff/tasks", headers=cpo, params={"kind": "verify"}).json()[
+                "items"
+            ]
+            assert [t["request_id"] for t in tasks] == [rid]
+            got = http.get(
+                f"/v1/staff/requests/{rid}/documents/{upload.json()['id']}",
+                headers=cpo,
+                params={"reason": "법정대리인 관계 확인"},
+            )
+            assert got.status_code == 200 and got.content == certificate
+            version = http.get(f"/v1/staff/requests/{rid}", headers=cpo).json()["version"]
+            opened = http.post(
+                f"/v1/staff/requests/{rid}/verify",
+                headers={**cpo, "If-Match": str(version)},
+                json={"outcome": "verified", "method": "family_relation_certificate"},
+            )
+            assert opened.status_code == 200 and opened.json()["status"] == "open"
+            assert http.get(f"/v1/requests/{rid}", headers=parent).json()["status"] == "open"
+        assert {m["to"] for m in read_outbox(outbox)} == {"mom@example.com"}
+    finally:
+        server.kill(signal.SIGTERM)
+    log = server.log.read_text()
+    assert "mom@example.com" not in log and "김하늘" not in log
