@@ -55,7 +55,10 @@ PROFILE_RATE = 100  # py-spy samples per second
 
 
 def bare_app():
-    """FastAPI with one endpoint that validates the intake body and does nothing else."""
+    """FastAPI with one endpoint that validates the intake body and does nothing else.
+
+    (This module has no `from __future__ import annotations` on purpose: FastAPI reads the
+    endpoint's annotation, and it must be the class imported here, not the string.)"""
     from fastapi import FastAPI
 
     from app.requests.schemas import RequestCreate
@@ -266,7 +269,8 @@ def wait_quiet(
 ) -> tuple[int, int]:
     """Wait (bounded) until the service is done: requests still in flight when wrk stopped
     have been filed, and the outbox thread has written two notices for each request in the
-    database for `settle` seconds; or nothing has moved for 3 s. Returns (notice files, requests in the database).
+    database for `settle` seconds; or nothing has moved for 3 s. Returns (notice files,
+    requests in the database).
     Also keeps the outbox thread from eating into the next measured run."""
     deadline = time.monotonic() + timeout
     last, still_since = (-1, -1), time.monotonic()
@@ -366,8 +370,17 @@ def profile_service(
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
 # Frames every sample of a thread has (process start, thread start): left out of the top list.
-_ROOTS = ("(typer/", "(click/", "(rightsdesk)", "(app/cli.py)", "(uvicorn/main.py)",
-          "(uvicorn/server.py)", "(uvicorn/_compat.py)", "(asyncio/runners.py)", "(threading.py)")  # fmt: skip
+_ROOTS = (
+    "(typer/",
+    "(click/",
+    "(rightsdesk)",
+    "(app/cli.py)",
+    "(uvicorn/main.py)",
+    "(uvicorn/server.py)",
+    "(uvicorn/_compat.py)",
+    "(asyncio/runners.py)",
+    "(threading.py)",
+)
 
 # Where a sample's time goes, by what the service is doing: the first rule whose text appears
 # in the sample's stack wins (so the order runs from the most specific to the most general).
@@ -551,7 +564,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians (3)")
     p.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per server (3)")
     p.add_argument("--profile", type=float, default=0, metavar="SECONDS",
-                   help="after the rounds, sample the service with py-spy this long (off)")  # fmt: skip
+                   help="then sample the service with py-spy this long (off)")  # fmt: skip
     p.add_argument("--profile-mode", choices=("gil", "active", "wall"), default="gil",
                    help="py-spy samples: of the thread holding the GIL (CPU; default), of "
                    "every busy thread, or of all threads (wall clock, waits included)")  # fmt: skip
@@ -562,7 +575,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp folder (DB, notices, logs)")
     p.add_argument("--rightsdesk", help="the rightsdesk command (next to this python)")
     p.add_argument("--env", action="append", default=[], metavar="RIGHTSDESK_X=VALUE",
-                   help="extra setting for the service, e.g. RIGHTSDESK_DELIVERY=off (repeatable)")  # fmt: skip
+                   help="a setting for the service, e.g. RIGHTSDESK_DELIVERY=off (repeat)")  # fmt: skip
     args = p.parse_args(argv)
     if not (1 <= args.duration <= 600 and 1 <= args.rounds <= 50 and 1 <= args.connections <= 1000):
         p.error("keep --duration in 1..600, --rounds in 1..50, --connections in 1..1000")
@@ -597,7 +610,8 @@ def run(args: argparse.Namespace) -> int:
     spec = importlib.util.find_spec("app")
     print(f"code under test: {Path(spec.origin).parent if spec and spec.origin else '?'}")
     print(
-        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --timeout {args.timeout:g}s, "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
+        f"--timeout {args.timeout:g}s, "
         f"{args.rounds} rounds alternating, {args.warmup:g}s warm-up each; medians reported"
     )
 

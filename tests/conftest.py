@@ -19,7 +19,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.migrations import downgrade, upgrade
 from app.main import create_app
-from tests.support import T0, make_settings
+from tests.support import T0, login, make_settings, make_staff
 
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 
@@ -108,3 +108,19 @@ def app(settings, clock, database_url):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def staff(app, client):
+    """Tokens (headers) and ids for a CPO, two handlers and an auditor."""
+    people = {
+        "cpo": ("cpo@example.com", "cpo"),
+        "handler": ("handler@example.com", "handler"),
+        "handler2": ("handler2@example.com", "handler"),
+        "auditor": ("auditor@example.com", "auditor"),
+    }
+    out = {}
+    for key, (email, role) in people.items():
+        user_id = make_staff(app, email, role)
+        out[key] = {"id": user_id, "email": email, "headers": login(client, email)}
+    return out

@@ -7,17 +7,15 @@ from fastapi import Request as HttpRequest
 
 from app.core.actors import Actor
 from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip
-from app.law.deadlines import days_left, seoul_date
 from app.law.rights import Channel
 from app.requests import service
 from app.requests.schemas import (
     RequestCreate,
     RequestCreated,
     RequestPublic,
-    VerificationOut,
     WithdrawIn,
 )
-from app.requests.views import public_documents, public_view
+from app.requests.views import created_view, public_documents, public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
@@ -47,19 +45,7 @@ def file_request(
         actor=Actor("subject", None, client_ip(http)),
     )
     response.headers["Location"] = f"/v1/requests/{filed.id}"
-    return RequestCreated(
-        id=filed.id,
-        reference=filed.reference,
-        type=filed.type,
-        status=filed.status,
-        received_at=filed.received_at,
-        due_at=filed.due_at,
-        due_date=seoul_date(filed.due_at),
-        days_left=days_left(filed.due_at, now),
-        verification=VerificationOut(
-            sent_to=filed.code_sent_to, expires_in=ctx.settings.code_ttl_seconds
-        ),
-    )
+    return created_view(filed, now, ctx.settings.code_ttl_seconds)
 
 
 @router.get(

@@ -11,7 +11,6 @@ from fastapi import Request as HttpRequest
 from app.audit import service as audit
 from app.core.deps import AnyStaff, ContextDep, Operator, SessionDep, WriteSessionDep
 from app.core.errors import Problem
-from app.law.deadlines import days_left, seoul_date
 from app.law.rights import Channel, RequestType
 from app.requests import queue, service
 from app.requests.lifecycle import Status
@@ -20,9 +19,8 @@ from app.requests.schemas import (
     RequestCreated,
     RequestStaffView,
     StaffRequestCreate,
-    VerificationOut,
 )
-from app.requests.views import queue_item, staff_view
+from app.requests.views import created_view, queue_item, staff_view
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
@@ -130,21 +128,7 @@ def enter_offline_request(
         verification_method=body.verification_method,
     )
     response.headers["Location"] = f"/v1/staff/requests/{filed.id}"
-    return RequestCreated(
-        id=filed.id,
-        reference=filed.reference,
-        type=filed.type,
-        status=filed.status,
-        received_at=filed.received_at,
-        due_at=filed.due_at,
-        due_date=seoul_date(filed.due_at),
-        days_left=days_left(filed.due_at, now),
-        verification=VerificationOut(
-            sent_to=filed.code_sent_to, expires_in=ctx.settings.code_ttl_seconds
-        )
-        if filed.code_sent_to
-        else None,
-    )
+    return created_view(filed, now, ctx.settings.code_ttl_seconds)
 
 
 @router.get(

@@ -24,6 +24,7 @@ from app.requests.schemas import (
     DocumentOut,
     NoticeItem,
     QueueItem,
+    RequestCreated,
     RequesterOut,
     RequestPublic,
     RequestStaffView,
@@ -31,8 +32,26 @@ from app.requests.schemas import (
     StaffTimelineItem,
     SubjectOut,
     TimelineItem,
+    VerificationOut,
 )
+from app.requests.service import Filed
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
+
+
+def created_view(filed: Filed, now: datetime, code_ttl: int) -> RequestCreated:
+    return RequestCreated(
+        id=filed.id,
+        reference=filed.reference,
+        type=filed.type,
+        status=filed.status,
+        received_at=filed.received_at,
+        due_at=filed.due_at,
+        due_date=seoul_date(filed.due_at),
+        days_left=days_left(filed.due_at, now),
+        verification=VerificationOut(sent_to=filed.code_sent_to, expires_in=code_ttl)
+        if filed.code_sent_to
+        else None,
+    )
 
 
 def public_documents(session: Session, request_id: str) -> list[DocumentOut]:

@@ -62,6 +62,35 @@ class Server:
         self.kill()
         pytest.fail(f"server did not become ready: {self.log.read_text()}")
 
+    CPO_EMAIL, CPO_PASSWORD = "cpo@example.com", "e2e password 1234"
+
+    def create_cpo(self) -> None:
+        """`rightsdesk create-user`, as an operator would run it."""
+        made = subprocess.run(
+            [
+                RIGHTSDESK,
+                "create-user",
+                "--email",
+                self.CPO_EMAIL,
+                "--role",
+                "cpo",
+                "--password-stdin",
+            ],
+            input=self.CPO_PASSWORD + "\n",
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+
+    def cpo_headers(self, http: httpx.Client) -> dict:
+        login = http.post(
+            "/v1/auth/token", data={"username": self.CPO_EMAIL, "password": self.CPO_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -220,23 +249,7 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
     server = Server(database_url, e2e_dir).start()
     outbox = e2e_dir / "outbox"
     try:
-        made = subprocess.run(
-            [
-                RIGHTSDESK,
-                "create-user",
-                "--email",
-                "cpo@example.com",
-                "--role",
-                "cpo",
-                "--password-stdin",
-            ],
-            input="e2e password 1234\n",
-            env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        server.create_cpo()
         with httpx.Client(base_url=server.base, timeout=10) as http:
             request_id = http.post(
                 "/v1/requests",
@@ -253,11 +266,7 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
                     "access_token"
                 ]
             }
-            login = http.post(
-                "/v1/auth/token",
-                data={"username": "cpo@example.com", "password": "e2e password 1234"},
-            )
-            cpo = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            cpo = server.cpo_headers(http)
             queue = http.get("/v1/staff/requests", headers=cpo, params={"status": "open"}).json()
             assert [i["id"] for i in queue["items"]] == [request_id]
 
@@ -333,23 +342,7 @@ def test_parent_files_for_a_child_and_the_cpo_checks_the_documents(database_url,
     server = Server(database_url, e2e_dir).start()
     outbox = e2e_dir / "outbox"
     try:
-        made = subprocess.run(
-            [
-                RIGHTSDESK,
-                "create-user",
-                "--email",
-                "cpo@example.com",
-                "--role",
-                "cpo",
-                "--password-stdin",
-            ],
-            input="e2e password 1234\n",
-            env=server.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        server.create_cpo()
         with httpx.Client(base_url=server.base, timeout=10) as http:
             created = http.post(
                 "/v1/requests",
@@ -385,11 +378,7 @@ def test_parent_files_for_a_child_and_the_cpo_checks_the_documents(database_url,
                 == "pending_verification"
             )
 
-            login = http.post(
-                "/v1/auth/token",
-                data={"username": "cpo@example.com", "password": "e2e password 1234"},
-            )
-            cpo = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            cpo = server.cpo_headers(http)
             tasks = http.get("/v1/staff/tasks", headers=cpo, params={"kind": "verify"}).json()[
                 "items"
             ]
