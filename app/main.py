@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             if pump:
                 pump.stop()
+            ctx.intake_writer.stop()
             ctx.db.dispose()
 
     app = FastAPI(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from app.audit.chain import GENESIS, entry_hash
@@ -19,6 +19,15 @@ from app.models import AuditEntry, AuditHead
 
 _entry = AuditEntry.__table__
 _head = AuditHead.__table__
+
+# Built once: constructing a statement costs more than running it on the hot path.
+_READ_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(_entry)
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
 
 
 def append(
@@ -32,12 +41,10 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Add one entry in the caller's transaction; returns its sequence number."""
-    detail = detail or {}
     conn = session.connection()
-    seq, prev = conn.execute(
-        select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
-    ).one()
+    seq, prev = conn.execute(_READ_HEAD).one()
     seq += 1
+    detail = detail or {}
     digest = entry_hash(
         prev,
         seq=seq,
@@ -49,19 +56,20 @@ def append(
         detail=detail,
     )
     conn.execute(
-        insert(_entry).values(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            request_id=request_id,
-            ip=ip,
-            detail=detail,
-            prev_hash=prev,
-            hash=digest,
-        )
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "request_id": request_id,
+            "ip": ip,
+            "detail": detail,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
-    conn.execute(update(_head).where(_head.c.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
     return seq
 
 

@@ -10,6 +10,7 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.crypto import BlindIndex, KeyRing
 from app.core.db import Database
+from app.core.group_writer import GroupWriter
 from app.profile.loader import Profile, load_profile
 
 
@@ -25,6 +26,10 @@ class AppContext:
     passwords: Passwords
     # Called after a commit that wrote outbox rows (wakes whoever delivers them).
     outbox_kick: Callable[[], None] = field(default=lambda: None)
+    intake_writer: GroupWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake_writer = GroupWriter(self.db)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> AppContext:

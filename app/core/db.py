@@ -9,18 +9,24 @@ a reference counter) cannot be overtaken. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 AfterCommit = Callable[[], None]
+T = TypeVar("T")
 
 
-def _sqlite_setup(engine: Engine) -> None:
+WRITE_LOCK_TIMEOUT = 30.0
+
+
+def _sqlite_setup(engine: Engine, write_lock: threading.Lock) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN instead of the driver.
@@ -38,10 +44,43 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            # Writers of this process queue on a lock instead of on SQLite's busy handler,
+            # which sleeps and polls: first come, first served, and no 100 ms naps.
+            if not write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+                raise TimeoutError("waited too long for the database write lock")
+            conn.info["holds_write_lock"] = True
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _end(verb: str):
+        def end(conn) -> None:
+            # These events fire *before* SQLAlchemy tells the driver to commit: end the
+            # transaction here, then let the next writer in (the driver's own commit or
+            # rollback that follows finds no transaction and does nothing).
+            if "holds_write_lock" not in conn.info:
+                return
+            try:
+                raw = conn.connection.driver_connection
+                if raw.in_transaction:
+                    raw.execute(verb)
+            finally:
+                _release(conn)
+
+        return end
+
+    def _release(conn) -> None:
+        if conn.info.pop("holds_write_lock", False):
+            write_lock.release()
+
+    event.listen(engine, "commit", _end("COMMIT"))
+    event.listen(engine, "rollback", _end("ROLLBACK"))
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, write_lock: threading.Lock | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = not parsed.database or parsed.database == ":memory:"
@@ -53,7 +92,7 @@ def make_engine(url: str) -> Engine:
             hide_parameters=True,  # never put bound values (personal data) in error messages
             **({} if in_memory else {"pool_size": 8, "max_overflow": 16}),
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, write_lock or threading.Lock())
         return engine
     return create_engine(
         url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
@@ -63,7 +102,7 @@ def make_engine(url: str) -> Engine:
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, threading.Lock())
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -100,3 +139,19 @@ def commit(session: Session) -> None:
     session.info["after_commit"] = []
     for callback in callbacks:
         callback()
+
+
+def unit_of_work(db: Database, work: Callable[[Session], T], *, write: bool = True) -> T:
+    """Run `work` in one transaction and commit once. A Problem raised with `commit=True`
+    commits what was done first (a counted wrong code); any other error rolls back."""
+    from app.core.errors import Problem
+
+    with db.session(write=write) as session:
+        try:
+            result = work(session)
+        except Problem as exc:
+            if exc.commit:
+                commit(session)
+            raise
+        commit(session)
+        return result

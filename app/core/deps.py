@@ -18,7 +18,8 @@ from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token
 from app.models import StaffUser
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async: a plain lookup needs no trip through the threadpool.
     return request.app.state.ctx
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from app.core.context import AppContext
@@ -36,6 +36,58 @@ def _aad(message_id: str) -> str:
     return f"outbox_message.payload:{message_id}"
 
 
+@dataclass(frozen=True)
+class Notice:
+    template: str
+    to: str
+    locale: str
+    request_id: str | None
+    context: dict
+
+
+_INSERT_MESSAGE = insert(_outbox)
+_MARK_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("mid"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        payload_enc=None,
+        attempts=bindparam("n"),
+        last_error=None,
+    )
+)
+
+
+def enqueue_notices(
+    session: Session, ctx: AppContext, notices: list[Notice], *, now: datetime
+) -> list[str]:
+    """Render notices and queue them in the caller's transaction (one statement for all)."""
+    rows = []
+    for notice in notices:
+        rendered = render(notice.template, notice.locale, notice.context)
+        message_id = new_id("msg")
+        payload = json.dumps({"to": notice.to, "subject": rendered.subject, "text": rendered.text})
+        rows.append(
+            {
+                "id": message_id,
+                "kind": "notice",
+                "template": notice.template,
+                "request_id": notice.request_id,
+                "locale": notice.locale,
+                "payload_enc": ctx.keys.encrypt(payload, _aad(message_id)),
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if rows:
+        session.connection().execute(_INSERT_MESSAGE, rows)
+        after_commit(session, ctx.outbox_kick)
+    return [r["id"] for r in rows]
+
+
 def enqueue_notice(
     session: Session,
     ctx: AppContext,
@@ -48,25 +100,8 @@ def enqueue_notice(
     now: datetime,
 ) -> str:
     """Render a notice and queue it in the caller's transaction."""
-    rendered = render(template, locale, context)
-    message_id = new_id("msg")
-    payload = json.dumps({"to": to, "subject": rendered.subject, "text": rendered.text})
-    session.connection().execute(
-        insert(_outbox).values(
-            id=message_id,
-            kind="notice",
-            template=template,
-            request_id=request_id,
-            locale=locale,
-            payload_enc=ctx.keys.encrypt(payload, _aad(message_id)),
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    after_commit(session, ctx.outbox_kick)
-    return message_id
+    notice = Notice(template, to, locale, request_id, context)
+    return enqueue_notices(session, ctx, [notice], now=now)[0]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -138,20 +173,18 @@ def deliver_due(
             log.warning("delivery of %s (%s) failed: %s", row.id, row.template, type(exc).__name__)
 
     done_at = ctx.clock.now()
+    sent = [{"mid": mid, "n": n} for mid, n, error in outcomes if error is None]
     with db.transaction() as session:
         conn = session.connection()
+        if sent:
+            # Delivered: the payload (personal data) is not kept. One statement for the batch.
+            conn.execute(_MARK_SENT, [{**row, "at": done_at} for row in sent])
+            report.sent += len(sent)
         for message_id, attempts, error in outcomes:
             if error is None:
-                # Delivered: the payload (personal data) is not kept.
-                values = {
-                    "state": "sent",
-                    "sent_at": done_at,
-                    "payload_enc": None,
-                    "attempts": attempts,
-                    "last_error": None,
-                }
-                report.sent += 1
-            elif attempts >= ctx.settings.outbox_max_attempts:
+                continue
+            report.errors.append(error)
+            if attempts >= ctx.settings.outbox_max_attempts:
                 values = {"state": "failed", "attempts": attempts, "last_error": error}
                 report.failed += 1
             else:
@@ -161,25 +194,23 @@ def deliver_due(
                     "next_attempt_at": done_at + backoff(attempts),
                 }
                 report.retried += 1
-            if error:
-                report.errors.append(error)
             conn.execute(update(_outbox).where(_outbox.c.id == message_id).values(**values))
     return report
 
 
 def drain(
-    db: Database, ctx: AppContext, sender: Sender, *, max_batches: int = 100
+    db: Database, ctx: AppContext, sender: Sender, *, max_batches: int = 100, limit: int = 100
 ) -> DeliveryReport:
     """Deliver until nothing is due (bounded)."""
     total = DeliveryReport()
     for _ in range(max_batches):
-        report = deliver_due(db, ctx, sender)
+        report = deliver_due(db, ctx, sender, limit=limit)
         total.sent += report.sent
         total.retried += report.retried
         total.failed += report.failed
         total.errors += report.errors
-        if report.claimed == 0 or report.sent == 0:
-            break
+        if report.claimed < limit or report.sent == 0:
+            break  # a short batch means nothing more is due
     return total
 
 
@@ -187,9 +218,12 @@ class OutboxPump:
     """Delivers from inside the API process (development): woken after each commit that
     queued something, and every `interval` seconds for rows left behind by a crash."""
 
-    def __init__(self, work: Callable[[], object], interval: float) -> None:
+    def __init__(self, work: Callable[[], object], interval: float, gather: float = 0.05) -> None:
         self._work = work
         self._interval = interval
+        # After a wake-up, wait a moment so that the commits of a busy moment go out as one
+        # batch (one claim, one update) rather than one by one.
+        self._gather = gather
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
@@ -211,5 +245,6 @@ class OutboxPump:
                 self._work()
             except Exception as exc:  # keep pumping; the rows stay pending
                 log.error("outbox pump: %s", type(exc).__name__)
-            self._wake.wait(self._interval)
+            if self._wake.wait(self._interval):
+                self._stop.wait(self._gather)
             self._wake.clear()

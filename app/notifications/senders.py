@@ -48,9 +48,14 @@ class FileSender:
         }
         final = self.directory / f"{message.id}.json"
         tmp = final.with_suffix(".tmp")
+        data = json.dumps(body, ensure_ascii=False).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(body, f, ensure_ascii=False, indent=2)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, final)  # readers never see half a message
 
 

@@ -74,6 +74,8 @@ CLOSED = frozenset({S.completed, S.refused, S.rejected, S.withdrawn})
 
 INITIAL = S.pending_verification
 
+_INSERT_EVENT = insert(TimelineEvent.__table__)
+
 
 class IllegalTransition(Problem):
     def __init__(self, current: Status, action: Action) -> None:
@@ -207,16 +209,17 @@ def _write_event(
     audit_action: str = "change",
 ) -> None:
     session.connection().execute(
-        insert(TimelineEvent.__table__).values(
-            id=new_id("evt"),
-            request_id=request_id,
-            at=at,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor.label,
-            note=note,
-        )
+        _INSERT_EVENT,
+        {
+            "id": new_id("evt"),
+            "request_id": request_id,
+            "at": at,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor.label,
+            "note": note,
+        },
     )
     audit.append(
         session,

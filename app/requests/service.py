@@ -16,7 +16,7 @@ from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel
 from app.models import OutboxMessage, Request, TimelineEvent
-from app.notifications.outbox import enqueue_notice
+from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
 from app.requests.notices import moment, notify, request_context
 from app.requests.reference import next_reference
@@ -25,6 +25,7 @@ from app.verification import service as verification
 from app.workflow import tasks
 
 _request = Request.__table__
+_INSERT_REQUEST = insert(_request)
 
 
 @dataclass
@@ -130,7 +131,8 @@ def submit(
         return pii.seal(keys, request_id, column, value)
 
     session.connection().execute(
-        insert(_request).values(
+        _INSERT_REQUEST,
+        dict(
             id=request_id,
             reference=reference,
             type=data.type.value,
@@ -166,8 +168,13 @@ def submit(
             created_at=now,
             updated_at=now,
             version=1,
-        )
+        ),
     )
+    filer_email = data.filer_email()
+    filer_name = proxy.name if proxy else data.subject.name
+    needs_code = filer_email is not None and not identity_verified
+    # One timeline event and one access-record entry for the whole filing (the code notice
+    # is part of it), to keep the hottest path short.
     lifecycle.record(
         session,
         request_id,
@@ -180,13 +187,11 @@ def submit(
             "type": data.type.value,
             "channel": channel.value,
             "requester": proxy.kind if proxy else "self",
+            "code_sent": needs_code,
         },
     )
-    filer_email = data.filer_email()
-    filer_name = proxy.name if proxy else data.subject.name
-    needs_code = filer_email is not None and not identity_verified
     if filer_email:
-        notice = request_context(
+        context = request_context(
             ctx,
             name=filer_name,
             reference=reference,
@@ -195,27 +200,21 @@ def submit(
             due_at=due_at,
             needs_code=needs_code,
         )
-        enqueue_notice(
-            session,
-            ctx,
-            template="receipt",
-            to=filer_email,
-            locale=data.locale,
-            request_id=request_id,
-            context=notice,
-            now=now,
-        )
+        notices = [Notice("receipt", filer_email, data.locale, request_id, context)]
         if needs_code:
-            verification.send_code(
-                session,
-                ctx,
-                request_id=request_id,
-                to=filer_email,
-                locale=data.locale,
-                notice=notice,
-                now=now,
-                actor=actor,
+            notices.append(
+                verification.issue_code(
+                    session,
+                    ctx,
+                    request_id=request_id,
+                    to=filer_email,
+                    locale=data.locale,
+                    notice=context,
+                    now=now,
+                    revoke_live=False,
+                )
             )
+        enqueue_notices(session, ctx, notices, now=now)
     status = lifecycle.INITIAL.value
     if identity_verified:
         request = get(session, request_id)

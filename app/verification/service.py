@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, select
 
 from app.core.actors import Actor
@@ -20,12 +20,61 @@ from app.core.errors import Problem
 from app.core.ids import new_id
 from app.core.security import AUD_SUBJECT, issue_token
 from app.models import Request, VerificationCode
-from app.notifications.outbox import enqueue_notice
+from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
 from app.requests.notices import request_context
 from app.verification.codes import code_hash, code_matches, new_code
 
 _code = VerificationCode.__table__
+
+
+_REVOKE_LIVE = (
+    update(_code)
+    .where(
+        _code.c.request_id == bindparam("rid"),
+        _code.c.used_at.is_(None),
+        _code.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=bindparam("now"))
+)
+_INSERT_CODE = insert(_code)
+
+
+def issue_code(
+    session: Session,
+    ctx: AppContext,
+    *,
+    request_id: str,
+    to: str,
+    locale: str,
+    notice: dict,
+    now: datetime,
+    revoke_live: bool = True,
+) -> Notice:
+    """A fresh code (older live codes die); returns its notice for the caller to queue."""
+    s = ctx.settings
+    conn = session.connection()
+    if revoke_live:
+        conn.execute(_REVOKE_LIVE, {"rid": request_id, "now": now})
+    code, code_id = new_code(), new_id("otp")
+    conn.execute(
+        _INSERT_CODE,
+        {
+            "id": code_id,
+            "request_id": request_id,
+            "code_hash": code_hash(ctx.secret_key, code_id, code),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=s.code_ttl_seconds),
+            "attempts": 0,
+        },
+    )
+    context = {
+        **notice,
+        "code": code,
+        "ttl_minutes": s.code_ttl_seconds // 60,
+        "max_attempts": s.code_max_attempts,
+    }
+    return Notice("verification_code", to, locale, request_id, context)
 
 
 def send_code(
@@ -36,47 +85,14 @@ def send_code(
     to: str,
     locale: str,
     notice: dict,
-    now,
+    now: datetime,
     actor: Actor,
 ) -> None:
-    """Issue a fresh code (older live codes die) and queue it for the filer's e-mail."""
-    s = ctx.settings
-    conn = session.connection()
-    conn.execute(
-        update(_code)
-        .where(
-            _code.c.request_id == request_id,
-            _code.c.used_at.is_(None),
-            _code.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
+    """Issue a fresh code and queue it for the filer's e-mail (a resend)."""
+    code_notice = issue_code(
+        session, ctx, request_id=request_id, to=to, locale=locale, notice=notice, now=now
     )
-    code, code_id = new_code(), new_id("otp")
-    conn.execute(
-        insert(_code).values(
-            id=code_id,
-            request_id=request_id,
-            code_hash=code_hash(ctx.secret_key, code_id, code),
-            created_at=now,
-            expires_at=now + timedelta(seconds=s.code_ttl_seconds),
-            attempts=0,
-        )
-    )
-    enqueue_notice(
-        session,
-        ctx,
-        template="verification_code",
-        to=to,
-        locale=locale,
-        request_id=request_id,
-        now=now,
-        context={
-            **notice,
-            "code": code,
-            "ttl_minutes": s.code_ttl_seconds // 60,
-            "max_attempts": s.code_max_attempts,
-        },
-    )
+    enqueue_notices(session, ctx, [code_notice], now=now)
     lifecycle.record(
         session, request_id, "verification.code_sent", actor=actor, at=now, audit_action="notify"
     )

@@ -24,7 +24,7 @@ def test_read_filter_and_page(client, outbox_dir, people):
     file_request(client, subject={"name": "다른", "email": "other@example.com"})
     h = people["auditor"]
     entries = client.get("/v1/staff/audit", headers=h, params={"request_id": created["id"]}).json()
-    assert [e["action"] for e in entries["items"]] == ["create", "notify", "change"]
+    assert [e["action"] for e in entries["items"]] == ["create", "change"]
     assert all(e["request_id"] == created["id"] for e in entries["items"])
     logins = client.get("/v1/staff/audit", headers=h, params={"action": "login"}).json()["items"]
     assert len(logins) == 3

@@ -33,8 +33,8 @@ def test_changes_are_recorded_and_the_chain_verifies(client, outbox_dir, databas
     created, _ = verified(client, outbox_dir)
     result = _check(database_url)
     assert result.ok
-    # received, code sent, verified
-    assert result.checked == 3
+    # received (with its code), verified
+    assert result.checked == 2
     db = Database(database_url)
     with db.transaction(write=False) as session:
         rows = (
@@ -43,34 +43,40 @@ def test_changes_are_recorded_and_the_chain_verifies(client, outbox_dir, databas
             .all()
         )
     db.dispose()
-    assert [r.action for r in rows] == ["create", "notify", "change"]
+    assert [r.action for r in rows] == ["create", "change"]
     assert all(r.request_id == created["id"] for r in rows)
     assert rows[-1].actor == f"subject:{created['id']}"
 
 
+def _three_entries(client, outbox_dir):
+    """Filed (1), verified (2), withdrawn (3)."""
+    created, token = verified(client, outbox_dir)
+    assert client.post(f"/v1/requests/{created['id']}/withdraw", headers=token).status_code == 200
+
+
 def test_a_changed_entry_is_found(client, outbox_dir, database_url):
-    verified(client, outbox_dir)
+    _three_entries(client, outbox_dir)
     _sql(database_url, "UPDATE audit_entry SET actor = 'staff:mallory' WHERE seq = 2")
     result = _check(database_url)
     assert (result.ok, result.first_bad, result.problem) == (False, 2, "content changed")
 
 
 def test_a_deleted_entry_is_found(client, outbox_dir, database_url):
-    verified(client, outbox_dir)
+    _three_entries(client, outbox_dir)
     _sql(database_url, "DELETE FROM audit_entry WHERE seq = 2")
     result = _check(database_url)
     assert (result.ok, result.first_bad) == (False, 2)
 
 
 def test_a_cut_tail_is_found(client, outbox_dir, database_url):
-    verified(client, outbox_dir)
+    _three_entries(client, outbox_dir)
     _sql(database_url, "DELETE FROM audit_entry WHERE seq = 3")
     result = _check(database_url)
     assert (result.ok, result.first_bad) == (False, 3)
 
 
 def test_reordered_entries_are_found(client, outbox_dir, database_url):
-    verified(client, outbox_dir)
+    _three_entries(client, outbox_dir)
     # Swap the contents of entries 1 and 2 (keeping their places), as a forger reordering would.
     _sql(database_url, "UPDATE audit_entry SET seq = 100 WHERE seq = 1")
     _sql(database_url, "UPDATE audit_entry SET seq = 1 WHERE seq = 2")
@@ -128,6 +134,6 @@ def test_requests_filed_in_parallel_keep_one_chain(client, database_url):
         t.join()
     assert results == [201] * 6
     result = _check(database_url)
-    assert result.ok and result.checked == 12
+    assert result.ok and result.checked == 6
     refs = sorted(file_request(client)["reference"] for _ in range(1))
     assert refs == ["RD-2026-000007"]
