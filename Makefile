@@ -1,5 +1,7 @@
 # Rights Desk — developer commands. Needs only Python 3.11+ and make.
 PYTHON ?= python3
+HOST   ?= 127.0.0.1
+PORT   ?= $(or $(RIGHTSDESK_PORT),8000)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
@@ -20,9 +22,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## run: set up, migrate and serve on SQLite at http://127.0.0.1:8000 (docs at /docs)
+## run: set up, migrate and serve on SQLite at http://127.0.0.1:8000 (docs at /docs; PORT=… to move it)
 run: install
-	$(BIN)/rightsdesk serve
+	$(BIN)/rightsdesk serve --host $(HOST) --port $(PORT)
 
 ## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set)
 test: install-test
