@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     smtp_from: str = "privacy@example.com"
     smtp_timeout_seconds: float = 10.0
 
+    # Public filings per filer e-mail address and hour: a portal that e-mails codes to any
+    # address it is given must not become a way to flood someone's mailbox.
+    intake_max_per_email_per_hour: int = Field(10, ge=1)
     # Verification by one-time code.
     code_ttl_seconds: int = Field(600, ge=60)
     code_max_attempts: int = Field(5, ge=1)

@@ -21,7 +21,10 @@ from app.requests.views import created_view, public_documents, public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
-_PROBLEMS = {422: {"description": "Invalid body (problem document)"}}
+_PROBLEMS = {
+    422: {"description": "Invalid body (problem document)"},
+    429: {"description": "Too many filings for this e-mail address this hour"},
+}
 
 
 @router.post(

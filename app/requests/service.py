@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, func, insert, or_
 from sqlmodel import Session, select
 
 from app.core.actors import Actor
@@ -99,6 +99,42 @@ def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
         )
 
 
+_RECENT_BY_FILER = (
+    select(func.count())
+    .select_from(Request)
+    .where(
+        or_(
+            Request.subject_email_bidx == bindparam("bidx"),
+            Request.requester_email_bidx == bindparam("bidx"),
+        ),
+        Request.created_at > bindparam("since"),
+    )
+)
+
+
+def _check_flood(session: Session, ctx: AppContext, data: RequestFields, now: datetime) -> None:
+    email = data.filer_email()
+    if email is None:
+        return
+    recent = (
+        session.connection()
+        .execute(
+            _RECENT_BY_FILER,
+            {"bidx": ctx.blind_index.email(email), "since": now - timedelta(hours=1)},
+        )
+        .scalar_one()
+    )
+    if recent >= ctx.settings.intake_max_per_email_per_hour:
+        raise Problem(
+            429,
+            "rate-limited",
+            "Too many requests for this e-mail address this hour; "
+            "try again later or contact the privacy officer.",
+            headers={"Retry-After": "3600"},
+            retry_after=3600,
+        )
+
+
 def submit(
     session: Session,
     ctx: AppContext,
@@ -116,6 +152,8 @@ def submit(
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
     now = ctx.clock.now()
+    if channel in (Channel.portal, Channel.api):
+        _check_flood(session, ctx, data, now)
     request_id = new_id("req")
     reference = next_reference(session, received_at)
     due_at = statutory_due_at(received_at, RIGHTS[data.type].days)

@@ -178,3 +178,46 @@ class TestInvalid:
             "/v1/requests", content=chunks(), headers={"content-type": "application/json"}
         )
         assert response.status_code == 413
+
+
+def test_one_address_cannot_flood(client, clock, database_url, staff):
+    for i in range(10):
+        file_request(client, subject={"name": f"반복{i}", "email": "target@example.com"})
+    response = client.post(
+        "/v1/requests", json=request_body(subject={"name": "반복", "email": "TARGET@example.com"})
+    )
+    assert response.status_code == 429
+    assert response.json()["type"] == "/problems/rate-limited"
+    assert response.headers["retry-after"] == "3600"
+    # As the requester of a proxy filing, too.
+    proxied = client.post(
+        "/v1/requests",
+        json=request_body(
+            requester={
+                "kind": "legal_representative",
+                "name": "부모",
+                "email": "target@example.com",
+            }
+        ),
+    )
+    assert proxied.status_code == 429
+    # Staff entering a letter are not limited.
+    offline = client.post(
+        "/v1/staff/requests",
+        headers=staff["cpo"]["headers"],
+        json={
+            **request_body(subject={"name": "편지", "email": "target@example.com"}),
+            "channel": "letter",
+            "received_at": "2026-11-30T10:00:00+09:00",
+        },
+    )
+    assert offline.status_code == 201
+    clock.advance(hours=1, seconds=1)
+    assert (
+        client.post(
+            "/v1/requests",
+            json=request_body(subject={"name": "다시", "email": "target@example.com"}),
+        ).status_code
+        == 201
+    )
+    assert count_rows(database_url, "request") == 12

@@ -1,0 +1,914 @@
+#!/usr/bin/env python3
+"""Benchmark of the staff queue, GET /v1/staff/requests, on a million requests (a benchmark, not
+a test: not collected by pytest, not run in CI).
+
+For each database (SQLite, PostgreSQL) it builds a fresh schema with the real migrations, seeds
+N rows into `request` with the raw driver (sqlite3 `executemany`, psycopg `COPY`), runs ANALYZE,
+then times the real query code, `app.requests.queue.page()`, through a real `AppContext`, for
+one case per filter of the endpoint, and prints the query plan of the SQL that `page()`
+actually sent (captured with SQLAlchemy's `before_cursor_execute`): EXPLAIN QUERY PLAN on SQLite,
+EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, plus the plan PostgreSQL settles on once the
+statement is prepared (psycopg prepares a statement after 5 runs on a connection, and the
+server may then switch to a generic plan). Full table scans and sorts for ORDER BY are flagged.
+
+SQLite is measured twice: as the service runs it today (no `sqlite_stat1`: nothing in the app
+runs ANALYZE) and after ANALYZE.
+
+    .venv/bin/python bench/queue.py                          # 1,000,000 rows, both databases
+    .venv/bin/python bench/queue.py --rows 100000 --db sqlite
+    .venv/bin/python bench/queue.py --layout uniform --json /tmp/queue.json
+
+Data (`--layout recent`, the default): received_at uniform over 3 years from 2024-01-01,
+due_at from the real statutory-deadline code (end of the Seoul day, so ~1,300 requests share
+each due_at), 4 % extended by 10 days; types access 50 % / deletion 25 % / correction 10 % /
+suspension 15 %; requests received in the last 60 days are 80 % still open (pending
+verification, open, in progress, fulfilling) and older ones 0.3 % (forgotten, hence overdue),
+so ~5 % are open overall and they sit at the end of the due_at order, as in a real queue.
+`--layout uniform` draws the status independently of time (95 % closed everywhere). 2 % of the
+rows are assigned to one of 20 staff users; ~600k distinct subject e-mails (blind-indexed with
+the same key the context gets); 3 % proxies with one of 2,000 delegate e-mails; references
+RD-YYYY-NNNNNN numbered per (Seoul) year in order of receipt.
+
+Bounded: one process, only 127.0.0.1; a PostgreSQL statement timeout; a time budget per case;
+the PostgreSQL database `rightsdesk_bench_queue` is dropped and recreated at the start and
+dropped at the end (and the SQLite file under var/bench-queue/ deleted) unless --keep, on
+Ctrl-C and SIGTERM too.
+
+This file is named queue.py like the standard library module: its folder is taken off sys.path
+before anything is imported, so `import queue` (logging.handlers, concurrent.futures) still
+finds the standard one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import bisect
+import json
+import os
+import random
+import re
+import signal
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+VAR_DIR = ROOT / "var" / "bench-queue"
+
+PG_HOST = "127.0.0.1"  # the only host this benchmark ever connects to
+PG_DB = "rightsdesk_bench_queue"
+PG_STATEMENT_TIMEOUT_MS = 120_000
+PG_URL = (
+    f"postgresql+psycopg://postgres@{PG_HOST}:5432/{PG_DB}"
+    f"?options=-c%20statement_timeout%3D{PG_STATEMENT_TIMEOUT_MS}"
+)
+
+BLIND_INDEX_KEY = "bench-queue-blind-index-key-" + "b" * 20
+ENCRYPTION_KEYS = "k:" + base64.urlsafe_b64encode(bytes(range(32))).decode()
+
+START = datetime(2024, 1, 1)  # naive UTC inside the generator
+SPAN = timedelta(days=3 * 365)
+MID = START + SPAN / 2  # the frozen clock for the overdue case
+RECENT = timedelta(days=60)
+LIMIT = 50
+SLOW_MS = 20.0
+BATCH = 10_000
+PROGRESS_EVERY = 100_000
+
+TYPES = [("access", 50), ("deletion", 25), ("correction", 10), ("suspension", 15)]
+CLOSED_STATUSES = [("completed", 79), ("refused", 6), ("rejected", 5), ("withdrawn", 5)]
+OPEN_STATUSES = [
+    ("pending_verification", 1.5),
+    ("open", 1.5),
+    ("in_progress", 1.5),
+    ("fulfilling", 0.5),
+]
+CHANNELS = [("portal", 85), ("email", 8), ("letter", 4), ("phone", 3)]
+DOMAINS = ["naver.com", "gmail.com", "daum.net", "kakao.com", "example.co.kr", "hanmail.net"]
+STAFF_USERS = 20
+ASSIGNED_SHARE = 0.02
+PROXY_SHARE = 0.03
+EXTENDED_SHARE = 0.04
+DELEGATES = 2_000
+
+# Dummy ciphertexts of about the real length (the queue never decrypts; row width matters).
+NAME_ENC = "v1.k." + "x" * 52
+EMAIL_ENC = "v1.k." + "x" * 70
+PHONE_ENC = "v1.k." + "x" * 44
+CATEGORIES = '["account"]'
+
+COLUMNS = (
+    "id",
+    "reference",
+    "type",
+    "status",
+    "channel",
+    "locale",
+    "subject_name_enc",
+    "subject_email_enc",
+    "subject_email_bidx",
+    "subject_phone_enc",
+    "requester_kind",
+    "requester_name_enc",
+    "requester_email_enc",
+    "requester_email_bidx",
+    "categories",
+    "received_at",
+    "due_at",
+    "statutory_due_at",
+    "assignee_id",
+    "verified_at",
+    "closed_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
+STAFF_COLUMNS = (
+    "id",
+    "email",
+    "role",
+    "password_hash",
+    "active",
+    "failed_logins",
+    "created_at",
+)
+
+_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"
+)
+
+
+class Fatal(Exception):
+    """Stop the run with this message."""
+
+
+def _isolate_from_stdlib_queue() -> None:
+    """Drop this file's folder from sys.path (it would shadow the standard `queue`) and make
+    sure the project root (app/, alembic/) is importable."""
+    sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != BENCH_DIR]
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    loaded = sys.modules.get("queue")
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").parent == BENCH_DIR:
+        del sys.modules["queue"]
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def _ulid(prefix: str, at: datetime, rnd: int) -> str:
+    """The app's id layout (app.core.ids.new_id) for a given moment."""
+    ms = int((at - datetime(1970, 1, 1)).total_seconds() * 1000)
+    value = (ms << 80) | rnd
+    encoded = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
+    return f"{prefix}_{encoded.translate(_TO_CROCKFORD).decode()}"
+
+
+class Picker:
+    """Weighted choice with one random() and a bisect (random.choices is slow per call)."""
+
+    def __init__(self, rng: random.Random, weights: list[tuple[str, float]]) -> None:
+        self.rng = rng
+        self.values = [v for v, _ in weights]
+        total = sum(w for _, w in weights)
+        acc, self.cum = 0.0, []
+        for _, w in weights:
+            acc += w / total
+            self.cum.append(acc)
+
+    def __call__(self) -> str:
+        return self.values[min(bisect.bisect(self.cum, self.rng.random()), len(self.values) - 1)]
+
+
+@dataclass
+class Picks:
+    """Values the cases look for, taken from the seeded rows."""
+
+    staff_ids: list[str] = field(default_factory=list)
+    reference: str = ""
+    email: str = ""
+    email_rows: int = 0
+
+
+def staff_rows(dt_suffix: str, active: object) -> tuple[list[tuple], list[str]]:
+    rng = random.Random(7)
+    rows, ids = [], []
+    for i in range(STAFF_USERS):
+        created = START - timedelta(days=30 - i)
+        sid = _ulid("usr", created, rng.getrandbits(80))
+        ids.append(sid)
+        role = "cpo" if i == 0 else "handler"
+        at = created.isoformat(" ", "microseconds") + dt_suffix
+        rows.append((sid, f"staff{i:02d}@bench.example", role, "x", active, 0, at))
+    return rows, ids
+
+
+def generate(n: int, layout: str, seed: int, staff_ids: list[str], dt_suffix: str, picks: Picks):
+    """Yield lists of row tuples (COLUMNS order), in order of receipt, BATCH rows at a time."""
+    from app.core.crypto import BlindIndex
+    from app.law.deadlines import SEOUL, end_of_day, statutory_due_date
+
+    rng = random.Random(seed)
+    blind = BlindIndex(BLIND_INDEX_KEY)
+    pick_type = Picker(rng, TYPES)
+    pick_closed = Picker(rng, CLOSED_STATUSES)
+    pick_open = Picker(rng, OPEN_STATUSES)
+    pick_channel = Picker(rng, CHANNELS)
+    uniform_status = Picker(rng, CLOSED_STATUSES + OPEN_STATUSES)
+    span_s = SPAN.total_seconds()
+    offsets = sorted(rng.random() * span_s for _ in range(n))
+    recent_from = START + SPAN - RECENT
+    n_subjects = max(1, int(n * 0.6))
+    counters: dict[int, int] = {}
+    due_cache: dict = {}
+    email_pick_at, ref_pick_at = n // 2, (2 * n) // 3
+    email_counts: dict[str, int] = {}
+
+    def fmt(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat(" ", "microseconds") + dt_suffix
+
+    def due_for(received: datetime) -> tuple[datetime, datetime]:
+        local_day = (received + timedelta(hours=9)).date()  # Seoul has no DST
+        hit = due_cache.get(local_day)
+        if hit is None:
+            aware = received.replace(tzinfo=UTC)
+            statutory = end_of_day(statutory_due_date(aware, 10))
+            extended = end_of_day(statutory_due_date(statutory, 10))
+            hit = (statutory.replace(tzinfo=None), extended.replace(tzinfo=None))
+            due_cache[local_day] = hit
+            assert statutory.astimezone(SEOUL).hour == 23
+        return hit
+
+    batch: list[tuple] = []
+    for i, off in enumerate(offsets):
+        received = START + timedelta(seconds=off)
+        statutory, extended = due_for(received)
+        due = extended if rng.random() < EXTENDED_SHARE else statutory
+        if layout == "uniform":
+            status = uniform_status()
+        elif received >= recent_from:
+            status = pick_open() if rng.random() < 0.8 else pick_closed()
+        else:
+            status = pick_open() if rng.random() < 0.003 else pick_closed()
+        channel = pick_channel()
+        email = None
+        if channel in ("portal", "email") or rng.random() < 0.5:
+            k = rng.randrange(n_subjects)
+            email = f"subject{k:07d}@{DOMAINS[k % len(DOMAINS)]}"
+        req_kind = req_name = req_email_enc = req_bidx = None
+        if rng.random() < PROXY_SHARE:
+            req_kind = rng.choice(("legal_representative", "delegate"))
+            d = rng.randrange(DELEGATES)
+            req_name, req_email_enc = NAME_ENC, EMAIL_ENC
+            req_bidx = blind.email(f"delegate{d:04d}@lawfirm{d % 40}.example")
+        verified = None
+        if status not in ("pending_verification", "rejected"):
+            verified = received + timedelta(minutes=rng.uniform(1, 600))
+        closed = None
+        if status in ("completed", "refused", "rejected", "withdrawn"):
+            closed = min(received + timedelta(days=rng.uniform(0.5, 9.5)), due)
+        updated = closed or verified or received
+        year = (received + timedelta(hours=9)).year
+        counters[year] = counters.get(year, 0) + 1
+        reference = f"RD-{year}-{counters[year]:06d}"
+        if i == ref_pick_at:
+            picks.reference = reference
+        if email is not None and i >= email_pick_at and not picks.email:
+            picks.email = email
+        if email is not None:
+            email_counts[email] = email_counts.get(email, 0) + 1
+        batch.append(
+            (
+                _ulid("req", received, rng.getrandbits(80)),
+                reference,
+                pick_type(),
+                status,
+                channel,
+                "ko" if rng.random() < 0.9 else "en",
+                NAME_ENC,
+                None if email is None else EMAIL_ENC,
+                None if email is None else blind.email(email),
+                PHONE_ENC if channel == "phone" else None,
+                req_kind or "self",
+                req_name,
+                req_email_enc,
+                req_bidx,
+                CATEGORIES,
+                fmt(received),
+                fmt(due),
+                fmt(statutory),
+                rng.choice(staff_ids) if rng.random() < ASSIGNED_SHARE else None,
+                fmt(verified),
+                fmt(closed),
+                fmt(received),
+                fmt(updated),
+                1,
+            )
+        )
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    picks.email_rows = email_counts.get(picks.email, 0)
+
+
+class Progress:
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done, self.t0 = label, total, 0, time.perf_counter()
+        self.next = PROGRESS_EVERY
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.done >= self.next or self.done == self.total:
+            elapsed = time.perf_counter() - self.t0
+            print(f"  {self.label}: {self.done:>9,} rows  {elapsed:7.1f} s", flush=True)
+            while self.next <= self.done:
+                self.next += PROGRESS_EVERY
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+def check_columns(notnull: dict[str, set[str]], present: dict[str, set[str]]) -> None:
+    """Every NOT NULL column without a default gets a value; every seeded column exists."""
+    for table, cols in (("request", COLUMNS), ("staff_user", STAFF_COLUMNS)):
+        missing = notnull[table] - set(cols)
+        unknown = set(cols) - present[table]
+        if missing or unknown:
+            raise Fatal(f"{table}: NOT NULL columns not seeded {missing}, unknown {unknown}")
+
+
+class SQLiteTarget:
+    name = "sqlite"
+
+    def __init__(self, rows: int) -> None:
+        self.path = VAR_DIR / f"queue-{rows}.db"
+        self.url = f"sqlite:///{self.path}"
+
+    def create(self) -> None:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def drop(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def seed(self, n: int, layout: str, seed: int, picks: Picks) -> float:
+        import sqlite3
+
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA cache_size=-1000000")  # 1 GB page cache while seeding
+            conn.execute("PRAGMA temp_store=MEMORY")
+            notnull, present = {}, {}
+            for table in ("request", "staff_user"):
+                info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+                present[table] = {r[1] for r in info}
+                notnull[table] = {r[1] for r in info if r[3] and r[4] is None}
+            check_columns(notnull, present)
+            t0 = time.perf_counter()
+            staff, picks.staff_ids = staff_rows("", 1)
+            conn.execute("BEGIN")
+            conn.executemany(
+                f"INSERT INTO staff_user ({', '.join(STAFF_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(STAFF_COLUMNS))})",
+                staff,
+            )
+            conn.execute("COMMIT")
+            sql = (
+                f"INSERT INTO request ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(COLUMNS))})"
+            )
+            progress = Progress("sqlite seed", n)
+            conn.execute("BEGIN")
+            for batch in generate(n, layout, seed, picks.staff_ids, "", picks):
+                conn.executemany(sql, batch)
+                progress.add(len(batch))
+                if progress.done % PROGRESS_EVERY == 0:
+                    conn.execute("COMMIT")
+                    conn.execute("BEGIN")
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return time.perf_counter() - t0
+        finally:
+            conn.close()
+
+    def analyze(self) -> float:
+        import sqlite3
+
+        t0 = time.perf_counter()
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("ANALYZE")
+        finally:
+            conn.close()
+        return time.perf_counter() - t0
+
+    def size(self) -> str:
+        return f"{self.path.stat().st_size / 2**20:,.0f} MiB file"
+
+
+class PostgresTarget:
+    name = "postgresql"
+    url = PG_URL
+
+    def _admin(self):
+        import psycopg
+
+        return psycopg.connect(
+            host=PG_HOST, port=5432, user="postgres", dbname="postgres", autocommit=True
+        )
+
+    def _connect(self):
+        import psycopg
+
+        return psycopg.connect(
+            host=PG_HOST,
+            port=5432,
+            user="postgres",
+            dbname=PG_DB,
+            options=f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS * 5}",
+        )
+
+    def create(self) -> None:
+        if PG_DB in ("test", "postgres"):
+            raise Fatal("refusing to touch that database")
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+
+    def drop(self) -> None:
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+
+    def seed(self, n: int, layout: str, seed: int, picks: Picks) -> float:
+        with self._connect() as conn:
+            notnull, present = {}, {}
+            for table in ("request", "staff_user"):
+                info = conn.execute(
+                    "SELECT column_name, is_nullable, column_default "
+                    "FROM information_schema.columns WHERE table_name = %s",
+                    (table,),
+                ).fetchall()
+                present[table] = {r[0] for r in info}
+                notnull[table] = {r[0] for r in info if r[1] == "NO" and r[2] is None}
+            check_columns(notnull, present)
+            t0 = time.perf_counter()
+            staff, picks.staff_ids = staff_rows("+00", True)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO staff_user ({', '.join(STAFF_COLUMNS)}) "
+                    f"VALUES ({', '.join(['%s'] * len(STAFF_COLUMNS))})",
+                    staff,
+                )
+                progress = Progress("postgresql seed (COPY)", n)
+                with cur.copy(f"COPY request ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    for batch in generate(n, layout, seed, picks.staff_ids, "+00", picks):
+                        # Text format; the generated values hold no tab, newline or backslash.
+                        copy.write(
+                            "".join(
+                                "\t".join("\\N" if v is None else str(v) for v in row) + "\n"
+                                for row in batch
+                            )
+                        )
+                        progress.add(len(batch))
+            conn.commit()
+            return time.perf_counter() - t0
+
+    def analyze(self) -> float:
+        t0 = time.perf_counter()
+        with self._connect() as conn:
+            conn.autocommit = True
+            conn.execute("VACUUM (ANALYZE) request")
+            conn.execute("ANALYZE staff_user")
+        return time.perf_counter() - t0
+
+    def size(self) -> str:
+        with self._connect() as conn:
+            heap, total = conn.execute(
+                "SELECT pg_relation_size('request'), pg_total_relation_size('request')"
+            ).fetchone()
+        return f"heap {heap / 2**20:,.0f} MiB, with indexes {total / 2**20:,.0f} MiB"
+
+
+# --- cases --------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    name: str
+    filters: dict
+    pages: int = 1  # follow next_cursor pages-1 times, time the last page
+    cursor: str | None = None
+    frozen: bool = False  # overdue: ctx.clock is a FrozenClock at MID
+
+
+@dataclass
+class Result:
+    case: str
+    rows: int
+    reps: int
+    median_ms: float
+    p95_ms: float
+    sql: str = ""
+    params: object = None
+    plan: list[str] = field(default_factory=list)
+    summary: str = ""
+    flags: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+
+def cases(picks: Picks, deep_cursor: str) -> list[Case]:
+    return [
+        Case("no filter, first page", {}),
+        Case("no filter, page 200", {}, pages=200),
+        Case("no filter, cursor at mid-table (extra)", {}, cursor=deep_cursor),
+        Case("status in (open, in_progress)", {"status": ["open", "in_progress"]}),
+        Case("type = deletion", {"type": ["deletion"]}),
+        Case("assignee = one staff user", {"assignee": picks.staff_ids[1]}),
+        Case("overdue = true (clock mid-range)", {"overdue": True}, frozen=True),
+        Case("due_before = 2025-01-01", {"due_before": datetime(2025, 1, 1, tzinfo=UTC)}),
+        Case("q = reference", {"q": picks.reference}),
+        Case("q = e-mail (blind index)", {"q": picks.email}),
+    ]
+
+
+class Capture:
+    """Keeps the last SELECT on `request` that the engine sent to the driver."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.last: tuple[str, object] | None = None
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _capture(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT") and "FROM request" in statement:
+                self.last = (statement, parameters)
+
+
+def build_context(url: str, frozen: bool):
+    from app.core.clock import FrozenClock
+    from app.core.config import Settings
+    from app.core.context import AppContext
+
+    settings = Settings(
+        database_url=url,
+        secret_key="x" * 40,
+        encryption_keys=ENCRYPTION_KEYS,
+        blind_index_key=BLIND_INDEX_KEY,
+        delivery="off",
+        var_dir=VAR_DIR,
+    )
+    clock = FrozenClock(MID.replace(tzinfo=UTC)) if frozen else None
+    return AppContext.build(settings, clock=clock)
+
+
+def deep_cursor_for(ctx, n: int) -> str:
+    from sqlmodel import select
+
+    from app.models import Request
+    from app.requests.queue import encode_cursor
+
+    with ctx.db.session(write=False) as session:
+        due, rid = session.exec(
+            select(Request.due_at, Request.id)
+            .order_by(Request.due_at, Request.id)
+            .offset(n // 2)
+            .limit(1)
+        ).one()
+    return encode_cursor(due, rid)
+
+
+def time_case(ctx, capture: Capture, case: Case, reps: int, warmup: int, budget: float) -> Result:
+    from app.requests.queue import QueueFilter, page
+
+    f = QueueFilter(**case.filters)
+    cursor = case.cursor
+    if case.pages > 1:
+        with ctx.db.session(write=False) as session:
+            for _ in range(case.pages - 1):
+                _rows, cursor = page(session, ctx, f, limit=LIMIT, cursor=cursor)
+                session.expunge_all()
+                if cursor is None:
+                    raise Fatal(f"{case.name}: ran out of pages")
+    times: list[float] = []
+    rows: list = []
+    started = time.perf_counter()
+    for i in range(warmup + reps):
+        with ctx.db.session(write=False) as session:  # a fresh session, as per HTTP request
+            t0 = time.perf_counter()
+            rows, _next = page(session, ctx, f, limit=LIMIT, cursor=cursor)
+            elapsed = time.perf_counter() - t0
+        if i >= warmup:
+            times.append(elapsed * 1000)
+        if time.perf_counter() - started > budget and len(times) >= 3:
+            break
+    times.sort()
+    p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
+    sql, params = capture.last or ("", None)
+    return Result(case.name, len(rows), len(times), statistics.median(times), p95, sql, params)
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+def sqlite_plan(ctx, result: Result) -> None:
+    with ctx.db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + result.sql, result.params).all()
+    depth = {0: -1}
+    lines = []
+    for node_id, parent, _unused, detail in rows:
+        depth[node_id] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node_id] + detail)
+    result.plan = lines
+    details = [r[3] for r in rows]
+    has_where = " WHERE " in " ".join(result.sql.split()) + " "
+    result.summary = "; ".join(details)
+    for d in details:
+        if re.fullmatch(r"SCAN request", d.strip()):
+            result.flags.append("FULL TABLE SCAN")
+        if "USE TEMP B-TREE FOR ORDER BY" in d:
+            result.flags.append("TEMP B-TREE FOR ORDER BY")
+        if "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" in d:
+            result.flags.append("temp b-tree for the id tie-break (right part of ORDER BY)")
+        if re.match(r"SCAN request USING (COVERING )?INDEX", d.strip()) and has_where:
+            result.flags.append("index walked from its start, WHERE checked row by row (no seek)")
+
+
+_PG_NODE = re.compile(
+    r"(Seq Scan|Index Only Scan|Index Scan|Bitmap Index Scan|Bitmap Heap Scan|BitmapOr|"
+    r"Incremental Sort|Sort|Limit)( Backward)?( using (\w+))?"
+)
+_PG_ROWS = re.compile(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
+
+
+def _pg_summary(lines: list[str]) -> tuple[str, list[str]]:
+    """Node chain, and flags: sequential scans, full sorts (with their input rows), rows read
+    and thrown away by a Filter."""
+    nodes: list[tuple[int, str, int]] = []  # (indent, node, actual rows)
+    removed = 0
+    for line in lines:
+        if "Rows Removed by Filter:" in line:
+            removed += int(line.rsplit(":", 1)[1])
+        if "(cost=" not in line:
+            continue
+        indent = len(line) - len(line.lstrip())
+        text = line.strip().removeprefix("->").strip()
+        m = _PG_NODE.match(text)
+        rows = _PG_ROWS.search(text)
+        name = (
+            (m.group(1) + (m.group(2) or "") + (f" {m.group(4)}" if m.group(4) else ""))
+            if m
+            else text.split("  (")[0]
+        )
+        nodes.append((indent, name, int(rows.group(1)) if rows else -1))
+    flags = []
+    for i, (indent, name, _rows) in enumerate(nodes):
+        if name.startswith("Seq Scan"):
+            flags.append("FULL TABLE SCAN")
+        if name == "Sort":
+            child = next((n for n in nodes[i + 1 :] if n[0] > indent), None)
+            flags.append(f"SORT for ORDER BY of {child[2]:,} rows" if child else "SORT")
+    if removed:
+        flags.append(f"{removed:,} rows read and filtered out")
+    return " > ".join(n[1] for n in nodes if n[1] != "Limit"), flags
+
+
+def _pg_positional(sql: str) -> tuple[str, list[str]]:
+    """%(name)s placeholders to $n in order of first appearance (as psycopg sends them)."""
+    names: list[str] = []
+
+    def repl(m: re.Match) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", repl, sql), names
+
+
+def pg_plan(ctx, result: Result) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the captured statement with its parameters (the custom
+    plan, which is what the timed runs got: every read-only session ends in a ROLLBACK, and
+    psycopg forgets its prepared statements on ROLLBACK, so it never reaches its threshold
+    of 5 runs; the staff route's own log-in lookup ends the same way). Then the plan the
+    server would settle on if the statement were prepared (a generic one, after 5 custom
+    runs, when its estimated cost is close): reported when it differs."""
+    from psycopg import sql as pgsql
+
+    with ctx.db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        lines = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS) " + result.sql, result.params
+            ).all()
+        ]
+        result.plan = lines
+        result.summary, result.flags = _pg_summary(lines)
+        positional, names = _pg_positional(result.sql)
+        raw.execute("PREPARE bench_queue AS " + positional)
+        execute = pgsql.SQL("EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_queue")
+        if names:
+            literals = pgsql.SQL(", ").join(pgsql.Literal(result.params[n]) for n in names)
+            execute = pgsql.SQL("{} ({})").format(execute, literals)
+        prepared: list[str] = []
+        for _ in range(7):
+            prepared = [r[0] for r in raw.execute(execute).fetchall()]
+        generic = raw.execute(
+            "SELECT generic_plans FROM pg_prepared_statements WHERE name = 'bench_queue'"
+        ).fetchone()[0]
+        raw.execute("DEALLOCATE bench_queue")
+        conn.rollback()
+    summary, flags = _pg_summary(prepared)
+    if generic and summary != result.summary:
+        result.extra.append(f"if prepared, the server switches to a GENERIC plan: {summary}")
+        result.extra.extend("    " + line for line in prepared)
+        result.extra.append("  generic plan flags: " + (", ".join(flags) or "none"))
+    else:
+        result.extra.append(
+            "if prepared: " + ("generic plan of the same shape" if generic else "custom plans")
+        )
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[Result]:
+    print(f"\n== {label}: timing page() ({args.reps} runs + {args.warmup} warm-up per case)")
+    results = []
+    contexts = {}
+    try:
+        for frozen in (False, True):
+            contexts[frozen] = build_context(target.url, frozen)
+        captures = {k: Capture(c.db.engine) for k, c in contexts.items()}
+        for case in cases(picks, deep_cursor):
+            ctx = contexts[case.frozen]
+            result = time_case(
+                ctx, captures[case.frozen], case, args.reps, args.warmup, args.budget
+            )
+            if target.name == "sqlite":
+                sqlite_plan(ctx, result)
+            else:
+                pg_plan(ctx, result)
+            results.append(result)
+            slow = "  SLOW" if result.median_ms > SLOW_MS else ""
+            print(
+                f"  {case.name:<40} rows {result.rows:>2}  median {result.median_ms:8.2f} ms  "
+                f"p95 {result.p95_ms:8.2f} ms  (n={result.reps}){slow}",
+                flush=True,
+            )
+    finally:
+        for ctx in contexts.values():
+            ctx.db.dispose()
+    print(f"\n-- {label}: plans")
+    for r in results:
+        print(f"\n[{r.case}]  median {r.median_ms:.2f} ms")
+        print("  SQL: " + " ".join(r.sql.split()))
+        print(f"  params: {r.params!r}")
+        for line in r.plan:
+            print("    " + line)
+        for line in r.extra:
+            print("  " + line)
+        print("  flags: " + (", ".join(r.flags) if r.flags else "none"))
+    return results
+
+
+def bench_target(target, args) -> dict:
+    from app.core.migrations import upgrade
+
+    out: dict = {"db": target.name}
+    print(f"\n######## {target.name}: {args.rows:,} rows, layout {args.layout}")
+    target.create()
+    t0 = time.perf_counter()
+    upgrade(target.url)
+    print(f"schema by migrations: {time.perf_counter() - t0:.1f} s")
+    picks = Picks()
+    out["seed_s"] = target.seed(args.rows, args.layout, args.seed, picks)
+    print(f"seeded {args.rows:,} rows in {out['seed_s']:.1f} s")
+    print(
+        f"picks: reference {picks.reference}, e-mail {picks.email} ({picks.email_rows} rows), "
+        f"assignee {picks.staff_ids[1]}"
+    )
+    ctx = build_context(target.url, False)
+    try:
+        deep_cursor = deep_cursor_for(ctx, args.rows)
+    finally:
+        ctx.db.dispose()
+    out["phases"] = {}
+    if target.name == "sqlite":
+        out["phases"]["sqlite, no stats"] = run_phase(
+            target, "sqlite, no stats (as the service runs)", args, picks, deep_cursor
+        )
+    out["analyze_s"] = target.analyze()
+    print(f"\nANALYZE: {out['analyze_s']:.1f} s; size: {target.size()}")
+    out["size"] = target.size()
+    label = "sqlite, after ANALYZE" if target.name == "sqlite" else "postgresql"
+    out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
+    return out
+
+
+def print_summary(outcomes: list[dict], args) -> None:
+    print(f"\n######## summary ({args.rows:,} rows, layout {args.layout}, limit {LIMIT})")
+    for o in outcomes:
+        print(
+            f"{o['db']}: seeded in {o['seed_s']:.1f} s, ANALYZE {o['analyze_s']:.1f} s, {o['size']}"
+        )
+    labels = [label for o in outcomes for label in o["phases"]]
+    head = "| case | " + " | ".join(f"{label} median / p95 ms" for label in labels) + " |"
+    print("\n" + head)
+    print("| --- |" + " ---: |" * len(labels))
+    names = [r.case for r in next(iter(outcomes[0]["phases"].values()))]
+    for i, name in enumerate(names):
+        cells = []
+        for o in outcomes:
+            for results in o["phases"].values():
+                r = results[i]
+                mark = "**" if r.median_ms > SLOW_MS else ""
+                cells.append(f"{mark}{r.median_ms:.2f}{mark} / {r.p95_ms:.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    for o in outcomes:
+        for label, results in o["phases"].items():
+            for r in results:
+                if r.flags or r.median_ms > SLOW_MS:
+                    slow = "SLOW " if r.median_ms > SLOW_MS else ""
+                    print(f"{slow}[{label}] {r.case}: {', '.join(r.flags) or 'no flag'}")
+                    print(f"    {r.summary}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--layout", choices=["recent", "uniform"], default="recent")
+    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of runs per case")
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--json", type=Path, help="write the figures and plans here")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args()
+    if args.rows < 20_000:
+        parser.error("--rows must be at least 20,000 (page 200 of 50)")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    import app
+
+    print(f"code under test: {Path(app.__file__).resolve().parent}")
+    targets = []
+    if args.db in ("sqlite", "both"):
+        targets.append(SQLiteTarget(args.rows))
+    if args.db in ("postgresql", "both"):
+        targets.append(PostgresTarget())
+    outcomes = []
+    try:
+        for target in targets:
+            try:
+                outcomes.append(bench_target(target, args))
+            finally:
+                if not args.keep:
+                    target.drop()
+                    print(f"{target.name}: benchmark database dropped")
+    except Fatal as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print_summary(outcomes, args)
+    if args.json:
+        payload = [
+            {
+                **{k: v for k, v in o.items() if k != "phases"},
+                "phases": {
+                    label: [{**r.__dict__, "params": repr(r.params)} for r in results]
+                    for label, results in o["phases"].items()
+                },
+            }
+            for o in outcomes
+        ]
+        args.json.write_text(json.dumps(payload, indent=2, default=str))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    _isolate_from_stdlib_queue()
+    sys.exit(main())
