@@ -76,12 +76,13 @@ def serve(
 def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
-    """Deliver queued notices, and destroy proxy documents past their retention; several
-    workers may run side by side."""
+    """Deliver queued notices, destroy proxy documents past their retention, and close
+    requests whose code was never entered; several workers may run side by side."""
     from app.core.context import AppContext
     from app.notifications.outbox import drain
     from app.notifications.senders import make_sender
     from app.verification.documents import destroy_expired
+    from app.workflow.service import reject_unverified
 
     _logging()
     log = logging.getLogger("rightsdesk.worker")
@@ -100,6 +101,9 @@ def worker(
         destroyed = destroy_expired(ctx.db, ctx)
         if destroyed:
             log.info("destroyed %d document(s) past their retention", destroyed)
+        expired = reject_unverified(ctx.db, ctx)
+        if expired:
+            log.info("closed %d request(s) whose code was never entered", expired)
         if once or stop.wait(settings.outbox_poll_seconds):
             break
     ctx.db.dispose()

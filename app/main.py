@@ -25,6 +25,7 @@ from app.verification.router_documents import router as documents_router
 from app.verification.router_documents import staff_router as staff_documents_router
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
+from app.workflow.service import reject_unverified
 
 DESCRIPTION = """
 Rights Desk receives, verifies, decides and carries out data subjects' requests under Korea's
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def background() -> None:
         deliver()
         destroy_expired(ctx.db, ctx)
+        reject_unverified(ctx.db, ctx)
 
     if mode is DeliveryMode.background:
         pump = OutboxPump(background, settings.outbox_poll_seconds)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     code_resend_cooldown_seconds: int = Field(60, ge=0)
     code_max_per_hour: int = Field(5, ge=1)
     subject_token_ttl_seconds: int = Field(3600, ge=60)
+    # A self-filed request whose code is never entered is closed (PIPA-38-identity) after this.
+    unverified_expiry_days: int = Field(7, ge=1)
 
     # Staff log-in (PIPC safety measures: lock after repeated failures, log out when idle).
     staff_token_ttl_seconds: int = Field(900, ge=60)

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from app.accounts import service as accounts
-from app.core.actors import Actor
+from app.core.actors import SYSTEM, Actor
 from app.core.context import AppContext
+from app.core.db import Database
 from app.core.deps import StaffPrincipal
 from app.core.errors import Conflict, Problem
 from app.core.ids import new_id
@@ -109,26 +110,74 @@ def verify(
     detail = {"method": body.method, "note_given": body.note is not None}
     if body.outcome == "verified":
         lifecycle.transition(session, request, Action.verify, actor=actor, at=now, detail=detail)
+        tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
     else:
-        lifecycle.transition(
-            session,
-            request,
-            Action.reject,
-            actor=actor,
-            at=now,
-            detail={**detail, "grounds": ["PIPA-38-identity"]},
-        )
-        notify(
-            session,
-            ctx,
-            request,
-            "rejected",
-            now=now,
-            grounds=ground_views(["PIPA-38-identity"]),
-            **day("objection_until", objection_until(ctx, now)),
-        )
-    tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
+        reject_identity(session, ctx, request, actor=actor, now=now, detail=detail)
     return request
+
+
+def reject_identity(
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    *,
+    actor: Actor,
+    now: datetime,
+    detail: dict,
+) -> None:
+    """Close a request whose requester could not be confirmed (PIPA-38-identity), and tell
+    the requester why and how to object."""
+    lifecycle.transition(
+        session,
+        request,
+        Action.reject,
+        actor=actor,
+        at=now,
+        detail={**detail, "grounds": ["PIPA-38-identity"]},
+    )
+    notify(
+        session,
+        ctx,
+        request,
+        "rejected",
+        now=now,
+        grounds=ground_views(["PIPA-38-identity"]),
+        **day("objection_until", objection_until(ctx, now)),
+    )
+    tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
+
+
+def reject_unverified(db: Database, ctx: AppContext, *, limit: int = 200) -> int:
+    """Requests filed by their subject whose code was never entered are closed after
+    `unverified_expiry_days`: the identity could not be confirmed (Decree 46), and the law
+    wants an answer within the period rather than a request left hanging. Proxies and
+    offline requests wait for a person instead."""
+    now = ctx.clock.now()
+    cutoff = now - timedelta(days=ctx.settings.unverified_expiry_days)
+    with db.transaction() as session:
+        stale = list(
+            session.exec(
+                select(Request)
+                .where(
+                    Request.status == Status.pending_verification.value,
+                    Request.requester_kind == "self",
+                    Request.subject_email_bidx.is_not(None),
+                    Request.created_at <= cutoff,
+                )
+                .order_by(Request.created_at)
+                .limit(limit)
+            )
+        )
+        for request in stale:
+            reject_identity(
+                session,
+                ctx,
+                request,
+                actor=SYSTEM,
+                now=now,
+                detail={"method": "email_code", "reason": "code never entered"},
+            )
+    return len(stale)
 
 
 # --- extend -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from jose import jwt
 from sqlalchemy import create_engine, text
 
 from app.core.security import AUD_SUBJECT, issue_token
-from tests.support import file_request, latest_code, read_outbox, verified
+from tests.support import file_request, latest_code, read_outbox, relogin, staff_read, verified
 
 
 def _verify(client, request_id, code):
@@ -201,4 +201,38 @@ def test_issue_token_audience_is_subject(settings, clock):
     assert (
         timedelta(seconds=60).total_seconds()
         == jwt.get_unverified_claims(token)["exp"] - jwt.get_unverified_claims(token)["iat"]
+    )
+
+
+def test_a_code_never_entered_closes_the_request(client, outbox_dir, clock, staff):
+    from app.workflow.service import reject_unverified
+
+    stale = file_request(client)
+    proxied = client.post(
+        "/v1/requests",
+        json={
+            "type": "access",
+            "subject": {"name": "아이", "birth_date": "2015-01-01"},
+            "requester": {
+                "kind": "legal_representative",
+                "name": "부모",
+                "email": "parent@example.com",
+            },
+        },
+    )
+    assert proxied.status_code == 201
+    ctx = client.app.state.ctx
+    clock.advance(days=6)
+    assert reject_unverified(ctx.db, ctx) == 0
+    clock.advance(days=1)
+    assert reject_unverified(ctx.db, ctx) == 1
+    relogin(client, staff)
+    view = staff_read(client, staff["cpo"]["headers"], stale["id"])
+    assert view["status"] == "rejected" and view["timeline"][-1]["actor"] == "system"
+    notice = next(m for m in read_outbox(outbox_dir) if m["template"] == "rejected")
+    assert notice["request_id"] == stale["id"] and "개인정보 보호법 제38조" in notice["text"]
+    # The proxy waits for a person, not for the clock.
+    assert (
+        staff_read(client, staff["cpo"]["headers"], proxied.json()["id"])["status"]
+        == "pending_verification"
     )
