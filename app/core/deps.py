@@ -124,6 +124,12 @@ class StaffPrincipal:
     def is_cpo(self) -> bool:
         return self.role == "cpo"
 
+    def may_see(self, assignee_id: str | None) -> None:
+        """The one rule for staff access to a request's personal data: a handler sees the
+        requests assigned to them or to nobody yet; the CPO and the auditor see all."""
+        if self.role == "handler" and assignee_id not in (None, self.id):
+            raise Problem(403, "forbidden", "This request is assigned to another handler.")
+
 
 def _staff_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None

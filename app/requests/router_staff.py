@@ -147,8 +147,7 @@ def read_request(
     """Everything about one request, personal data decrypted. Each read is written to the
     access record (who, when, from where, whose data, what)."""
     request = service.get(session, request_id)
-    if principal.role == "handler" and request.assignee_id not in (None, principal.id):
-        raise Problem(403, "forbidden", "This request is assigned to another handler.")
+    principal.may_see(request.assignee_id)
     now = ctx.clock.now()
     view = staff_view(session, ctx, request, now)
     audit.append(

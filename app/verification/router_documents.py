@@ -9,7 +9,6 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from pydantic import BaseModel
 
 from app.core.deps import ContextDep, Operator, SessionDep, SubjectToken, WriteSessionDep
-from app.core.errors import Problem
 from app.requests import service as requests
 from app.verification import documents
 
@@ -96,8 +95,7 @@ def download_document(
 ) -> Response:
     """Download a document; the download and its reason are written to the access record."""
     request = requests.get(session, request_id)
-    if principal.role == "handler" and request.assignee_id not in (None, principal.id):
-        raise Problem(403, "forbidden", "This request is assigned to another handler.")
+    principal.may_see(request.assignee_id)
     got = documents.download(
         session, ctx, request_id, document_id, reason=reason.strip(), actor=principal.actor
     )
