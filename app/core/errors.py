@@ -198,6 +198,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, "internal-error" if exc.status_code >= 500 else "validation-error"
         )
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail and detail.startswith("There was an error parsing"):
+            # FastAPI's word for a body its JSON parser gave up on (e.g. absurd nesting).
+            slug, detail = "malformed-json", "The body could not be parsed as JSON."
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such path."
         problem = Problem(exc.status_code, slug, detail, headers=getattr(exc, "headers", None))

@@ -151,6 +151,15 @@ class TestInvalid:
         assert response.json()["type"] == "/problems/malformed-json"
         assert count_rows(database_url, "request") == 0
 
+    def test_absurdly_nested_json(self, client, database_url):
+        deep = b"[" * 100_000 + b"]" * 100_000
+        response = client.post(
+            "/v1/requests", content=deep, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.json()["type"] == "/problems/malformed-json"
+        assert count_rows(database_url, "request") == 0
+
     def test_not_json_at_all(self, client):
         response = client.post(
             "/v1/requests",
