@@ -7,12 +7,16 @@ N rows into `request` with the raw driver (sqlite3 `executemany`, psycopg `COPY`
 then times the real query code, `app.requests.queue.page()`, through a real `AppContext`, for
 one case per filter of the endpoint, and prints the query plan of the SQL that `page()`
 actually sent (captured with SQLAlchemy's `before_cursor_execute`): EXPLAIN QUERY PLAN on SQLite,
-EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, plus the plan PostgreSQL settles on once the
-statement is prepared (psycopg prepares a statement after 5 runs on a connection, and the
-server may then switch to a generic plan). Full table scans and sorts for ORDER BY are flagged.
+EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL (plus, when it differs, the generic plan the server
+would settle on were the statement prepared). Full table scans, sorts for ORDER BY and index
+walks that check the WHERE row by row are flagged; the matching row count is printed too.
+Three extra cases show how the cost moves with the cursor (mid-table, page 50, page 20).
 
 SQLite is measured twice: as the service runs it today (no `sqlite_stat1`: nothing in the app
-runs ANALYZE) and after ANALYZE.
+runs ANALYZE) and after ANALYZE. Then, unless --no-what-if, a "what if" phase times the slow
+shapes as raw SQL (no ORM) three ways: as page() writes them; the same with candidate indexes
+added; and a proposed WHERE (row-value cursor, `closed_at IS NULL`) with those indexes. The
+candidate indexes are dropped again; nothing outside the benchmark database changes.
 
     .venv/bin/python bench/queue.py                          # 1,000,000 rows, both databases
     .venv/bin/python bench/queue.py --rows 100000 --db sqlite
@@ -363,6 +367,8 @@ class SQLiteTarget:
     def drop(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        if VAR_DIR.is_dir() and not any(VAR_DIR.iterdir()):
+            VAR_DIR.rmdir()
 
     def seed(self, n: int, layout: str, seed: int, picks: Picks) -> float:
         import sqlite3
@@ -506,6 +512,9 @@ class PostgresTarget:
 
 # --- cases --------------------------------------------------------------------------------
 
+OPEN_TWO = ["open", "in_progress"]
+CLOSED_SQL = "('completed', 'refused', 'rejected', 'withdrawn')"  # app.requests.lifecycle.CLOSED
+
 
 @dataclass
 class Case:
@@ -523,6 +532,8 @@ class Result:
     reps: int
     median_ms: float
     p95_ms: float
+    cursor: str | None = None
+    matching: int = -1
     sql: str = ""
     params: object = None
     plan: list[str] = field(default_factory=list)
@@ -532,17 +543,20 @@ class Result:
 
 
 def cases(picks: Picks, deep_cursor: str) -> list[Case]:
+    """The issue's filters, then three extras that show how the cost moves with the cursor."""
     return [
         Case("no filter, first page", {}),
         Case("no filter, page 200", {}, pages=200),
-        Case("no filter, cursor at mid-table (extra)", {}, cursor=deep_cursor),
-        Case("status in (open, in_progress)", {"status": ["open", "in_progress"]}),
+        Case("status in (open, in_progress)", {"status": OPEN_TWO}),
         Case("type = deletion", {"type": ["deletion"]}),
         Case("assignee = one staff user", {"assignee": picks.staff_ids[1]}),
         Case("overdue = true (clock mid-range)", {"overdue": True}, frozen=True),
         Case("due_before = 2025-01-01", {"due_before": datetime(2025, 1, 1, tzinfo=UTC)}),
         Case("q = reference", {"q": picks.reference}),
         Case("q = e-mail (blind index)", {"q": picks.email}),
+        Case("extra: no filter, cursor at mid-table", {}, cursor=deep_cursor),
+        Case("extra: status in (open, in_progress), page 50", {"status": OPEN_TWO}, pages=50),
+        Case("extra: overdue = true, page 20", {"overdue": True}, pages=20, frozen=True),
     ]
 
 
@@ -578,6 +592,7 @@ def build_context(url: str, frozen: bool):
 
 
 def deep_cursor_for(ctx, n: int) -> str:
+    """A cursor the service would give out after n/2 rows (encode_cursor of that row)."""
     from sqlmodel import select
 
     from app.models import Request
@@ -593,65 +608,100 @@ def deep_cursor_for(ctx, n: int) -> str:
     return encode_cursor(due, rid)
 
 
-def time_case(ctx, capture: Capture, case: Case, reps: int, warmup: int, budget: float) -> Result:
-    from app.requests.queue import QueueFilter, page
-
-    f = QueueFilter(**case.filters)
-    cursor = case.cursor
-    if case.pages > 1:
-        with ctx.db.session(write=False) as session:
-            for _ in range(case.pages - 1):
-                _rows, cursor = page(session, ctx, f, limit=LIMIT, cursor=cursor)
-                session.expunge_all()
-                if cursor is None:
-                    raise Fatal(f"{case.name}: ran out of pages")
+def timings(fn, reps: int, warmup: int, budget: float) -> tuple[float, float, int]:
+    """Median and p95 in ms of fn() over reps runs after warmup runs (fewer past budget s)."""
     times: list[float] = []
-    rows: list = []
     started = time.perf_counter()
     for i in range(warmup + reps):
-        with ctx.db.session(write=False) as session:  # a fresh session, as per HTTP request
-            t0 = time.perf_counter()
-            rows, _next = page(session, ctx, f, limit=LIMIT, cursor=cursor)
-            elapsed = time.perf_counter() - t0
+        elapsed = fn()
         if i >= warmup:
             times.append(elapsed * 1000)
         if time.perf_counter() - started > budget and len(times) >= 3:
             break
     times.sort()
     p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
+    return statistics.median(times), p95, len(times)
+
+
+def time_case(ctx, capture: Capture, case: Case, args) -> Result:
+    from app.requests.queue import QueueFilter, page
+
+    f = QueueFilter(**case.filters)
+    cursor, name = case.cursor, case.name
+    if case.pages > 1:
+        with ctx.db.session(write=False) as session:
+            for reached in range(1, case.pages):
+                _rows, following = page(session, ctx, f, limit=LIMIT, cursor=cursor)
+                session.expunge_all()
+                if following is None:  # fewer pages than asked: time the last one
+                    name = f"{case.name} (only {reached} pages: the last)"
+                    break
+                cursor = following
+    got: list = []
+
+    def once() -> float:
+        with ctx.db.session(write=False) as session:  # a fresh session, as per HTTP request
+            t0 = time.perf_counter()
+            rows, _next = page(session, ctx, f, limit=LIMIT, cursor=cursor)
+            elapsed = time.perf_counter() - t0
+        got[:] = rows
+        return elapsed
+
+    median, p95, n = timings(once, args.reps, args.warmup, args.budget)
     sql, params = capture.last or ("", None)
-    return Result(case.name, len(rows), len(times), statistics.median(times), p95, sql, params)
+    return Result(name, len(got), n, median, p95, cursor, sql=sql, params=params)
+
+
+def count_matching(ctx, result: Result) -> int:
+    """Rows the captured statement matches without its LIMIT (from its cursor on)."""
+    sql, params = result.sql, result.params
+    if ctx.db.is_sqlite:
+        if not sql.rstrip().endswith("LIMIT ? OFFSET ?"):
+            return -1
+        params = (*params[:-2], -1, 0)
+    else:
+        m = re.search(r"LIMIT %\((\w+)\)s", sql)
+        if not m:
+            return -1
+        params = {**params, m.group(1): None}
+    with ctx.db.engine.connect() as conn:
+        return conn.exec_driver_sql(f"SELECT count(*) FROM ({sql}) AS q", params).scalar()
 
 
 # --- plans --------------------------------------------------------------------------------
 
 
-def sqlite_plan(ctx, result: Result) -> None:
+def short_sql(sql: str) -> str:
+    flat = " ".join(sql.split())
+    return re.sub(r"^SELECT .*? FROM request", "SELECT request.<all columns> FROM request", flat)
+
+
+def explain_sqlite(ctx, sql: str, params) -> tuple[list[str], str, list[str]]:
     with ctx.db.engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + result.sql, result.params).all()
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
     depth = {0: -1}
     lines = []
     for node_id, parent, _unused, detail in rows:
         depth[node_id] = depth.get(parent, -1) + 1
         lines.append("  " * depth[node_id] + detail)
-    result.plan = lines
-    details = [r[3] for r in rows]
-    has_where = " WHERE " in " ".join(result.sql.split()) + " "
-    result.summary = "; ".join(details)
+    details = [r[3].strip() for r in rows]
+    has_where = " WHERE " in " ".join(sql.split())
+    flags = []
     for d in details:
-        if re.fullmatch(r"SCAN request", d.strip()):
-            result.flags.append("FULL TABLE SCAN")
+        if re.fullmatch(r"SCAN request", d):
+            flags.append("FULL TABLE SCAN")
         if "USE TEMP B-TREE FOR ORDER BY" in d:
-            result.flags.append("TEMP B-TREE FOR ORDER BY")
+            flags.append("TEMP B-TREE FOR ORDER BY")
         if "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" in d:
-            result.flags.append("temp b-tree for the id tie-break (right part of ORDER BY)")
-        if re.match(r"SCAN request USING (COVERING )?INDEX", d.strip()) and has_where:
-            result.flags.append("index walked from its start, WHERE checked row by row (no seek)")
+            flags.append("temp b-tree for the id tie-break (right part of ORDER BY)")
+        if re.match(r"SCAN request USING (COVERING )?INDEX", d) and has_where:
+            flags.append("index walked from its start, WHERE checked row by row (no seek)")
+    return lines, "; ".join(details), flags
 
 
 _PG_NODE = re.compile(
     r"(Seq Scan|Index Only Scan|Index Scan|Bitmap Index Scan|Bitmap Heap Scan|BitmapOr|"
-    r"Incremental Sort|Sort|Limit)( Backward)?( using (\w+))?"
+    r"Incremental Sort|Sort|Limit)( Backward)?( using (\w+)| on (\w+))?"
 )
 _PG_ROWS = re.compile(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
 
@@ -670,11 +720,10 @@ def _pg_summary(lines: list[str]) -> tuple[str, list[str]]:
         text = line.strip().removeprefix("->").strip()
         m = _PG_NODE.match(text)
         rows = _PG_ROWS.search(text)
-        name = (
-            (m.group(1) + (m.group(2) or "") + (f" {m.group(4)}" if m.group(4) else ""))
-            if m
-            else text.split("  (")[0]
-        )
+        if m:
+            name = m.group(1) + (m.group(2) or "") + (f" {m.group(4)}" if m.group(4) else "")
+        else:
+            name = text.split("  (")[0]
         nodes.append((indent, name, int(rows.group(1)) if rows else -1))
     flags = []
     for i, (indent, name, _rows) in enumerate(nodes):
@@ -686,6 +735,13 @@ def _pg_summary(lines: list[str]) -> tuple[str, list[str]]:
     if removed:
         flags.append(f"{removed:,} rows read and filtered out")
     return " > ".join(n[1] for n in nodes if n[1] != "Limit"), flags
+
+
+def explain_pg(ctx, sql: str, params) -> tuple[list[str], str, list[str]]:
+    with ctx.db.engine.connect() as conn:
+        lines = [r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)]
+    summary, flags = _pg_summary(lines)
+    return lines, summary, flags
 
 
 def _pg_positional(sql: str) -> tuple[str, list[str]]:
@@ -700,26 +756,17 @@ def _pg_positional(sql: str) -> tuple[str, list[str]]:
     return re.sub(r"%\((\w+)\)s", repl, sql), names
 
 
-def pg_plan(ctx, result: Result) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of the captured statement with its parameters (the custom
-    plan, which is what the timed runs got: every read-only session ends in a ROLLBACK, and
-    psycopg forgets its prepared statements on ROLLBACK, so it never reaches its threshold
-    of 5 runs; the staff route's own log-in lookup ends the same way). Then the plan the
-    server would settle on if the statement were prepared (a generic one, after 5 custom
-    runs, when its estimated cost is close): reported when it differs."""
+def pg_generic_plan(ctx, result: Result) -> None:
+    """The timed runs got custom plans: every read-only session ends in a ROLLBACK, and psycopg
+    forgets its prepared statements on ROLLBACK, so it never reaches its threshold of 5 runs
+    (the staff route's own log-in lookup ends the same way). Here: the plan the server would
+    settle on if the statement were prepared (a generic one, after 5 custom runs, when its
+    estimated cost is close), reported when its shape differs."""
     from psycopg import sql as pgsql
 
+    positional, names = _pg_positional(result.sql)
     with ctx.db.engine.connect() as conn:
         raw = conn.connection.driver_connection
-        lines = [
-            r[0]
-            for r in conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, BUFFERS) " + result.sql, result.params
-            ).all()
-        ]
-        result.plan = lines
-        result.summary, result.flags = _pg_summary(lines)
-        positional, names = _pg_positional(result.sql)
         raw.execute("PREPARE bench_queue AS " + positional)
         execute = pgsql.SQL("EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_queue")
         if names:
@@ -731,7 +778,7 @@ def pg_plan(ctx, result: Result) -> None:
         generic = raw.execute(
             "SELECT generic_plans FROM pg_prepared_statements WHERE name = 'bench_queue'"
         ).fetchone()[0]
-        raw.execute("DEALLOCATE bench_queue")
+        raw.execute("DEALLOCATE bench_queue")  # only ours: psycopg's own stay untouched
         conn.rollback()
     summary, flags = _pg_summary(prepared)
     if generic and summary != result.summary:
@@ -742,6 +789,148 @@ def pg_plan(ctx, result: Result) -> None:
         result.extra.append(
             "if prepared: " + ("generic plan of the same shape" if generic else "custom plans")
         )
+
+
+# --- what if: the same questions in another SQL shape / with other indexes -----------------
+
+WHAT_IF_INDEXES = {
+    "bench_ix_request_open_due_at_id": "(due_at, id) WHERE closed_at IS NULL",
+    "bench_ix_request_type_due_at_id": "(type, due_at, id)",
+}
+OR_CURSOR = "(due_at > :d OR (due_at = :d AND id > :i))"  # what page() sends
+ROW_CURSOR = "(due_at, id) > (:d, :i)"
+
+
+@dataclass
+class WhatIf:
+    name: str
+    now: str  # WHERE as page() builds it
+    proposed: str
+    params: dict | None
+
+
+@dataclass
+class WhatIfResult:
+    name: str
+    figures: dict[str, tuple[float, float]] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    rows: int = 0
+
+
+def what_ifs(results: list[Result]) -> list[WhatIf]:
+    from app.requests.queue import decode_cursor
+
+    by = {r.case.split(" (only")[0]: r for r in results}
+
+    def cur(name: str) -> dict | None:
+        if by[name].cursor is None:  # a small table: that case had a single page
+            return None
+        due, rid = decode_cursor(by[name].cursor)
+        return {"d": due, "i": rid}
+
+    mid = cur("extra: no filter, cursor at mid-table")
+    open_p50 = cur("extra: status in (open, in_progress), page 50")
+    overdue_p20 = cur("extra: overdue = true, page 20")
+    now = {"now": MID.replace(tzinfo=UTC)}
+    two = "status IN ('open', 'in_progress')"
+    late = f"due_at < :now AND status NOT IN {CLOSED_SQL}"
+    late_open = "due_at < :now AND closed_at IS NULL"
+    items = [
+        WhatIf("no filter, cursor at mid-table", OR_CURSOR, ROW_CURSOR, mid),
+        WhatIf(
+            "type = deletion, cursor at mid-table",
+            f"type = 'deletion' AND {OR_CURSOR}",
+            f"type = 'deletion' AND {ROW_CURSOR}",
+            mid,
+        ),
+        WhatIf(
+            "status in (open, in_progress), first page", two, f"{two} AND closed_at IS NULL", {}
+        ),
+        WhatIf(
+            "status in (open, in_progress), page 50",
+            f"{two} AND {OR_CURSOR}",
+            f"{two} AND closed_at IS NULL AND {ROW_CURSOR}",
+            open_p50,
+        ),
+        WhatIf("overdue, first page", late, late_open, now),
+        WhatIf(
+            "overdue, page 20",
+            f"{late} AND {OR_CURSOR}",
+            f"{late_open} AND {ROW_CURSOR}",
+            {**now, **overdue_p20} if overdue_p20 else None,
+        ),
+    ]
+    return [i for i in items if i.params is not None]
+
+
+def _statement(where: str):
+    from sqlalchemy import bindparam, text
+
+    from app.models.base import UTCDateTime
+
+    stmt = text(f"SELECT * FROM request WHERE {where} ORDER BY due_at, id LIMIT 51")
+    typed = [bindparam(k, type_=UTCDateTime) for k in ("d", "now") if f":{k}" in where]
+    return stmt.bindparams(*typed) if typed else stmt
+
+
+def run_what_if(ctx, capture: Capture, items: list[WhatIf], stage: str, which: str, args, out):
+    for item, res in zip(items, out, strict=True):
+        stmt = _statement(getattr(item, which))
+        got: list = []
+
+        def once(stmt=stmt, item=item, got=got) -> float:
+            with ctx.db.engine.connect() as conn:
+                t0 = time.perf_counter()
+                rows = conn.execute(stmt, item.params).fetchall()
+                elapsed = time.perf_counter() - t0
+            got[:] = rows
+            return elapsed
+
+        res.figures[stage] = timings(once, args.reps, args.warmup, args.budget)[:2]
+        res.rows = len(got)
+        sql, params = capture.last
+        explain = explain_sqlite if ctx.db.is_sqlite else explain_pg
+        _lines, res.plans[stage], res.flags[stage] = explain(ctx, sql, params)
+        print(
+            f"  {item.name:<44} {stage:<28} median {res.figures[stage][0]:8.2f} ms  "
+            f"| {res.plans[stage]}",
+            flush=True,
+        )
+
+
+def what_if_phase(target, label: str, args, results: list[Result]) -> list[WhatIfResult]:
+    """Time the current WHERE and a proposed one as raw SQL (no ORM), before and after adding
+    the candidate indexes (ANALYZEd too, unless this is SQLite without stats); the indexes are
+    dropped again at the end."""
+    items = what_ifs(results)
+    out = [WhatIfResult(i.name) for i in items]
+    analyze = label != "sqlite, no stats"
+    print(f"\n== {label}: what if (raw SQL, no ORM; {args.reps} runs per figure)")
+    for name, definition in WHAT_IF_INDEXES.items():
+        print(f"  candidate {name} ON request {definition}")
+    ctx = build_context(target.url, False)
+    try:
+        capture = Capture(ctx.db.engine)
+        run_what_if(ctx, capture, items, "now SQL, now indexes", "now", args, out)
+        with ctx.db.engine.begin() as conn:
+            for name, definition in WHAT_IF_INDEXES.items():
+                t0 = time.perf_counter()
+                conn.exec_driver_sql(f"CREATE INDEX {name} ON request {definition}")
+                print(f"  created {name} in {time.perf_counter() - t0:.1f} s")
+            if analyze:
+                conn.exec_driver_sql("ANALYZE request")
+        ctx.db.dispose()
+        run_what_if(ctx, capture, items, "now SQL, + indexes", "now", args, out)
+        run_what_if(ctx, capture, items, "proposed SQL, + indexes", "proposed", args, out)
+    finally:
+        try:
+            with ctx.db.engine.begin() as conn:
+                for name in WHAT_IF_INDEXES:
+                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        finally:
+            ctx.db.dispose()
+    return out
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -757,18 +946,18 @@ def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[
         captures = {k: Capture(c.db.engine) for k, c in contexts.items()}
         for case in cases(picks, deep_cursor):
             ctx = contexts[case.frozen]
-            result = time_case(
-                ctx, captures[case.frozen], case, args.reps, args.warmup, args.budget
-            )
-            if target.name == "sqlite":
-                sqlite_plan(ctx, result)
-            else:
-                pg_plan(ctx, result)
+            result = time_case(ctx, captures[case.frozen], case, args)
+            explain = explain_sqlite if ctx.db.is_sqlite else explain_pg
+            result.plan, result.summary, result.flags = explain(ctx, result.sql, result.params)
+            if not ctx.db.is_sqlite:
+                pg_generic_plan(ctx, result)
+            result.matching = count_matching(ctx, result)
             results.append(result)
             slow = "  SLOW" if result.median_ms > SLOW_MS else ""
             print(
-                f"  {case.name:<40} rows {result.rows:>2}  median {result.median_ms:8.2f} ms  "
-                f"p95 {result.p95_ms:8.2f} ms  (n={result.reps}){slow}",
+                f"  {result.case:<46} rows {result.rows:>2}/{result.matching:<9,} "
+                f"median {result.median_ms:8.2f} ms  p95 {result.p95_ms:8.2f} ms  "
+                f"(n={result.reps}){slow}",
                 flush=True,
             )
     finally:
@@ -776,8 +965,8 @@ def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[
             ctx.db.dispose()
     print(f"\n-- {label}: plans")
     for r in results:
-        print(f"\n[{r.case}]  median {r.median_ms:.2f} ms")
-        print("  SQL: " + " ".join(r.sql.split()))
+        print(f"\n[{r.case}]  median {r.median_ms:.2f} ms, {r.matching:,} rows match")
+        print("  SQL: " + short_sql(r.sql))
         print(f"  params: {r.params!r}")
         for line in r.plan:
             print("    " + line)
@@ -790,7 +979,7 @@ def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[
 def bench_target(target, args) -> dict:
     from app.core.migrations import upgrade
 
-    out: dict = {"db": target.name}
+    out: dict = {"db": target.name, "phases": {}, "what_if": {}}
     print(f"\n######## {target.name}: {args.rows:,} rows, layout {args.layout}")
     target.create()
     t0 = time.perf_counter()
@@ -808,16 +997,19 @@ def bench_target(target, args) -> dict:
         deep_cursor = deep_cursor_for(ctx, args.rows)
     finally:
         ctx.db.dispose()
-    out["phases"] = {}
     if target.name == "sqlite":
-        out["phases"]["sqlite, no stats"] = run_phase(
-            target, "sqlite, no stats (as the service runs)", args, picks, deep_cursor
-        )
+        # As the service runs today: nothing in the app runs ANALYZE, so no sqlite_stat1.
+        label = "sqlite, no stats"
+        out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
+        if args.what_if:
+            out["what_if"][label] = what_if_phase(target, label, args, out["phases"][label])
     out["analyze_s"] = target.analyze()
-    print(f"\nANALYZE: {out['analyze_s']:.1f} s; size: {target.size()}")
     out["size"] = target.size()
+    print(f"\nANALYZE: {out['analyze_s']:.1f} s; size: {out['size']}")
     label = "sqlite, after ANALYZE" if target.name == "sqlite" else "postgresql"
     out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
+    if args.what_if:
+        out["what_if"][label] = what_if_phase(target, label, args, out["phases"][label])
     return out
 
 
@@ -828,18 +1020,21 @@ def print_summary(outcomes: list[dict], args) -> None:
             f"{o['db']}: seeded in {o['seed_s']:.1f} s, ANALYZE {o['analyze_s']:.1f} s, {o['size']}"
         )
     labels = [label for o in outcomes for label in o["phases"]]
-    head = "| case | " + " | ".join(f"{label} median / p95 ms" for label in labels) + " |"
-    print("\n" + head)
-    print("| --- |" + " ---: |" * len(labels))
-    names = [r.case for r in next(iter(outcomes[0]["phases"].values()))]
-    for i, name in enumerate(names):
+    print(
+        "\n| case | matching rows | "
+        + " | ".join(f"{label} median / p95 ms" for label in labels)
+        + " |"
+    )
+    print("| --- | ---: |" + " ---: |" * len(labels))
+    first = next(iter(outcomes[0]["phases"].values()))
+    for i, r0 in enumerate(first):
         cells = []
         for o in outcomes:
             for results in o["phases"].values():
                 r = results[i]
                 mark = "**" if r.median_ms > SLOW_MS else ""
                 cells.append(f"{mark}{r.median_ms:.2f}{mark} / {r.p95_ms:.2f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {r0.case} | {r0.matching:,} | " + " | ".join(cells) + " |")
     print()
     for o in outcomes:
         for label, results in o["phases"].items():
@@ -848,6 +1043,15 @@ def print_summary(outcomes: list[dict], args) -> None:
                     slow = "SLOW " if r.median_ms > SLOW_MS else ""
                     print(f"{slow}[{label}] {r.case}: {', '.join(r.flags) or 'no flag'}")
                     print(f"    {r.summary}")
+    for o in outcomes:
+        for label, items in o["what_if"].items():
+            stages = list(items[0].figures)
+            print(f"\nwhat if, {label} (raw SQL median / p95 ms):\n")
+            print("| query | " + " | ".join(stages) + " | plan of the proposed SQL |")
+            print("| --- |" + " ---: |" * len(stages) + " --- |")
+            for w in items:
+                cells = [f"{w.figures[s][0]:.2f} / {w.figures[s][1]:.2f}" for s in stages]
+                print(f"| {w.name} | " + " | ".join(cells) + f" | {w.plans[stages[-1]]} |")
 
 
 def main() -> int:
@@ -859,6 +1063,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of runs per case")
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument(
+        "--no-what-if",
+        dest="what_if",
+        action="store_false",
+        help="skip the candidate indexes and query shapes",
+    )
     parser.add_argument("--json", type=Path, help="write the figures and plans here")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
@@ -896,10 +1106,13 @@ def main() -> int:
     if args.json:
         payload = [
             {
-                **{k: v for k, v in o.items() if k != "phases"},
+                **{k: v for k, v in o.items() if k not in ("phases", "what_if")},
                 "phases": {
                     label: [{**r.__dict__, "params": repr(r.params)} for r in results]
                     for label, results in o["phases"].items()
+                },
+                "what_if": {
+                    label: [w.__dict__ for w in items] for label, items in o["what_if"].items()
                 },
             }
             for o in outcomes
