@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from typing import Annotated
 
 import typer
@@ -28,6 +29,16 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
+def _analyze(url: str) -> None:
+    from app.core.db import Database, refresh_statistics
+
+    db = Database(url)
+    try:
+        refresh_statistics(db)
+    finally:
+        db.dispose()
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
@@ -36,6 +47,7 @@ def migrate() -> None:
     _logging()
     settings = get_settings()
     upgrade(settings.resolved_database_url)
+    _analyze(settings.resolved_database_url)
     typer.echo("database at head")
 
 
@@ -60,6 +72,7 @@ def serve(
     settings.resolved_encryption_keys()
     settings.resolved_blind_index_key()
     upgrade(settings.resolved_database_url)
+    _analyze(settings.resolved_database_url)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -79,6 +92,7 @@ def worker(
     """Deliver queued notices, destroy proxy documents past their retention, and close
     requests whose code was never entered; several workers may run side by side."""
     from app.core.context import AppContext
+    from app.core.db import refresh_statistics
     from app.notifications.outbox import drain
     from app.notifications.senders import make_sender
     from app.verification.documents import destroy_expired
@@ -90,6 +104,7 @@ def worker(
     ctx = AppContext.build(settings)
     sender = make_sender(settings)
     stop = threading.Event()
+    analyzed_at = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while True:
@@ -104,6 +119,9 @@ def worker(
         expired = reject_unverified(ctx.db, ctx)
         if expired:
             log.info("closed %d request(s) whose code was never entered", expired)
+        if time.monotonic() - analyzed_at > 3600:
+            refresh_statistics(ctx.db)
+            analyzed_at = time.monotonic()
         if once or stop.wait(settings.outbox_poll_seconds):
             break
     ctx.db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
 from app.core.config import DeliveryMode, Settings, get_settings
 from app.core.context import AppContext
+from app.core.db import refresh_statistics
 from app.core.errors import install_problem_handlers
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
@@ -47,10 +49,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def deliver() -> None:
         drain(ctx.db, ctx, sender)
 
+    analyzed_at = [time.monotonic()]
+
     def background() -> None:
         deliver()
         destroy_expired(ctx.db, ctx)
         reject_unverified(ctx.db, ctx)
+        if time.monotonic() - analyzed_at[0] > 3600:  # keep SQLite's planner statistics fresh
+            refresh_statistics(ctx.db)
+            analyzed_at[0] = time.monotonic()
 
     if mode is DeliveryMode.background:
         pump = OutboxPump(background, settings.outbox_poll_seconds)

@@ -155,3 +155,13 @@ def unit_of_work(db: Database, work: Callable[[Session], T], *, write: bool = Tr
             raise
         commit(session)
         return result
+
+
+def refresh_statistics(db: Database) -> None:
+    """SQLite chooses the queue's indexes well only with statistics (ANALYZE); sampled, so it
+    is quick on a large file. PostgreSQL's autovacuum keeps its own, so nothing to do there."""
+    if not db.is_sqlite:
+        return
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")

@@ -8,15 +8,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import or_, tuple_
 from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.core.errors import Problem
 from app.models import Request
-from app.requests.lifecycle import CLOSED
+from app.requests.lifecycle import CLOSED, Status
 
 REFERENCE = re.compile(r"^RD-\d{4}-\d{6}$")
+OPEN_STATUSES = frozenset(s.value for s in Status if s not in CLOSED)
 
 
 @dataclass
@@ -59,11 +60,14 @@ def page(
     elif f.assignee:
         query = query.where(Request.assignee_id == f.assignee)
     now = ctx.clock.now()
-    closed = [s.value for s in CLOSED]
+    # closed_at is stamped exactly when a request closes, so "not closed" is `closed_at IS
+    # NULL`, which the partial index of open requests serves.
     if f.overdue is True:
-        query = query.where(Request.due_at < now, Request.status.not_in(closed))
+        query = query.where(Request.due_at < now, Request.closed_at.is_(None))
     elif f.overdue is False:
-        query = query.where(or_(Request.due_at >= now, Request.status.in_(closed)))
+        query = query.where(or_(Request.due_at >= now, Request.closed_at.is_not(None)))
+    if f.status and OPEN_STATUSES.issuperset(f.status):
+        query = query.where(Request.closed_at.is_(None))
     if f.due_before:
         query = query.where(Request.due_at < f.due_before)
     if f.q:
@@ -93,9 +97,8 @@ def page(
             )
     if cursor:
         due, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Request.due_at > due, and_(Request.due_at == due, Request.id > last_id))
-        )
+        # A row-value comparison: the (…, due_at, id) indexes seek straight to it.
+        query = query.where(tuple_(Request.due_at, Request.id) > tuple_(due, last_id))
     rows = list(session.exec(query.order_by(Request.due_at, Request.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

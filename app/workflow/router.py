@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import and_, or_
+from sqlalchemy import tuple_
 from sqlmodel import select
 
 from app.core.deps import AnyStaff, ContextDep, IfMatch, Operator, SessionDep
@@ -169,7 +169,7 @@ def list_tasks(
         query = query.where(Task.request_id == request_id)
     if cursor:
         due, last = decode_cursor(cursor)
-        query = query.where(or_(Task.due_at > due, and_(Task.due_at == due, Task.id > last)))
+        query = query.where(tuple_(Task.due_at, Task.id) > tuple_(due, last))
     rows = list(session.exec(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
