@@ -321,5 +321,7 @@ def withdraw(
         at=now,
         detail={"reason_given": reason is not None},
     )
+    # Nothing is left to do for it: open tasks leave the work queue as cancelled.
+    tasks.close(session, request.id, tasks.ALL_KINDS, now=now, actor=actor, status="cancelled")
     notify(session, ctx, request, "withdrawn", now=now, **moment("at", now))
     return request

@@ -151,7 +151,7 @@ def list_tasks(
     session: SessionDep,
     ctx: ContextDep,
     mine: Annotated[bool, Query(description="Only tasks assigned to me.")] = False,
-    status: Annotated[str, Query(pattern="^(open|done|all)$")] = "open",
+    status: Annotated[str, Query(pattern="^(open|done|cancelled|all)$")] = "open",
     kind: Annotated[str | None, Query(pattern="^(verify|decide|fulfil|review_objection)$")] = None,
     request_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -15,6 +15,7 @@ from app.core.ids import new_id
 from app.models import Request, Task
 
 VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
+ALL_KINDS = (VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION)
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
 CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}
 

@@ -50,3 +50,35 @@ def test_withdraw_rejects_unknown_fields(client, outbox_dir):
     assert response.status_code == 422
     read = client.get(f"/v1/requests/{created['id']}", headers=headers)
     assert read.json()["status"] == "open"
+
+
+def test_withdrawing_cancels_the_open_tasks(client, outbox_dir, staff):
+    from tests.support import act
+
+    created, headers = verified(
+        client, outbox_dir, type="deletion", scope={"categories": ["newsletter"]}
+    )
+    act(
+        client,
+        staff["cpo"]["headers"],
+        created["id"],
+        "assign",
+        {"assignee": "handler@example.com"},
+    )
+    act(
+        client,
+        staff["handler"]["headers"],
+        created["id"],
+        "decision",
+        {"outcome": "granted", "explanation": "삭제합니다."},
+    )
+    assert client.post(f"/v1/requests/{created['id']}/withdraw", headers=headers).status_code == 200
+    open_tasks = client.get("/v1/staff/tasks", headers=staff["cpo"]["headers"]).json()["items"]
+    assert open_tasks == []
+    every = client.get(
+        "/v1/staff/tasks", headers=staff["cpo"]["headers"], params={"status": "all"}
+    ).json()["items"]
+    assert {(t["kind"], t["status"]) for t in every} == {
+        ("decide", "done"),
+        ("fulfil", "cancelled"),
+    }
