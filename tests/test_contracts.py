@@ -37,3 +37,30 @@ def test_every_route_is_described():
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             assert op.get("summary") or op.get("description"), f"{method} {path} has no text"
+
+
+def test_staff_routes_offer_the_password_login_in_the_docs():
+    spec = openapi_spec()
+    flow = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
+    assert flow["tokenUrl"] == "/v1/auth/token"
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            schemes = {name for entry in op.get("security", []) for name in entry}
+            if path.startswith("/v1/staff"):
+                assert schemes == {"OAuth2PasswordBearer"}, path
+            elif path.startswith("/v1/requests/{request_id}") and "verification" not in path:
+                assert schemes == {"HTTPBearer"}, path
+
+
+def test_the_docs_login_form_works(client, staff):
+    # What Swagger's Authorize dialog sends for the password flow.
+    response = client.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "cpo@example.com",
+            "password": "correct horse battery staple",
+            "scope": "",
+        },
+    )
+    assert response.status_code == 200

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlmodel import Session
 
 from app.core.actors import Actor
@@ -62,6 +62,12 @@ def client_ip(request: Request) -> str | None:
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from the code verification.")
+# Staff routes declare the OAuth2 password flow, so the docs' "Authorize" button logs in.
+_staff_login = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token",
+    auto_error=False,
+    description="Staff: log in with e-mail and password (POST /v1/auth/token).",
+)
 
 
 @dataclass(frozen=True)
@@ -131,11 +137,9 @@ class StaffPrincipal:
             raise Problem(403, "forbidden", "This request is assigned to another handler.")
 
 
-def _staff_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> StaffPrincipal:
+def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
     ctx: AppContext = request.app.state.ctx
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if not token:
         raise Problem(
             401,
             "unauthorized",
@@ -144,10 +148,10 @@ def _staff_principal(
         )
     now = ctx.clock.now()
     try:
-        claims = read_token(ctx.secret_key, credentials.credentials, audience=AUD_STAFF, now=now)
+        claims = read_token(ctx.secret_key, token, audience=AUD_STAFF, now=now)
     except TokenError as exc:
         try:  # a valid subject token is a known principal without staff rights: 403
-            read_token(ctx.secret_key, credentials.credentials, audience=AUD_SUBJECT, now=now)
+            read_token(ctx.secret_key, token, audience=AUD_SUBJECT, now=now)
         except TokenError:
             raise Problem(
                 401,
@@ -176,10 +180,9 @@ def Staff(*roles: str):
     """`Staff("cpo", "handler")`: a dependency that admits these staff roles (all when none)."""
 
     def dependency(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        request: Request, token: Annotated[str | None, Depends(_staff_login)]
     ) -> StaffPrincipal:
-        principal = _staff_principal(request, credentials)
+        principal = _staff_principal(request, token)
         if roles and principal.role not in roles:
             raise Problem(
                 403,
