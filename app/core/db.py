@@ -13,14 +13,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 AfterCommit = Callable[[], None]
-T = TypeVar("T")
 
 
 WRITE_LOCK_TIMEOUT = 30.0
@@ -139,22 +137,6 @@ def commit(session: Session) -> None:
     session.info["after_commit"] = []
     for callback in callbacks:
         callback()
-
-
-def unit_of_work(db: Database, work: Callable[[Session], T], *, write: bool = True) -> T:
-    """Run `work` in one transaction and commit once. A Problem raised with `commit=True`
-    commits what was done first (a counted wrong code); any other error rolls back."""
-    from app.core.errors import Problem
-
-    with db.session(write=write) as session:
-        try:
-            result = work(session)
-        except Problem as exc:
-            if exc.commit:
-                commit(session)
-            raise
-        commit(session)
-        return result
 
 
 def refresh_statistics(db: Database) -> None:

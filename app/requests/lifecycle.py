@@ -78,12 +78,17 @@ _INSERT_EVENT = insert(TimelineEvent.__table__)
 
 
 class IllegalTransition(Problem):
-    def __init__(self, current: Status, action: Action) -> None:
+    """409: the request's status does not allow this (a transition, or a change like an
+    extension that only some statuses take); names the actions that are allowed now."""
+
+    def __init__(
+        self, current: Status, action: Action | None = None, *, detail: str | None = None
+    ) -> None:
         allowed = sorted(a.value for (s, a) in TRANSITIONS if s == current)
         super().__init__(
             409,
             "illegal-transition",
-            f"A request that is {current.value} cannot be asked to {action.value}.",
+            detail or f"A request that is {current.value} cannot be asked to {action.value}.",
             status_now=current.value,
             allowed_actions=allowed,
         )

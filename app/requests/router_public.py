@@ -17,7 +17,7 @@ from app.requests.schemas import (
     RequestPublic,
     WithdrawIn,
 )
-from app.requests.views import created_view, public_documents, public_view
+from app.requests.views import created_view, public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
@@ -66,13 +66,7 @@ def read_request(
     """Follow your request: status, deadline, days left, timeline and the notices sent."""
     principal.owns(request_id)
     request = service.get(session, request_id)
-    return public_view(
-        request,
-        service.timeline(session, request_id),
-        service.notices(session, request_id),
-        ctx.clock.now(),
-        public_documents(session, request_id),
-    )
+    return public_view(session, request, ctx.clock.now())
 
 
 @router.post(
@@ -96,10 +90,4 @@ def withdraw_request(
     request = service.withdraw(
         session, ctx, request_id, reason=body.reason if body else None, actor=principal.actor
     )
-    return public_view(
-        request,
-        service.timeline(session, request_id),
-        service.notices(session, request_id),
-        ctx.clock.now(),
-        public_documents(session, request_id),
-    )
+    return public_view(session, request, ctx.clock.now())

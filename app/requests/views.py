@@ -13,12 +13,10 @@ from app.models import (
     Document,
     Extension,
     Objection,
-    OutboxMessage,
     Request,
     Task,
-    TimelineEvent,
 )
-from app.requests import pii
+from app.requests import pii, service
 from app.requests.lifecycle import CLOSED, Status, allowed_actions
 from app.requests.schemas import (
     DocumentOut,
@@ -34,11 +32,10 @@ from app.requests.schemas import (
     TimelineItem,
     VerificationOut,
 )
-from app.requests.service import Filed
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
-def created_view(filed: Filed, now: datetime, code_ttl: int) -> RequestCreated:
+def created_view(filed: service.Filed, now: datetime, code_ttl: int) -> RequestCreated:
     return RequestCreated(
         id=filed.id,
         reference=filed.reference,
@@ -54,6 +51,11 @@ def created_view(filed: Filed, now: datetime, code_ttl: int) -> RequestCreated:
     )
 
 
+def _overdue(request: Request, now: datetime) -> bool:
+    """Late and still waiting for us: a closed request is never overdue."""
+    return Status(request.status) not in CLOSED and is_overdue(request.due_at, now)
+
+
 def public_documents(session: Session, request_id: str) -> list[DocumentOut]:
     rows = session.exec(
         select(Document)
@@ -63,14 +65,10 @@ def public_documents(session: Session, request_id: str) -> list[DocumentOut]:
     return [DocumentOut.model_validate(d, from_attributes=True) for d in rows]
 
 
-def public_view(
-    request: Request,
-    events: list[TimelineEvent],
-    notices: list[OutboxMessage],
-    now: datetime,
-    documents: list[DocumentOut] | None = None,
-) -> RequestPublic:
-    closed = Status(request.status) in CLOSED
+def public_view(session: Session, request: Request, now: datetime) -> RequestPublic:
+    """What the filer sees of their request: no personal data, never a document's content."""
+    events = service.timeline(session, request.id)
+    notices = service.notices(session, request.id)
     return RequestPublic(
         id=request.id,
         reference=request.reference,
@@ -84,7 +82,7 @@ def public_view(
         due_at=request.due_at,
         due_date=seoul_date(request.due_at),
         days_left=days_left(request.due_at, now),
-        overdue=not closed and is_overdue(request.due_at, now),
+        overdue=_overdue(request, now),
         timeline=[TimelineItem(at=e.at, kind=e.kind, status=e.to_status) for e in events],
         notices=[
             NoticeItem(
@@ -92,12 +90,11 @@ def public_view(
             )
             for n in notices
         ],
-        documents=documents or [],
+        documents=public_documents(session, request.id),
     )
 
 
 def queue_item(request: Request, now: datetime) -> QueueItem:
-    closed = Status(request.status) in CLOSED
     return QueueItem(
         id=request.id,
         reference=request.reference,
@@ -108,7 +105,7 @@ def queue_item(request: Request, now: datetime) -> QueueItem:
         due_at=request.due_at,
         due_date=seoul_date(request.due_at),
         days_left=days_left(request.due_at, now),
-        overdue=not closed and is_overdue(request.due_at, now),
+        overdue=_overdue(request, now),
         assignee_id=request.assignee_id,
         version=request.version,
     )
@@ -138,20 +135,8 @@ def staff_view(
     """Everything about a request, personal data decrypted (the caller records the read)."""
     keys = ctx.keys
     rid = request.id
-    events = list(
-        session.exec(
-            select(TimelineEvent)
-            .where(TimelineEvent.request_id == rid)
-            .order_by(TimelineEvent.at, TimelineEvent.id)
-        )
-    )
-    notices = list(
-        session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.request_id == rid)
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        )
-    )
+    events = service.timeline(session, rid)
+    notices = service.notices(session, rid)
     task_rows = list(
         session.exec(select(Task).where(Task.request_id == rid).order_by(Task.created_at, Task.id))
     )
@@ -176,7 +161,6 @@ def staff_view(
             .order_by(Objection.filed_at, Objection.id)
         )
     )
-    closed = Status(request.status) in CLOSED
     return RequestStaffView(
         id=rid,
         reference=request.reference,
@@ -208,7 +192,7 @@ def staff_view(
         statutory_due_at=request.statutory_due_at,
         due_date=seoul_date(request.due_at),
         days_left=days_left(request.due_at, now),
-        overdue=not closed and is_overdue(request.due_at, now),
+        overdue=_overdue(request, now),
         verified_at=request.verified_at,
         closed_at=request.closed_at,
         assignee_id=request.assignee_id,

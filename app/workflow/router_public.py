@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from app.core.deps import ContextDep, SessionDep, SubjectToken
 from app.requests import service as requests
 from app.requests.schemas import RequestPublic
-from app.requests.views import public_documents, public_view
+from app.requests.views import public_view
 from app.workflow import service
 from app.workflow.schemas import ObjectionIn
 
@@ -37,10 +37,4 @@ def object_to_decision(
     principal.owns(request_id)
     request = requests.get(session, request_id)
     service.object_to(session, ctx, request, body.reason, principal.actor)
-    return public_view(
-        request,
-        requests.timeline(session, request_id),
-        requests.notices(session, request_id),
-        ctx.clock.now(),
-        public_documents(session, request_id),
-    )
+    return public_view(session, request, ctx.clock.now())

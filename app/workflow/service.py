@@ -70,11 +70,8 @@ def assign(
         raise Problem(403, "forbidden", "A handler may only take a request for themselves.")
     may_work_on(principal, request)
     if Status(request.status) not in ACTIVE and request.status != Status.refused:
-        raise Conflict(
-            f"A {request.status} request takes no assignee.",
-            slug="illegal-transition",
-            status_now=request.status,
-            allowed_actions=[a.value for a in lifecycle.allowed_actions(request.status)],
+        raise lifecycle.IllegalTransition(
+            Status(request.status), detail=f"A {request.status} request takes no assignee."
         )
     now, actor = ctx.clock.now(), principal.actor
     previous = request.assignee_id
@@ -189,11 +186,8 @@ def extend(
     (PIPA Art. 35(3); Decree 42(2))."""
     may_work_on(principal, request)
     if Status(request.status) not in ACTIVE:
-        raise Conflict(
-            f"A {request.status} request has no deadline to extend.",
-            slug="illegal-transition",
-            status_now=request.status,
-            allowed_actions=[a.value for a in lifecycle.allowed_actions(request.status)],
+        raise lifecycle.IllegalTransition(
+            Status(request.status), detail=f"A {request.status} request has no deadline to extend."
         )
     now, actor = ctx.clock.now(), principal.actor
     new_due = end_of_day(seoul_date(body.due_at))

@@ -13,6 +13,7 @@ from app.core.context import AppContext
 from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
 from app.models import Request, Task
+from app.requests import lifecycle
 
 VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
 ALL_KINDS = (VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION)
@@ -127,8 +128,6 @@ def complete_by_hand(
     task.note_enc = ctx.keys.encrypt(note, f"task.note:{task.id}")
     session.add(task)
     session.flush()
-    from app.requests import lifecycle
-
     lifecycle.record(
         session,
         task.request_id,
