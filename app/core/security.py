@@ -55,10 +55,25 @@ def read_token(secret: str, token: str, *, audience: str, now: datetime) -> dict
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=ISSUER,
-            options={"verify_exp": False, "require_exp": True, "require_sub": True},
+            # python-jose would check exp, nbf and iat against the wall clock, and any
+            # `require_<claim>` option turns that claim's check back on: so the time claims
+            # are checked below against the service's clock alone, never required here.
+            options={
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "require_aud": True,
+                "require_iss": True,
+                "require_sub": True,
+            },
         )
     except JWTError as exc:
         raise TokenError("invalid token") from exc
-    if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        raise TokenError("invalid token")
+    if exp <= now.timestamp():
         raise TokenError("expired token")
+    if not isinstance(claims.get("aud"), str):  # one audience per token, always present
+        raise TokenError("invalid token")
     return claims
