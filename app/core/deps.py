@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from app.core.actors import Actor
@@ -26,16 +27,33 @@ async def get_ctx(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_ctx)]
 
 
+def lost_race(request: Request) -> Problem:
+    """Another transaction changed the request between our read and our write (the ORM's
+    version check matched no row). A lost race is the caller's to retry, never a 500: 412 when
+    the caller sent If-Match (the version it holds is stale now), 409 otherwise."""
+    if "if-match" in request.headers:
+        return Problem(
+            412,
+            "precondition-failed",
+            "Someone changed the request at the same moment: reload it and send its new "
+            "version in If-Match.",
+        )
+    return Problem(409, "conflict", "The request changed at the same moment: reload it and retry.")
+
+
 def _unit_of_work(request: Request, write: bool) -> Iterator[Session]:
     ctx: AppContext = request.app.state.ctx
     with ctx.db.session(write=write) as session:
         try:
-            yield session
-        except Problem as exc:
-            if exc.commit:
-                commit(session)
-            raise
-        commit(session)
+            try:
+                yield session
+            except Problem as exc:
+                if exc.commit:
+                    commit(session)
+                raise
+            commit(session)
+        except StaleDataError:
+            raise lost_race(request) from None
 
 
 def get_session(request: Request) -> Iterator[Session]:
