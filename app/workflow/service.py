@@ -16,6 +16,7 @@ from app.core.errors import Conflict, Problem
 from app.core.ids import new_id
 from app.law.deadlines import end_of_day, seoul_date, statutory_due_at
 from app.law.grounds import problems_with_grounds
+from app.law.rights import Channel
 from app.models import Decision, Extension, Objection, Request, Task
 from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
@@ -24,6 +25,8 @@ from app.workflow import tasks
 from app.workflow.schemas import AssignIn, DecisionIn, ExtendIn, Outcome, VerifyIn
 
 ACTIVE = (Status.pending_verification, Status.open, Status.in_progress, Status.fulfilling)
+# Filings that arrive through our own forms, where the code is the only proof offered.
+PUBLIC_CHANNELS = (Channel.portal.value, Channel.api.value)
 
 
 def check_version(request: Request, expected: int) -> None:
@@ -90,7 +93,7 @@ def assign(
             at=now,
             detail={"assignee": assignee.id, "previous": previous},
         )
-    tasks.reassign(session, request.id, previous, assignee.id)
+    tasks.reassign(session, request.id, assignee.id)
     return request
 
 
@@ -146,8 +149,9 @@ def reject_identity(
 def reject_unverified(db: Database, ctx: AppContext, *, limit: int = 200) -> int:
     """Requests filed by their subject whose code was never entered are closed after
     `unverified_expiry_days`: the identity could not be confirmed (Decree 46), and the law
-    wants an answer within the period rather than a request left hanging. Proxies and
-    offline requests wait for a person instead."""
+    wants an answer within the period rather than a request left hanging. Only public filings
+    (portal, api) expire: proxies, and requests staff entered from a letter, call or visit
+    (received in the Decree 41② sense whatever the e-mail does), wait for a person."""
     now = ctx.clock.now()
     cutoff = now - timedelta(days=ctx.settings.unverified_expiry_days)
     with db.transaction() as session:
@@ -157,11 +161,17 @@ def reject_unverified(db: Database, ctx: AppContext, *, limit: int = 200) -> int
                 .where(
                     Request.status == Status.pending_verification.value,
                     Request.requester_kind == "self",
+                    Request.channel.in_(PUBLIC_CHANNELS),
                     Request.subject_email_bidx.is_not(None),
                     Request.created_at <= cutoff,
                 )
                 .order_by(Request.created_at)
                 .limit(limit)
+                # Lock order: every request row first, then (inside reject_identity) the access
+                # record's head. Locking row by row while holding the head would deadlock with
+                # a code entry, which locks its request and then the head. Rows someone is
+                # working on right now are left for the next round.
+                .with_for_update(skip_locked=True)
             )
         )
         for request in stale:
@@ -365,16 +375,28 @@ def decide(
     ):
         objection.resolved_at = now
         session.add(objection)
-    if not refused and request.type != "access":
-        granted = (
-            [i.category for i in body.items if i.result == "granted"]
-            if body.items
-            else list(request.categories)
+    granted = (
+        []
+        if refused
+        else [i.category for i in body.items if i.result == "granted"]
+        if body.items
+        else list(request.categories)
+    )
+    # A re-decision (after an objection) voids the work of what it no longer grants.
+    voided = tasks.void_fulfilment(session, request.id, granted, now=now, actor=actor)
+    if voided:
+        lifecycle.record(
+            session, request.id, "tasks.voided", actor=actor, at=now, detail={"fulfil": voided}
         )
+    if not refused and request.type != "access":
         existing = {
             (t.category, t.system)
             for t in session.exec(
-                select(Task).where(Task.request_id == request.id, Task.kind == tasks.FULFIL)
+                select(Task).where(
+                    Task.request_id == request.id,
+                    Task.kind == tasks.FULFIL,
+                    Task.status != "cancelled",  # voided work is owed again when re-granted
+                )
             )
         }
         for category, system in tasks.fulfilment_targets(ctx, granted):

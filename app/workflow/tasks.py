@@ -85,15 +85,32 @@ def follow_deadline(session: Session, request: Request) -> None:
     )
 
 
-def reassign(session: Session, request_id: str, old: str | None, new: str) -> None:
+def reassign(session: Session, request_id: str, new: str) -> None:
+    """Every open task of the request follows its assignee: the previous handler, who may no
+    longer see the request, must not be left holding (or completing) its fulfilment work."""
     session.flush()
     t = Task.__table__
-    condition = t.c.assignee_id.is_(None) if old is None else t.c.assignee_id == old
     session.connection().execute(
-        update(t)
-        .where(t.c.request_id == request_id, t.c.status == "open", t.c.kind != FULFIL, condition)
-        .values(assignee_id=new)
+        update(t).where(t.c.request_id == request_id, t.c.status == "open").values(assignee_id=new)
     )
+
+
+def void_fulfilment(
+    session: Session, request_id: str, keep: list[str], *, now: datetime, actor: Actor
+) -> int:
+    """Cancel the open fulfilment tasks of categories a new decision no longer grants (a
+    refusal after an objection voids them all); returns how many."""
+    session.flush()
+    t = Task.__table__
+    condition = [t.c.request_id == request_id, t.c.status == "open", t.c.kind == FULFIL]
+    if keep:
+        condition.append(t.c.category.not_in(keep))
+    result = session.connection().execute(
+        update(t)
+        .where(*condition)
+        .values(status="cancelled", completed_at=now, completed_by=actor.label)
+    )
+    return result.rowcount
 
 
 def fulfilment_targets(ctx: AppContext, categories: list[str]) -> list[tuple[str, str | None]]:
