@@ -60,6 +60,7 @@ TABLES = [
     "task",
     "decision",
     "document",
+    "staff_note",
     "request",
     "reference_counter",
     "staff_user",

@@ -9,6 +9,7 @@ from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
 from app.models.reference_counter import ReferenceCounter
 from app.models.request import Request
+from app.models.staff_note import StaffNote
 from app.models.staff_user import StaffUser
 from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "ReferenceCounter",
     "Request",
+    "StaffNote",
     "StaffUser",
     "Task",
     "TimelineEvent",

@@ -28,3 +28,6 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_error: str | None = Field(default=None, max_length=200)
+    # Who holds the lease (a random token per claim): only the holder may record the result,
+    # so a worker whose lease ran out cannot mark sent what another worker has reclaimed.
+    claim_token: str | None = Field(default=None, max_length=32)

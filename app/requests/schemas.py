@@ -324,6 +324,16 @@ class StaffNoticeItem(NoticeItem):
     last_error: str | None = None
 
 
+class StaffNoteOut(BaseModel):
+    kind: Literal["verification", "completion", "task"] = Field(
+        description="What the note is about: the identity check, the completion, or a task."
+    )
+    at: datetime
+    author: str = Field(description="Who wrote it, e.g. `staff:usr_…`.")
+    text: str
+    task_id: str | None = Field(None, description="The task, for a task's completion note.")
+
+
 class RequestStaffView(BaseModel):
     id: str
     reference: str
@@ -355,3 +365,6 @@ class RequestStaffView(BaseModel):
     extensions: list[ExtensionPublic]
     objections: list[ObjectionPublic]
     notices: list[StaffNoticeItem]
+    notes: list[StaffNoteOut] = Field(
+        description="Staff notes (kept encrypted, never sent to the subject), oldest first."
+    )

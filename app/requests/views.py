@@ -26,12 +26,14 @@ from app.requests.schemas import (
     RequesterOut,
     RequestPublic,
     RequestStaffView,
+    StaffNoteOut,
     StaffNoticeItem,
     StaffTimelineItem,
     SubjectOut,
     TimelineItem,
     VerificationOut,
 )
+from app.workflow import notes as staff_notes
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
@@ -249,4 +251,5 @@ def staff_view(
             )
             for n in notices
         ],
+        notes=[StaffNoteOut(**n) for n in staff_notes.read_all(session, ctx, rid, task_rows)],
     )

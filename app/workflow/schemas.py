@@ -66,7 +66,9 @@ class DecisionIn(StrictBody):
 
 
 class CompleteIn(StrictBody):
-    note: Text(2000) | None = None
+    note: Text(2000) | None = Field(
+        None, description="How completion went; kept encrypted, shown to staff only."
+    )
 
 
 class ObjectionIn(StrictBody):

@@ -21,7 +21,7 @@ from app.models import Decision, Extension, Objection, Request, Task
 from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
 from app.requests.notices import day, ground_views, moment, notify
-from app.workflow import tasks
+from app.workflow import notes, tasks
 from app.workflow.schemas import AssignIn, DecisionIn, ExtendIn, Outcome, VerifyIn
 
 ACTIVE = (Status.pending_verification, Status.open, Status.in_progress, Status.fulfilling)
@@ -107,6 +107,7 @@ def verify(
     may_work_on(principal, request)
     now, actor = ctx.clock.now(), principal.actor
     detail = {"method": body.method, "note_given": body.note is not None}
+    notes.add(session, ctx, request.id, notes.VERIFICATION, body.note, actor=actor, at=now)
     if body.outcome == "verified":
         lifecycle.transition(session, request, Action.verify, actor=actor, at=now, detail=detail)
         tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
@@ -459,6 +460,7 @@ def complete(
         at=now,
         detail={"note_given": note is not None},
     )
+    notes.add(session, ctx, request.id, notes.COMPLETION, note, actor=actor, at=now)
     decision = latest_decision(session, request.id)
     done = (
         [i["category"] for i in decision.items if i["result"] == "granted"]
