@@ -51,6 +51,10 @@ def utc(y, m, d, hh=0, mm=0, ss=0):
         (date(2027, 2, 9), True),  # Tue, substitute for Seollal 2027
         (date(2027, 2, 10), False),  # Wed, first working day after Seollal 2027
         (date(2026, 12, 24), False),  # Thu, Christmas Eve is not a holiday
+        # Public Holidays Act as amended 2026-02-10 (needs holidays >= 0.102):
+        (date(2026, 5, 1), True),  # Fri, 노동절 (Labour Day) is a public holiday from 2026
+        (date(2026, 7, 17), True),  # Fri, 제헌절 (Constitution Day) is one again from 2026
+        (date(2025, 7, 17), False),  # Thu, it was not in 2025
     ],
 )
 def test_is_non_working_day(d, expected):
@@ -93,6 +97,10 @@ def test_seoul_date_uses_seoul_not_utc():
         # Substitute holiday: Fri 08-07 + 10 = Mon 08-17, substitute for
         # 광복절 (Sat 08-15) -> Tue 08-18.
         (kst(2026, 8, 7, 15), 10, date(2026, 8, 18)),
+        # 노동절: Tue 04-21 + 10 = Fri 05-01, a public holiday from 2026; Sat, Sun -> Mon 05-04.
+        (kst(2026, 4, 21, 10), 10, date(2026, 5, 4)),
+        # 제헌절: Tue 07-07 + 10 = Fri 07-17, a public holiday again from 2026 -> Mon 07-20.
+        (kst(2026, 7, 7, 10), 10, date(2026, 7, 20)),
         # Local election: received Sun 05-24 (Buddha's Birthday; a holiday on
         # the *first* day does not matter) + 10 = Wed 06-03 election day
         # -> Thu 06-04.
