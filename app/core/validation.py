@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -43,3 +44,24 @@ class StrictBody(BaseModel):
     """Every request body: unknown fields are an error (api.md), never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# Dates this service can reckon with: the Civil Act arithmetic, time-zone shifts and SQL
+# bounds all overflow near year 1 or 9999, so an input date outside these years is a 422.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+
+
+def _reasonable_datetime(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+def _reasonable_date(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_reasonable_datetime)]
+Day = Annotated[date, AfterValidator(_reasonable_date)]

@@ -28,6 +28,7 @@ class QueueFilter:
     overdue: bool | None = None
     due_before: datetime | None = None
     q: str | None = None
+    visible_to: str | None = None  # a handler: only requests assigned to them or to nobody
 
 
 def encode_cursor(due_at: datetime, request_id: str) -> str:
@@ -47,6 +48,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
+def search_kind(q: str) -> str:
+    """What a `q` names, for the access record (never the value: an e-mail is personal data)."""
+    q = q.strip()
+    if REFERENCE.match(q.upper()):
+        return "reference"
+    return "id" if q.startswith("req_") else "email"
+
+
 def page(
     session: Session, ctx: AppContext, f: QueueFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[Request], str | None]:
@@ -59,6 +68,8 @@ def page(
         query = query.where(Request.assignee_id.is_(None))
     elif f.assignee:
         query = query.where(Request.assignee_id == f.assignee)
+    if f.visible_to:
+        query = query.where(or_(Request.assignee_id.is_(None), Request.assignee_id == f.visible_to))
     now = ctx.clock.now()
     # closed_at is stamped exactly when a request closes, so "not closed" is `closed_at IS
     # NULL`, which the partial index of open requests serves.

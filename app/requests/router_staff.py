@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -11,6 +11,7 @@ from fastapi import Request as HttpRequest
 from app.audit import service as audit
 from app.core.deps import AnyStaff, ContextDep, Operator, SessionDep, WriteSessionDep
 from app.core.errors import Problem
+from app.core.validation import Moment
 from app.law.rights import Channel, RequestType
 from app.requests import queue, service
 from app.requests.lifecycle import Status
@@ -40,7 +41,9 @@ def list_queue(
         str | None, Query(description="A staff id or e-mail, `me`, or `none`.", max_length=254)
     ] = None,
     overdue: bool | None = None,
-    due_before: datetime | None = None,
+    due_before: Annotated[
+        Moment | None, Query(description="Due strictly before this instant (with an offset).")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -76,10 +79,30 @@ def list_queue(
         overdue=overdue,
         due_before=due_before,
         q=q,
+        # A search by reference, id or e-mail finds a person's requests: it follows the rule
+        # of who may see them (StaffPrincipal.may_see), and it is recorded.
+        visible_to=principal.id if q and principal.role == "handler" else None,
     )
     rows, next_cursor = queue.page(session, ctx, f, limit=limit, cursor=cursor)
     now = ctx.clock.now()
+    if q:
+        _record_search(ctx, principal, queue.search_kind(q), [r.id for r in rows], now)
     return QueuePage(items=[queue_item(r, now) for r in rows], next_cursor=next_cursor)
+
+
+def _record_search(ctx, principal, kind: str, found: list[str], now) -> None:
+    """A search by personal data goes to the access record (who searched, how, what it found).
+    The queue reads in a read-only transaction, so the entry is its own small unit of work."""
+    with ctx.db.transaction() as session:
+        audit.append(
+            session,
+            at=now,
+            actor=principal.actor.label,
+            action="search",
+            request_id=found[0] if len(found) == 1 else None,
+            ip=principal.ip,
+            detail={"what": "queue", "by": kind, "found": found},
+        )
 
 
 @router.post(

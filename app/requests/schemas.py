@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
 
-from app.core.validation import Line, StrictBody, Text
+from app.core.validation import Line, Moment, StrictBody, Text
 from app.law.rights import RequestType
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
@@ -251,7 +251,7 @@ class StaffRequestCreate(RequestFields):
     """A request received offline (letter, phone, fax, e-mail, in person), entered by staff."""
 
     channel: Literal["email", "phone", "fax", "letter", "in_person", "api"]
-    received_at: datetime = Field(description="When it really arrived; the clock starts there.")
+    received_at: Moment = Field(description="When it really arrived; the clock starts there.")
     identity_verified: bool = Field(
         False,
         description="Staff already confirmed identity (e.g. in person): the request opens at once.",

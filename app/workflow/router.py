@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from app.core.deps import AnyStaff, ContextDep, IfMatch, Operator, SessionDep
 from app.core.errors import Problem
+from app.core.validation import Day
 from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
 from app.models import Request, Task
@@ -216,9 +217,9 @@ def metrics(
     session: SessionDep,
     ctx: ContextDep,
     since: Annotated[
-        date | None, Query(description="First day (Korea time); default: 90 days ago.")
+        Day | None, Query(description="First day (Korea time); default: 90 days ago.")
     ] = None,
-    until: Annotated[date | None, Query(description="Last day, inclusive; default: today.")] = None,
+    until: Annotated[Day | None, Query(description="Last day, inclusive; default: today.")] = None,
 ) -> Metrics:
     """Counts by type and status, open overdue, median days to close, and the share closed on
     time, for requests received in the range."""

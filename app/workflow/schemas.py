@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.core.validation import Line, StrictBody, Text
+from app.core.validation import Line, Moment, StrictBody, Text
 
 GroundCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,40}$")]
 
@@ -34,7 +34,7 @@ class VerifyIn(StrictBody):
 
 class ExtendIn(StrictBody):
     reason: Text(2000) = Field(description="The justified reason, sent to the subject (연기 사유).")
-    due_at: datetime = Field(
+    due_at: Moment = Field(
         description="The new deadline; it ends at the end of that day in Korea time and must be "
         "later than the current one."
     )
