@@ -71,7 +71,16 @@ def log_in(
 ) -> LoggedIn:
     """Check the password; count failures and lock the account after too many."""
     s, now = ctx.settings, ctx.clock.now()
-    user = session.exec(select(StaffUser).where(StaffUser.email == normalise(email))).first()
+    # Locked until commit: parallel attempts on one account take turns, so each counts on the
+    # last one's failures and the lock-out comes after exactly `login_max_failures` checked
+    # passwords. The turn includes one password hash check; that is the point. On SQLite
+    # the write transaction is already exclusive (core/db.py).
+    user = session.exec(
+        select(StaffUser)
+        .where(StaffUser.email == normalise(email))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     refused = Problem(
         401,
         "unauthorized",

@@ -18,6 +18,7 @@ from app.law.rights import RIGHTS, Channel
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
+from app.requests.locks import lock_access_record
 from app.requests.notices import moment, notify, request_context
 from app.requests.reference import next_reference
 from app.requests.schemas import RequestFields
@@ -112,9 +113,17 @@ _RECENT_BY_FILER = (
 )
 
 
-def _check_flood(session: Session, ctx: AppContext, data: RequestFields, now: datetime) -> None:
+def _check_flood(
+    session: Session, ctx: AppContext, data: RequestFields, now: datetime, *, counted: bool
+) -> None:
+    # Filings in several processes would each count only committed rows and all pass, so the
+    # count runs under the access record's head lock. Every filing appends to the record
+    # anyway, so this only takes that wait earlier; and unlike a lock per e-mail it cannot
+    # deadlock inside a group writer's batch of filings for several addresses. Every channel
+    # takes it here, before the reference counter, so all filings lock in one order.
+    lock_access_record(session)
     email = data.filer_email()
-    if email is None:
+    if not counted or email is None:
         return
     recent = (
         session.connection()
@@ -152,8 +161,7 @@ def submit(
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
     now = ctx.clock.now()
-    if channel in (Channel.portal, Channel.api):
-        _check_flood(session, ctx, data, now)
+    _check_flood(session, ctx, data, now, counted=channel in (Channel.portal, Channel.api))
     request_id = new_id("req")
     reference = next_reference(session, received_at)
     due_at = statutory_due_at(received_at, RIGHTS[data.type].days)

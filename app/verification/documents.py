@@ -21,6 +21,7 @@ from app.core.ids import new_id
 from app.models import Document, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import CLOSED, Status
+from app.requests.locks import lock_request
 
 KINDS = ("power_of_attorney", "identity_proof", "relationship_proof")
 
@@ -53,6 +54,9 @@ def store(
     data: bytes,
     actor: Actor,
 ) -> Document:
+    # Check the status and count the documents under the request's row lock, or parallel
+    # uploads all count the same rows and all pass (requests/locks.py).
+    request = lock_request(session, request.id)
     if Status(request.status) in CLOSED:
         raise Conflict(f"A {request.status} request takes no more documents.")
     limit = ctx.settings.max_document_bytes

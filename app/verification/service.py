@@ -22,6 +22,7 @@ from app.core.security import AUD_SUBJECT, issue_token
 from app.models import Request, VerificationCode
 from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
+from app.requests.locks import lock_request
 from app.requests.notices import request_context
 from app.verification.codes import code_hash, code_matches, new_code
 
@@ -38,6 +39,12 @@ _REVOKE_LIVE = (
     .values(revoked_at=bindparam("now"))
 )
 _INSERT_CODE = insert(_code)
+_COUNT_WRONG = (
+    update(_code)
+    .where(_code.c.id == bindparam("cid"))
+    .values(attempts=_code.c.attempts + 1)
+    .returning(_code.c.attempts)
+)
 
 
 def issue_code(
@@ -108,6 +115,10 @@ def verify_code(
     session: Session, ctx: AppContext, request: Request, code: str, actor: Actor
 ) -> Verified:
     s, now = ctx.settings, ctx.clock.now()
+    # The request row first (requests/locks.py for the order): entries for one request queue
+    # here, so each sees the code as the last one left it (no more than the allowed wrong
+    # tries are ever compared, a code works once) and only one can open the request.
+    request = lock_request(session, request.id)
     row = session.exec(
         select(VerificationCode)
         .where(VerificationCode.request_id == request.id)
@@ -125,9 +136,9 @@ def verify_code(
     if row.expires_at <= now:
         raise Problem(400, "code-expired", "The code has expired; ask for a new one.")
     if not code_matches(ctx.secret_key, row.id, code, row.code_hash):
-        row.attempts += 1
-        session.add(row)
-        left = s.code_max_attempts - row.attempts
+        # Counted in the database, not from the copy read above: an increment is never lost.
+        attempts = session.connection().execute(_COUNT_WRONG, {"cid": row.id}).scalar_one()
+        left = s.code_max_attempts - attempts
         lifecycle.record(
             session,
             request.id,
@@ -190,6 +201,8 @@ class Resent:
 def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) -> Resent:
     """A new code, at most one per cooldown and `code_max_per_hour` an hour."""
     s, now = ctx.settings, ctx.clock.now()
+    # Count under the request's row lock, or parallel resends all count the same codes.
+    request = lock_request(session, request.id)
     last, count = session.exec(
         select(func.max(VerificationCode.created_at), func.count()).where(
             VerificationCode.request_id == request.id,

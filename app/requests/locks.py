@@ -1,0 +1,52 @@
+"""Row locks, taken in one global order so concurrent transactions never deadlock.
+
+The order: request row(s) first, then the access record's head. Every append to the access
+record locks the single `audit_head` row until commit (audit/service.py), so a transaction
+that locks a request row after its first append would hold the head while waiting for the
+request, and one that holds the request would wait for the head: a deadlock. So:
+
+- lock the request row (`lock_request`) before anything that appends to the access record;
+- a transaction that touches several requests locks all of them up front, in one statement,
+  before its first append;
+- the hourly filing count locks the head itself (`lock_access_record`) before it counts and
+  before the reference counter; every filing appends anyway, so it waits nowhere new.
+
+On PostgreSQL these are SELECT … FOR UPDATE. SQLite has no row locks (the dialect drops
+FOR UPDATE) and needs none: a write transaction starts with BEGIN IMMEDIATE and is alone
+until it ends (core/db.py). Call these only in a write session.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, select
+
+from app.core.errors import NotFound
+from app.models import AuditHead, Request
+
+_LOCK_HEAD = (
+    sa_select(AuditHead.__table__.c.seq).where(AuditHead.__table__.c.id == 1).with_for_update()
+)
+
+
+def lock_request(session: Session, request_id: str) -> Request:
+    """The request, locked until commit and re-read: a copy loaded before the lock is
+    refreshed in place, so checks see what the last committed writer left (and a later ORM
+    update carries the current version). Lock before changing the request."""
+    request = session.exec(
+        select(Request)
+        .where(Request.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if request is None:
+        raise NotFound("No such request.")
+    return request
+
+
+def lock_access_record(session: Session) -> None:
+    """Take the access record's head lock now rather than at the first append."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return  # already alone; spare the hottest path (filing) a statement
+    conn.execute(_LOCK_HEAD).one()
