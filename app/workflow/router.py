@@ -15,7 +15,7 @@ from app.core.validation import Day
 from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
 from app.models import Request, Task
-from app.requests import service as requests
+from app.requests.locks import lock_request
 from app.requests.queue import decode_cursor, encode_cursor
 from app.requests.schemas import RequestStaffView
 from app.requests.views import staff_view, task_view
@@ -48,7 +48,9 @@ ACTION = {
 
 
 def _act(session, ctx, request_id: str, version: int) -> Request:
-    request = requests.get(session, request_id)
+    # Locked first (request row, then the access record: the one lock order), so of writers
+    # racing with the same If-Match one proceeds and the others are told 412 right here.
+    request = lock_request(session, request_id)
     service.check_version(request, version)
     return request
 

@@ -14,6 +14,7 @@ from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
 from app.models import Request, Task
 from app.requests import lifecycle
+from app.requests.locks import lock_request
 
 VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
 ALL_KINDS = (VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION)
@@ -129,6 +130,11 @@ def complete_by_hand(
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound("No such task.")
+    # Completing is a claim: lock the request (the one lock order: request row first, then
+    # the access record) and re-read the task, so of N parallel completions one wins and the
+    # others find it done (409).
+    lock_request(session, task.request_id)
+    session.refresh(task)
     if not is_cpo and task.assignee_id not in (None, actor.id):
         raise Problem(403, "forbidden", "This task is assigned to someone else.")
     if task.status != "open":

@@ -91,3 +91,32 @@ def test_parallel_filings_answer_only_201(client, race):
         )
     )
     assert codes == {201: 16}, codes
+
+
+def test_parallel_completions_of_one_task(client, outbox_dir, staff, race):
+    created, _ = verified(client, outbox_dir, type="deletion", scope={"categories": ["newsletter"]})
+    rid = created["id"]
+    cpo = staff["cpo"]["headers"]
+    version = staff_read(client, cpo, rid)["version"]
+    client.post(
+        f"/v1/staff/requests/{rid}/assign",
+        headers={**cpo, "If-Match": str(version)},
+        json={"assignee": "cpo@example.com"},
+    )
+    version = staff_read(client, cpo, rid)["version"]
+    view = client.post(
+        f"/v1/staff/requests/{rid}/decision",
+        headers={**cpo, "If-Match": str(version)},
+        json={"outcome": "granted", "explanation": "삭제합니다."},
+    ).json()
+    task = next(t for t in view["tasks"] if t["kind"] == "fulfil")
+
+    def complete(i: int) -> int:
+        return client.post(
+            f"/v1/staff/tasks/{task['id']}/complete", headers=cpo, json={"note": f"완료 {i}"}
+        ).status_code
+
+    codes = Counter(race(8, complete))
+    assert codes == {200: 1, 409: 7}, codes
+    timeline = staff_read(client, cpo, rid)["timeline"]
+    assert [e["kind"] for e in timeline].count("task.completed") == 1
