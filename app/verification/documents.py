@@ -205,6 +205,10 @@ def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 500) -> int:
                     Request.closed_at <= cutoff,
                 )
                 .limit(limit)
+                # Several workers run this side by side: each document is claimed by one
+                # (rows another worker holds are skipped), before the first append to the
+                # access record (the lock order of requests/locks.py).
+                .with_for_update(of=Document, skip_locked=True)
             )
         )
         for document in due:
