@@ -15,7 +15,8 @@ from app.core.clock import Clock
 from app.core.config import DeliveryMode, Settings, get_settings
 from app.core.context import AppContext
 from app.core.db import refresh_statistics
-from app.core.errors import install_problem_handlers
+from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
+from app.core.nul_guard import NulGuardMiddleware
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
 from app.ops.router import router as ops_router
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return settings.max_document_bytes + 64 * 1024
         return settings.max_body_bytes
 
+    app.add_middleware(NulGuardMiddleware)  # inside the body limit: forms come bounded
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(UnexpectedErrorMiddleware)  # outermost of ours: see its docstring
     app.include_router(ops_router)
     app.include_router(requests_router)
     app.include_router(verification_router)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlmodel import select
 
 from app.audit import service
@@ -15,6 +16,40 @@ from app.core.errors import Problem
 from app.models import AuditEntry
 
 router = APIRouter(prefix="/v1/staff/audit", tags=["staff: access record"])
+
+
+# The largest sequence number a BIGINT holds; a larger cursor would overflow the driver.
+_MAX_SEQ = 2**63 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(value: str | None) -> str | None:
+    # No id, actor or action has one, and PostgreSQL refuses NUL in text outright.
+    if value is not None and _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+_NO_CONTROL = AfterValidator(_no_control)
+
+
+def _out_of_range(name: str, detail: str) -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        detail,
+        errors=[{"field": name, "code": "out_of_range", "message": "out of range"}],
+    )
+
+
+def _utc(name: str, value: datetime | None) -> datetime | None:
+    """In UTC, as stored; an offset that moves the time past year 1 or 9999 is refused."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(name, f"{name} is outside the years 1 to 9999 in UTC.") from None
 
 
 class AuditEntryPublic(BaseModel):
@@ -46,11 +81,13 @@ def list_entries(
     principal: Overseer,
     session: WriteSessionDep,
     ctx: ContextDep,
-    request_id: Annotated[str | None, Query(max_length=40)] = None,
+    request_id: Annotated[str | None, Query(max_length=40), _NO_CONTROL] = None,
     actor: Annotated[
-        str | None, Query(max_length=80, description="e.g. `staff:usr_…`, `subject:req_…`")
+        str | None,
+        Query(max_length=80, description="e.g. `staff:usr_…`, `subject:req_…`"),
+        _NO_CONTROL,
     ] = None,
-    action: Annotated[str | None, Query(max_length=40)] = None,
+    action: Annotated[str | None, Query(max_length=40), _NO_CONTROL] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -67,6 +104,9 @@ def list_entries(
                 f"{name} needs a time-zone offset.",
                 errors=[{"field": name, "code": "naive", "message": "add an offset"}],
             )
+    since, until = _utc("since", since), _utc("until", until)
+    if cursor and int(cursor) > _MAX_SEQ:
+        raise _out_of_range("cursor", "cursor is past the last possible sequence number.")
     query = select(AuditEntry)
     if request_id:
         query = query.where(AuditEntry.request_id == request_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from app.audit.chain import GENESIS, entry_hash
@@ -28,6 +28,15 @@ _MOVE_HEAD = (
     .where(_head.c.id == 1)
     .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 )
+_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
+_PAGE = (
+    select(_entry)
+    .where(_entry.c.seq > bindparam("after"), _entry.c.seq <= bindparam("upto"))
+    .order_by(_entry.c.seq)
+    .limit(bindparam("size"))
+)
+_HIGHEST = select(func.max(_entry.c.seq))
+_FIRST_AFTER = select(func.min(_entry.c.seq)).where(_entry.c.seq > bindparam("after"))
 
 
 def append(
@@ -82,19 +91,24 @@ class ChainCheck:
 
 
 def verify(session: Session, batch: int = 1000) -> ChainCheck:
-    """Walk the whole chain: a changed entry fails its own hash, a deleted one leaves a gap in
-    `seq`, a reordered one fails the link to its predecessor, a cut tail disagrees with the head."""
+    """Walk the chain up to its head: a changed entry fails its own hash, a deleted one leaves
+    a gap in `seq`, a reordered one fails the link to its predecessor, a cut tail disagrees
+    with the head, an entry slipped in past the head is not covered by it.
+
+    Correct under READ COMMITTED while others append, with no snapshot: appends serialise on
+    the head row and commit entry and head together, so every entry up to the head read first
+    is already visible, and each page is bounded by that head so later appends are left for
+    the next check. Keyset pages keep memory constant however long the chain."""
     conn = session.connection()
-    prev, expected_seq, checked, last = GENESIS, 1, 0, 0
-    while True:
-        rows = conn.execute(
-            select(_entry).where(_entry.c.seq > last).order_by(_entry.c.seq).limit(batch)
-        ).all()
+    head_seq, head_hash = conn.execute(_HEAD).one()
+    prev, checked, last = GENESIS, 0, 0
+    while last < head_seq:
+        rows = conn.execute(_PAGE, {"after": last, "upto": head_seq, "size": batch}).all()
         if not rows:
             break
         for row in rows:
-            if row.seq != expected_seq:
-                return ChainCheck(False, checked, expected_seq, "missing entry")
+            if row.seq != last + 1:
+                return ChainCheck(False, checked, last + 1, "missing entry")
             if row.prev_hash != prev:
                 return ChainCheck(False, checked, row.seq, "broken link")
             digest = entry_hash(
@@ -109,10 +123,14 @@ def verify(session: Session, batch: int = 1000) -> ChainCheck:
             )
             if digest != row.hash:
                 return ChainCheck(False, checked, row.seq, "content changed")
-            prev, expected_seq, checked, last = row.hash, row.seq + 1, checked + 1, row.seq
-    head_seq, head_hash = conn.execute(
-        select(_head.c.seq, _head.c.hash).where(_head.c.id == 1)
-    ).one()
-    if head_seq != last or head_hash != prev:
+            prev, last, checked = row.hash, row.seq, checked + 1
+    if last != head_seq or prev != head_hash:
         return ChainCheck(False, checked, last + 1, "entries missing at the end")
+    # An entry seen before the head is re-read was committed with its own head move, so a
+    # legitimate one is never past the head read after it.
+    highest = conn.execute(_HIGHEST).scalar()
+    now_seq = conn.execute(_HEAD).one().seq
+    if highest is not None and highest > now_seq:
+        first = conn.execute(_FIRST_AFTER, {"after": now_seq}).scalar()
+        return ChainCheck(False, checked, first, "entries beyond the head")
     return ChainCheck(True, checked)

@@ -9,6 +9,7 @@ a reference counter) cannot be overtaken. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+log = logging.getLogger("rightsdesk.db")
 
 AfterCommit = Callable[[], None]
 
@@ -132,11 +135,22 @@ def after_commit(session: Session, callback: AfterCommit) -> None:
 
 
 def commit(session: Session) -> None:
+    """Commit the unit of work, then run its after-commit callbacks (see `run_after_commit`)."""
     session.commit()
+    run_after_commit(session)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run and forget the callbacks of a committed unit. A failing one is logged by type only
+    (its message may carry personal data) and fails nothing: the unit is committed, and what
+    the callback should have done (say, delivery) is retried from the outbox."""
     callbacks = session.info.get("after_commit") or []
     session.info["after_commit"] = []
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception as exc:
+            log.error("after-commit work failed: %s", type(exc).__name__)
 
 
 def refresh_statistics(db: Database) -> None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rightsdesk.errors")
 
@@ -206,16 +207,46 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = Problem(exc.status_code, slug, detail, headers=getattr(exc, "headers", None))
         return problem_response(problem, request.url.path)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The type, route and frames only: exception messages can carry personal data.
-        log.error(
-            "unhandled %s on %s %s\n%s",
-            type(exc).__name__,
-            request.method,
-            request.scope.get("route").path if request.scope.get("route") else "?",
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return problem_response(
-            Problem(500, "internal-error", "An unexpected error occurred."), request.url.path
-        )
+
+class UnexpectedErrorMiddleware:
+    """Answers any exception no handler took with a 500 problem, and logs its type, route and
+    frames only: exception messages can carry personal data.
+
+    Pure ASGI, added last so it sits just inside Starlette's ServerErrorMiddleware. An
+    `exception_handler(Exception)` would run in that middleware, which re-raises after the
+    handler answered, and the server (uvicorn) then logs the exception, message and all; here
+    nothing reaches it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            route = scope.get("route")
+            log.error(
+                "unhandled %s on %s %s\n%s",
+                type(exc).__name__,
+                scope.get("method"),
+                getattr(route, "path", "?"),
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            # Once the response has started there is nothing to send: the server closes it.
+            if not started:
+                response = problem_response(
+                    Problem(500, "internal-error", "An unexpected error occurred."),
+                    scope.get("path"),
+                )
+                await response(scope, receive, send)

@@ -19,9 +19,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {"description": "Database unreachable or not migrated, or the intake writer stopped"}
+    },
+)
 def readyz(http: HttpRequest) -> dict[str, str]:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers, its schema is at the newest migration, and the writer that
+    commits filings runs."""
     ctx: AppContext = http.app.state.ctx
     try:
         with ctx.db.engine.connect() as conn:
@@ -36,6 +42,9 @@ def readyz(http: HttpRequest) -> dict[str, str]:
             "service-unavailable",
             f"The database is at migration {current}, not {head}: run `rightsdesk migrate`.",
         )
+    if not ctx.intake_writer.alive:
+        # Filings would be refused: take this process out of rotation (and restart it).
+        raise Problem(503, "service-unavailable", "The intake writer has stopped.")
     return {"status": "ready", "migration": head or ""}
 
 

@@ -71,3 +71,35 @@ def test_roles(client, outbox_dir, people):
 )
 def test_bad_parameters(client, people, params):
     assert client.get("/v1/staff/audit", headers=people["cpo"], params=params).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "9999999999999999999"}, "cursor"),  # past the largest seq a BIGINT holds
+        ({"since": "0001-01-01T00:00:00+09:00"}, "since"),  # before year 1 in UTC
+        ({"until": "9999-12-31T23:59:59-09:00"}, "until"),  # after year 9999 in UTC
+        ({"request_id": "req_\x00"}, "request_id"),
+        ({"actor": "staff:\x00"}, "actor"),
+        ({"action": "view\x00"}, "action"),
+    ],
+)
+def test_out_of_range_parameters_are_problems(client, people, params, field):
+    response = client.get("/v1/staff/audit", headers=people["cpo"], params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"].split(".")[-1] for e in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "9223372036854775807"},
+        {"since": "0001-01-01T00:00:00+00:00", "until": "9999-12-31T23:59:59+00:00"},
+        {"since": "0001-01-01T09:00:00+09:00", "until": "9999-12-31T14:59:59-09:00"},
+    ],
+)
+def test_extreme_parameters_in_range_are_answered(client, outbox_dir, people, params):
+    verified(client, outbox_dir)
+    response = client.get("/v1/staff/audit", headers=people["cpo"], params=params)
+    assert response.status_code == 200, response.text

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import text, update
 
 from app.audit import service as audit
+from app.audit.chain import GENESIS, entry_hash
 from app.core.db import Database
+from app.models import AuditEntry
 from tests.support import T0, file_request, verified
 
 
@@ -59,6 +63,91 @@ def test_a_changed_entry_is_found(client, outbox_dir, database_url):
     _sql(database_url, "UPDATE audit_entry SET actor = 'staff:mallory' WHERE seq = 2")
     result = _check(database_url)
     assert (result.ok, result.first_bad, result.problem) == (False, 2, "content changed")
+
+
+# Every field the hash covers, and a value no real entry 2 has.
+HASHED = {
+    "seq": 7,
+    "at": T0 + timedelta(seconds=1),
+    "actor": "staff:mallory",
+    "action": "delete",
+    "request_id": "req_someone_else",
+    "ip": "10.9.9.9",
+    "detail": {"forged": True},
+    "prev_hash": "1" * 64,
+}
+
+
+@pytest.mark.parametrize("field", sorted(HASHED))
+def test_every_hashed_field_is_covered(field):
+    """Pure: changing any one input changes the hash, so none can be left out of it."""
+    entry = dict(seq=2, at=T0, actor="system", action="create", request_id=None, ip=None, detail={})
+    base = entry_hash(GENESIS, **entry)
+    if field == "prev_hash":
+        assert entry_hash(HASHED[field], **entry) != base
+    else:
+        assert entry_hash(GENESIS, **{**entry, field: HASHED[field]}) != base
+
+
+@pytest.mark.parametrize("field", sorted(HASHED))
+def test_a_change_to_any_hashed_field_is_found(client, outbox_dir, database_url, field):
+    _three_entries(client, outbox_dir)
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            table = AuditEntry.__table__
+            session.connection().execute(
+                update(table).where(table.c.seq == 2).values({field: HASHED[field]})
+            )
+    finally:
+        db.dispose()
+    result = _check(database_url)
+    expected = {"seq": "missing entry", "prev_hash": "broken link"}.get(field, "content changed")
+    assert (result.ok, result.first_bad, result.problem) == (False, 2, expected)
+
+
+def test_a_rewritten_entry_is_found_at_the_next_link(client, outbox_dir, database_url):
+    """A forger who rehashes the entry they changed and relinks the next one: the next entry's
+    own hash covers the link, so it no longer matches."""
+    _three_entries(client, outbox_dir)
+    table = AuditEntry.__table__
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            conn = session.connection()
+            row = conn.execute(table.select().where(table.c.seq == 2)).one()
+            fields = {k: getattr(row, k) for k in ("seq", "at", "action", "request_id", "ip")}
+            forged = entry_hash(row.prev_hash, **fields, actor="staff:mallory", detail=row.detail)
+            conn.execute(
+                update(table).where(table.c.seq == 2).values(actor="staff:mallory", hash=forged)
+            )
+            conn.execute(update(table).where(table.c.seq == 3).values(prev_hash=forged))
+    finally:
+        db.dispose()
+    result = _check(database_url)
+    assert (result.ok, result.first_bad, result.problem) == (False, 3, "content changed")
+
+
+def test_an_entry_slipped_in_past_the_head_is_found(client, outbox_dir, database_url):
+    """Well formed and linked to the last entry, but the head never moved to cover it."""
+    _three_entries(client, outbox_dir)
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            last = session.connection().execute(text("SELECT hash FROM audit_entry WHERE seq = 3"))
+            prev = last.scalar_one()
+            fields = dict(
+                seq=4, at=T0, actor="system", action="view", request_id=None, ip=None, detail={}
+            )
+            session.connection().execute(
+                AuditEntry.__table__.insert(),
+                {**fields, "prev_hash": prev, "hash": entry_hash(prev, **fields)},
+            )
+    finally:
+        db.dispose()
+    result = _check(database_url)
+    assert (result.ok, result.checked, result.first_bad) == (False, 3, 4)
+    assert result.problem == "entries beyond the head"
 
 
 def test_a_deleted_entry_is_found(client, outbox_dir, database_url):

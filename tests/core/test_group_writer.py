@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from sqlalchemy import text
 
-from app.core.db import Database
+from app.core.db import Database, after_commit
 from app.core.group_writer import GroupWriter
 from tests.support import count_rows, request_body
 
@@ -66,3 +67,104 @@ def test_a_unit_that_fails_after_writing_leaves_nothing(app, database_url):
         )
     db.dispose()
     assert years == [2000, 2001, 2002, 2004, 2005]
+
+
+def _years(db: Database) -> list[int]:
+    with db.transaction(write=False) as session:
+        rows = session.connection().execute(text("SELECT year FROM reference_counter ORDER BY 1"))
+        return list(rows.scalars())
+
+
+def _unit(year: int, *, gate=None, started=None, callback=None):
+    def work(session):
+        if started is not None:
+            started.set()
+        if gate is not None:
+            assert gate.wait(5)
+        session.connection().execute(
+            text("INSERT INTO reference_counter (year, last) VALUES (:y, 0)"), {"y": year}
+        )
+        if callback is not None:
+            after_commit(session, callback)
+        return year
+
+    return work
+
+
+def test_a_cancelled_waiter_does_not_stop_the_writer(app, database_url):
+    """A caller that goes away (a dropped connection cancels its future) costs nobody else."""
+    db = Database(database_url)
+    writer = GroupWriter(db)
+    gate, started = threading.Event(), threading.Event()
+    try:
+        running = writer.submit(_unit(3001, gate=gate, started=started))
+        assert started.wait(5)
+        queued = writer.submit(_unit(3002))
+        running.cancel()
+        queued.cancel()
+        gate.set()
+        assert writer.submit(_unit(3003)).result(5) == 3003
+        assert writer.alive
+        # The unit already under way commits; the one not yet begun is never run.
+        assert _years(db) == [3001, 3003]
+    finally:
+        gate.set()
+        writer.stop()
+        db.dispose()
+
+
+def test_a_failing_after_commit_callback_neither_reruns_nor_fails_units(app, database_url, caplog):
+    db = Database(database_url)
+    writer = GroupWriter(db)
+    gate, started = threading.Event(), threading.Event()
+    email = "hong.gildong@example.com"
+    calls: list[int] = []
+
+    def kick() -> None:
+        calls.append(1)
+        raise RuntimeError(f"could not reach {email}")
+
+    caplog.set_level(logging.INFO)
+    try:
+        first = writer.submit(_unit(3001, gate=gate, started=started, callback=kick))
+        assert started.wait(5)
+        # Queued behind the first, these four go in one batch (one transaction, one commit).
+        group = [writer.submit(_unit(y, callback=kick)) for y in range(3002, 3006)]
+        gate.set()
+        assert [f.result(5) for f in (first, *group)] == [3001, 3002, 3003, 3004, 3005]
+        assert writer.submit(_unit(3006)).result(5) == 3006
+        assert writer.alive
+    finally:
+        gate.set()
+        writer.stop()
+    assert _years(db) == [3001, 3002, 3003, 3004, 3005, 3006]  # each once
+    db.dispose()
+    assert len(calls) == 2  # once per commit
+    assert "RuntimeError" in caplog.text and email not in caplog.text
+
+
+def test_a_dead_writer_fails_its_callers_instead_of_leaving_them_waiting(app, database_url):
+    """Only an exit signal (SystemExit, KeyboardInterrupt) ends the writer thread."""
+    db = Database(database_url)
+    writer = GroupWriter(db)
+
+    def fatal(session):
+        raise SystemExit(1)
+
+    try:
+        assert writer.submit(_unit(3001)).result(5) == 3001
+        dying = writer.submit(fatal)
+        try:
+            dying.result(5)
+        except Exception as exc:  # a Problem (503), never the SystemExit itself
+            assert getattr(exc, "status", None) == 503
+        else:
+            raise AssertionError("the unit that stopped the writer did not fail")
+        assert not writer.alive
+        later = writer.submit(_unit(3002))
+        exc = later.exception(5)
+        assert getattr(exc, "status", None) == 503
+    finally:
+        writer.stop()
+    assert _years(db) == [3001]
+    db.dispose()
