@@ -90,7 +90,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
     """Deliver queued notices, destroy proxy documents past their retention, and close
-    requests whose code was never entered; several workers may run side by side."""
+    requests whose code was never entered; several workers may run side by side. A failing
+    step (the database away, say) is logged and retried with backoff; the worker goes on."""
     from app.core.context import AppContext
     from app.core.db import refresh_statistics
     from app.notifications.outbox import drain
@@ -107,24 +108,59 @@ def worker(
     analyzed_at = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while True:
-        report = drain(ctx.db, ctx, sender)
+
+    def deliver() -> None:
+        report = drain(ctx.db, ctx, sender, stop=stop.is_set)
         if report.claimed:
             log.info(
-                "delivered %d, retrying %d, failed %d", report.sent, report.retried, report.failed
+                "delivered %d, retrying %d, failed %d, taken over %d, handed back %d",
+                report.sent,
+                report.retried,
+                report.failed,
+                report.lost,
+                report.released,
             )
+
+    def destroy() -> None:
         destroyed = destroy_expired(ctx.db, ctx)
         if destroyed:
             log.info("destroyed %d document(s) past their retention", destroyed)
+
+    def expire() -> None:
         expired = reject_unverified(ctx.db, ctx)
         if expired:
             log.info("closed %d request(s) whose code was never entered", expired)
+
+    def analyze() -> None:
+        nonlocal analyzed_at
         if time.monotonic() - analyzed_at > 3600:
             refresh_statistics(ctx.db)
             analyzed_at = time.monotonic()
-        if once or stop.wait(settings.outbox_poll_seconds):
+
+    failures = 0  # rounds in a row with a failed step
+    while True:
+        failed = False
+        for step in (deliver, destroy, expire, analyze):
+            if stop.is_set():
+                break
+            try:
+                step()
+            except Exception as exc:  # the type only: a message may carry personal data
+                failed = True
+                log.error("%s failed: %s", step.__name__, type(exc).__name__)
+        failures = failures + 1 if failed else 0
+        if once:
+            break
+        # Back off while steps fail: the poll interval, doubled each round, up to a minute.
+        pause = settings.outbox_poll_seconds
+        if failures:
+            pause = min(max(pause, 60.0), pause * 2**failures)
+            log.warning("retrying in %.1f s", pause)
+        if stop.wait(pause):
             break
     ctx.db.dispose()
+    if once and failures:
+        raise typer.Exit(1)
 
 
 @cli.command("create-user")
@@ -190,9 +226,12 @@ def audit_verify() -> None:
     from app.core.db import Database
 
     db = Database(get_settings().resolved_database_url)
-    with db.transaction(write=False) as session:
-        result = verify(session)
-    db.dispose()
+    try:
+        # Safe while the API appends: the check covers the chain up to the head it read first.
+        with db.transaction(write=False) as session:
+            result = verify(session)
+    finally:
+        db.dispose()
     typer.echo(
         json.dumps(
             {

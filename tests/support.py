@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,3 +153,29 @@ def fresh_subject_token(client: TestClient, outbox: Path, request_id: str) -> di
 def relogin(client: TestClient, staff: dict) -> None:
     for person in staff.values():
         person["headers"] = login(client, person["email"])
+
+
+def start_until_ready(
+    argv: list[str], env: dict, log: Path, ready_url: str, timeout: float = 30.0
+) -> subprocess.Popen:
+    """Start a server process (output to `log`) and wait until `ready_url` answers 200; the
+    process is killed and the test fails if it exits or is not ready in time."""
+    import time
+
+    import httpx
+    import pytest
+
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{argv[1]} exited: {log.read_text()}")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    pytest.fail(f"{argv[1]} did not become ready: {log.read_text()}")

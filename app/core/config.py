@@ -29,6 +29,9 @@ class DeliveryMode(StrEnum):
     off = "off"  # only `rightsdesk worker` (production)
 
 
+SMTP_REPLIES_PER_MESSAGE = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RIGHTSDESK_", env_file=".env", extra="ignore", frozen=True
@@ -50,13 +53,25 @@ class Settings(BaseSettings):
     delivery: DeliveryMode | None = None
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_max_attempts: int = Field(10, ge=1)
+    # A worker claims up to `batch_size` messages under a lease; it renews the lease while
+    # it sends (a message is only started with at least half a lease left), and once the
+    # lease has run out another worker may claim and send the messages it still held.
+    outbox_lease_seconds: float = Field(120.0, gt=0)
+    outbox_batch_size: int = Field(20, ge=1)
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: int | None = Field(None, ge=1, le=65535)  # 465 with smtp_tls, else 25
     smtp_username: str | None = None
     smtp_password: str | None = None
+    # How the connection to the relay is protected: STARTTLS, or TLS from the first byte
+    # (implicit TLS, "SMTPS", port 465). Either way the certificate and the host name are
+    # verified, against the system's CAs or those of smtp_ca_file.
     smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_ca_file: Path | None = None
+    # Production refuses plain SMTP unless the relay is on this host or a trusted network.
+    smtp_local_relay: bool = False
     smtp_from: str = "privacy@example.com"
-    smtp_timeout_seconds: float = 10.0
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
 
     # Public filings per filer e-mail address and hour: a portal that e-mails codes to any
     # address it is given must not become a way to flood someone's mailbox.
@@ -105,9 +120,48 @@ class Settings(BaseSettings):
                 raise ValueError(f"production refuses to start without {names}")
             if len(self.secret_key or "") < 32:
                 raise ValueError("RIGHTSDESK_SECRET_KEY must be at least 32 characters")
+            # The blind index is an HMAC over e-mail addresses, a small and guessable space:
+            # a short key would let anyone holding the table test addresses offline.
+            if len(self.blind_index_key or "") < 32:
+                raise ValueError("RIGHTSDESK_BLIND_INDEX_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_is_safe(self) -> Settings:
+        if self.smtp_starttls and self.smtp_tls:
+            raise ValueError("set RIGHTSDESK_SMTP_STARTTLS or RIGHTSDESK_SMTP_TLS, not both")
+        if self.notify_backend != "smtp":
+            return self
+        if (
+            self.env is Environment.production
+            and not (self.smtp_starttls or self.smtp_tls)
+            and not self.smtp_local_relay
+        ):
+            raise ValueError(
+                "production refuses plain SMTP: set RIGHTSDESK_SMTP_STARTTLS or "
+                "RIGHTSDESK_SMTP_TLS, or RIGHTSDESK_SMTP_LOCAL_RELAY if the relay is local"
+            )
+        if self.outbox_lease_seconds < 2 * self.smtp_send_budget_seconds:
+            raise ValueError(
+                "RIGHTSDESK_OUTBOX_LEASE_SECONDS must be at least "
+                f"{SMTP_REPLIES_PER_MESSAGE * 2} x RIGHTSDESK_SMTP_TIMEOUT_SECONDS, so that "
+                "a message's send fits in half a lease"
+            )
         return self
 
     # Derived values -----------------------------------------------------------------
+    @property
+    def resolved_smtp_port(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return 465 if self.smtp_tls else 25
+
+    @property
+    def smtp_send_budget_seconds(self) -> float:
+        """The longest one message may take on an open connection: each of the server's
+        replies (MAIL, RCPT, DATA, end of data) may take up to the timeout."""
+        return SMTP_REPLIES_PER_MESSAGE * self.smtp_timeout_seconds
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'rightsdesk.db'}"

@@ -1,22 +1,31 @@
 """The outbox: notices (and later webhooks) are rows written in the business transaction and
 delivered afterwards, so an acknowledged request's notices survive a crash.
 
-Delivery claims a batch under a lease (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on
-SQLite), sends outside any transaction, then records each result. Several workers never claim
-the same row; a worker that dies mid-send leaves rows whose lease expires and which are sent
-again (at least once; the file sender is idempotent per message id).
+Delivery claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite): the
+rows get a random claim token and a lease (`next_attempt_at` moved to the lease's end, so no
+other worker sees them as due). It sends them outside any transaction, over one connection,
+and records each result as soon as it is known, but only under its own token: a worker whose
+claim was taken over records nothing and sends nothing more. A message is only started with
+at least half a lease left; the worker renews the lease of the rest of its batch when less
+remains. So while its worker lives, a message is never sent by two workers.
+
+A worker that dies mid-batch leaves its rows claimed until the lease runs out; another worker
+then sends them. The one message it may have had in flight (handed to the relay, the result
+not yet recorded) is sent again then: delivery is at least once, never twice for a message
+whose sending was recorded. The Message-ID is the outbox id, the same on every attempt.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from app.core.context import AppContext
@@ -24,12 +33,11 @@ from app.core.db import Database, after_commit
 from app.core.ids import new_id
 from app.models import OutboxMessage
 from app.notifications.render import render
-from app.notifications.senders import Message, Sender
+from app.notifications.senders import Batch, Message, Sender, open_batch
 
 log = logging.getLogger("rightsdesk.outbox")
 
 _outbox = OutboxMessage.__table__
-LEASE = timedelta(minutes=2)
 
 
 def _aad(message_id: str) -> str:
@@ -46,17 +54,6 @@ class Notice:
 
 
 _INSERT_MESSAGE = insert(_outbox)
-_MARK_SENT = (
-    update(_outbox)
-    .where(_outbox.c.id == bindparam("mid"))
-    .values(
-        state="sent",
-        sent_at=bindparam("at"),
-        payload_enc=None,
-        attempts=bindparam("n"),
-        last_error=None,
-    )
-)
 
 
 def enqueue_notices(
@@ -111,104 +108,235 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass
 class DeliveryReport:
+    claimed: int = 0
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    # Claims that ran out and were taken over by another worker before this one was done
+    # with them: this worker neither sent them nor recorded a result for them.
+    lost: int = 0
+    # Handed back unsent because the worker is stopping (due again at once).
+    released: int = 0
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def claimed(self) -> int:
-        return self.sent + self.retried + self.failed
+    def add(self, other: DeliveryReport) -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.lost += other.lost
+        self.released += other.released
+        self.errors += other.errors
 
 
-def deliver_due(
-    db: Database, ctx: AppContext, sender: Sender, *, now: datetime | None = None, limit: int = 100
-) -> DeliveryReport:
-    """Claim up to `limit` due messages, send them, record the outcome."""
-    report = DeliveryReport()
-    now = now or ctx.clock.now()
+_CLAIM_COLUMNS = (
+    _outbox.c.id,
+    _outbox.c.template,
+    _outbox.c.locale,
+    _outbox.c.request_id,
+    _outbox.c.payload_enc,
+    _outbox.c.attempts,
+)
+
+
+class _Claim:
+    """A batch held under one token; every write checks the token, so a claim that was
+    taken over changes nothing."""
+
+    def __init__(self, db: Database, ctx: AppContext, token: str, rows, lease_until: datetime):
+        self.db = db
+        self.ctx = ctx
+        self.token = token
+        self.rows = rows
+        self.lease_until = lease_until
+        self.lease = timedelta(seconds=ctx.settings.outbox_lease_seconds)
+        self.held = {row.id for row in rows}
+
+    def _mine(self, ids):
+        return (
+            _outbox.c.id.in_(ids),
+            _outbox.c.claim_token == self.token,
+            _outbox.c.state == "pending",
+        )
+
+    def ensure_lease(self, rest: list[str]) -> None:
+        """Before a message: if less than half a lease is left, extend it for the rest of the
+        batch; `held` loses whatever another worker has claimed meanwhile."""
+        now = self.ctx.clock.now()
+        if self.lease_until - now >= self.lease / 2:
+            return
+        ids = [mid for mid in rest if mid in self.held]
+        if not ids:
+            return
+        with self.db.transaction() as session:
+            kept = (
+                session.connection()
+                .execute(
+                    update(_outbox)
+                    .where(*self._mine(ids))
+                    .values(next_attempt_at=now + self.lease)
+                    .returning(_outbox.c.id)
+                )
+                .scalars()
+                .all()
+            )
+        self.held = set(kept)
+        self.lease_until = now + self.lease
+
+    def record(self, message_id: str, values: dict) -> bool:
+        """Write the outcome of one message, if it is still ours."""
+        with self.db.transaction() as session:
+            result = session.connection().execute(
+                update(_outbox).where(*self._mine([message_id])).values(claim_token=None, **values)
+            )
+        self.held.discard(message_id)
+        return result.rowcount == 1
+
+    def release(self, rest: list[str]) -> int:
+        """Hand back what was not sent: due again at once, for any worker."""
+        ids = [mid for mid in rest if mid in self.held]
+        if not ids:
+            return 0
+        with self.db.transaction() as session:
+            result = session.connection().execute(
+                update(_outbox)
+                .where(*self._mine(ids))
+                .values(claim_token=None, next_attempt_at=self.ctx.clock.now())
+            )
+        self.held.difference_update(ids)
+        return result.rowcount
+
+
+def _claim(db: Database, ctx: AppContext, now: datetime, limit: int) -> _Claim:
+    lease_until = now + timedelta(seconds=ctx.settings.outbox_lease_seconds)
+    token = secrets.token_hex(16)
     with db.transaction() as session:
         conn = session.connection()
         rows = conn.execute(
-            select(
-                _outbox.c.id,
-                _outbox.c.kind,
-                _outbox.c.template,
-                _outbox.c.locale,
-                _outbox.c.request_id,
-                _outbox.c.payload_enc,
-                _outbox.c.attempts,
-            )
+            select(*_CLAIM_COLUMNS)
             .where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
             .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        if not rows:
-            return report
-        conn.execute(
-            update(_outbox)
-            .where(_outbox.c.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=now + LEASE)
-        )
-
-    outcomes: list[tuple[str, int, str | None]] = []
-    for row in rows:
-        try:
-            payload = json.loads(ctx.keys.decrypt(row.payload_enc, _aad(row.id)) or "{}")
-            sender.send(
-                Message(
-                    id=row.id,
-                    to=payload["to"],
-                    subject=payload["subject"],
-                    text=payload["text"],
-                    template=row.template,
-                    locale=row.locale,
-                    request_id=row.request_id,
-                )
+        if rows:
+            conn.execute(
+                update(_outbox)
+                .where(_outbox.c.id.in_([r.id for r in rows]))
+                .values(next_attempt_at=lease_until, claim_token=token)
             )
-            outcomes.append((row.id, row.attempts + 1, None))
-        except Exception as exc:  # any failure is retried; its type is kept, never its message
-            outcomes.append((row.id, row.attempts + 1, type(exc).__name__))
-            log.warning("delivery of %s (%s) failed: %s", row.id, row.template, type(exc).__name__)
+    return _Claim(db, ctx, token, rows, lease_until)
 
-    done_at = ctx.clock.now()
-    sent = [{"mid": mid, "n": n} for mid, n, error in outcomes if error is None]
-    with db.transaction() as session:
-        conn = session.connection()
-        if sent:
-            # Delivered: the payload (personal data) is not kept. One statement for the batch.
-            conn.execute(_MARK_SENT, [{**row, "at": done_at} for row in sent])
-            report.sent += len(sent)
-        for message_id, attempts, error in outcomes:
-            if error is None:
+
+def _message(ctx: AppContext, row) -> Message:
+    payload = json.loads(ctx.keys.decrypt(row.payload_enc, _aad(row.id)) or "{}")
+    return Message(
+        id=row.id,
+        to=payload["to"],
+        subject=payload["subject"],
+        text=payload["text"],
+        template=row.template,
+        locale=row.locale,
+        request_id=row.request_id,
+    )
+
+
+_LOST = object()  # the claim on a message ran out and another worker has it
+
+
+def _send_one(ctx: AppContext, claim: _Claim, out: Batch, row, rest: list[str]):
+    """None once sent, the error's type name if sending failed, or _LOST."""
+    try:
+        message = _message(ctx, row)
+        out.ready()  # connecting is not counted against this message's lease
+    except Exception as exc:
+        return type(exc).__name__
+    claim.ensure_lease(rest)
+    if row.id not in claim.held:
+        return _LOST
+    try:
+        out.send(message)
+    except Exception as exc:  # any failure is retried; its type is kept, never its message
+        return type(exc).__name__
+    return None
+
+
+def _outcome(ctx: AppContext, attempts: int, error: str | None) -> dict:
+    at = ctx.clock.now()
+    if error is None:  # delivered: the payload (personal data) is not kept
+        return {
+            "state": "sent",
+            "sent_at": at,
+            "payload_enc": None,
+            "attempts": attempts,
+            "last_error": None,
+        }
+    if attempts >= ctx.settings.outbox_max_attempts:
+        return {"state": "failed", "attempts": attempts, "last_error": error}
+    return {"attempts": attempts, "last_error": error, "next_attempt_at": at + backoff(attempts)}
+
+
+def deliver_due(
+    db: Database,
+    ctx: AppContext,
+    sender: Sender,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> DeliveryReport:
+    """Claim up to `limit` due messages (default RIGHTSDESK_OUTBOX_BATCH_SIZE), send them over
+    one connection, record each outcome under the claim as soon as it is known; `stop()`
+    hands back the rest. A database error propagates (the caller backs off): what was sent
+    is recorded by then, except the message in hand, which its lease brings back."""
+    now = now or ctx.clock.now()
+    claim = _claim(db, ctx, now, limit or ctx.settings.outbox_batch_size)
+    report = DeliveryReport(claimed=len(claim.rows))
+    if not claim.rows:
+        return report
+    ids = [row.id for row in claim.rows]
+    with open_batch(sender) as out:
+        for i, row in enumerate(claim.rows):
+            if stop is not None and stop():
+                report.released += claim.release(ids[i:])
+                break
+            error = _send_one(ctx, claim, out, row, ids[i:])
+            if error is _LOST:
+                report.lost += 1
                 continue
-            report.errors.append(error)
-            if attempts >= ctx.settings.outbox_max_attempts:
-                values = {"state": "failed", "attempts": attempts, "last_error": error}
-                report.failed += 1
+            values = _outcome(ctx, row.attempts + 1, error)
+            if not claim.record(row.id, values):
+                report.lost += 1
+                log.warning("the claim on %s ran out before its result was recorded", row.id)
+            elif error is None:
+                report.sent += 1
             else:
-                values = {
-                    "attempts": attempts,
-                    "last_error": error,
-                    "next_attempt_at": done_at + backoff(attempts),
-                }
-                report.retried += 1
-            conn.execute(update(_outbox).where(_outbox.c.id == message_id).values(**values))
+                report.errors.append(error)
+                log.warning("delivery of %s (%s) failed: %s", row.id, row.template, error)
+                if values.get("state") == "failed":
+                    report.failed += 1
+                else:
+                    report.retried += 1
     return report
 
 
 def drain(
-    db: Database, ctx: AppContext, sender: Sender, *, max_batches: int = 100, limit: int = 100
+    db: Database,
+    ctx: AppContext,
+    sender: Sender,
+    *,
+    max_batches: int = 100,
+    limit: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Deliver until nothing is due (bounded)."""
+    """Deliver until nothing is due (bounded), or until `stop()`."""
+    limit = limit or ctx.settings.outbox_batch_size
     total = DeliveryReport()
     for _ in range(max_batches):
-        report = deliver_due(db, ctx, sender, limit=limit)
-        total.sent += report.sent
-        total.retried += report.retried
-        total.failed += report.failed
-        total.errors += report.errors
+        if stop is not None and stop():
+            break
+        report = deliver_due(db, ctx, sender, limit=limit, stop=stop)
+        total.add(report)
         if report.claimed < limit or report.sent == 0:
             break  # a short batch means nothing more is due
     return total

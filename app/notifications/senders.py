@@ -1,13 +1,21 @@
-"""Where notices go: a folder of JSON files (development, tests) or an SMTP server."""
+"""Where notices go: a folder of JSON files (development, tests) or an SMTP server.
+
+The outbox sends a batch through `open_batch(sender)`: for SMTP that is one connection for the
+whole batch (opened by `ready()`, before the message's lease is checked), for the others each
+message on its own.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +35,34 @@ class Message:
 
 class Sender(Protocol):
     def send(self, message: Message) -> None: ...
+
+
+class Batch(Protocol):
+    """One batch's way out: `ready()` before each message (connects if need be, so that the
+    time it takes is not counted against the message), then `send()`."""
+
+    def ready(self) -> None: ...
+
+    def send(self, message: Message) -> None: ...
+
+
+class _OneByOne:
+    def __init__(self, sender: Sender) -> None:
+        self.send = sender.send
+
+    def ready(self) -> None:
+        pass
+
+
+@contextmanager
+def open_batch(sender: Sender) -> Iterator[Batch]:
+    """The sender's batch if it has one (SMTPSender: one connection), else one send each."""
+    batch = getattr(sender, "batch", None)
+    if batch is None:
+        yield _OneByOne(sender)
+    else:
+        with batch() as opened:
+            yield opened
 
 
 class FileSender:
@@ -59,25 +95,116 @@ class FileSender:
         os.replace(tmp, final)  # readers never see half a message
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the relay's certificate and host name: against the system's CAs, or only
+    those of RIGHTSDESK_SMTP_CA_FILE when it is set (a private relay's own CA)."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+# A refusal of one message (its sender, a recipient, its content): smtplib has reset the
+# transaction, so the connection can carry the next message. Anything else drops it.
+_REFUSALS = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
+
+
+class _Connection:
+    """One SMTP connection for a batch: opened on the first `ready()`, reopened after an error
+    that may have broken it. If opening fails, the rest of the batch fails with the same error
+    at once instead of waiting out the timeout once per message."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._unreachable: BaseException | None = None
+
+    def ready(self) -> None:
+        if self._unreachable is not None:
+            raise self._unreachable
+        if self._smtp is None:
+            try:
+                self._smtp = self._open()
+            except Exception as exc:
+                self._unreachable = exc
+                raise
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        host, port, timeout = s.smtp_host, s.resolved_smtp_port, s.smtp_timeout_seconds
+        smtp: smtplib.SMTP
+        if s.smtp_tls:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls_context(s))
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            if s.smtp_starttls:
+                # Raises SMTPNotSupportedError when the relay does not offer it: never a
+                # silent fall-back to plain text.
+                smtp.starttls(context=tls_context(s))
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: Message) -> None:
+        self.ready()
+        assert self._smtp is not None
+        try:
+            self._smtp.send_message(_mail(self.settings, message))
+        except _REFUSALS as exc:
+            if getattr(exc, "smtp_code", None) == 421:  # the server is closing the connection
+                self._drop()
+            raise
+        except BaseException:
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                self._drop()
+
+
+def _mail(settings: Settings, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = settings.smtp_from
+    mail["To"] = message.to
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False)
+    # The outbox message id, the same on every attempt: a copy sent again after a crash is
+    # recognisable as the same message (by the recipient's client and by the tests).
+    domain = settings.smtp_from.rpartition("@")[2] or "rightsdesk.invalid"
+    mail["Message-ID"] = f"<{message.id}@{domain}>"
+    mail.set_content(message.text, charset="utf-8")
+    return mail
+
+
 class SMTPSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    @contextmanager
+    def batch(self) -> Iterator[_Connection]:
+        connection = _Connection(self.settings)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
     def send(self, message: Message) -> None:
-        s = self.settings
-        mail = EmailMessage()
-        mail["From"] = s.smtp_from
-        mail["To"] = message.to
-        mail["Subject"] = message.subject
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = make_msgid(idstring=message.id)
-        mail.set_content(message.text, charset="utf-8")
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
-            if s.smtp_username:
-                smtp.login(s.smtp_username, s.smtp_password or "")
-            smtp.send_message(mail)
+        """One message on a connection of its own."""
+        with self.batch() as connection:
+            connection.send(message)
 
 
 def make_sender(settings: Settings) -> Sender:

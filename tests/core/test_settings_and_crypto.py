@@ -59,9 +59,15 @@ class TestSettings:
                 env="production",
                 secret_key="short",
                 encryption_keys=f"a:{_key(b'a')}",
-                blind_index_key="b",
+                blind_index_key="b" * 32,
                 _env_file=None,
             )
+
+    def test_production_refuses_a_short_blind_index_key(self):
+        keys = dict(secret_key="s" * 40, encryption_keys=f"a:{_key(b'a')}", _env_file=None)
+        with pytest.raises(ValidationError, match="BLIND_INDEX_KEY must be at least 32"):
+            Settings(env="production", blind_index_key="b" * 31, **keys)
+        assert Settings(env="production", blind_index_key="b" * 32, **keys).blind_index_key
 
     def test_production_cli_refuses_to_start(self, tmp_path):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}

@@ -1,10 +1,13 @@
-"""Outbox delivery: retries with backoff, no double sends from parallel workers, SMTP."""
+"""Outbox delivery: retries with backoff, no double sends from parallel workers, SMTP, and a
+worker that outlives database errors."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from datetime import timedelta
+from email import message_from_bytes
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -114,13 +117,14 @@ def test_parallel_workers_send_each_message_once(database_url, tmp_path, clock, 
 
 
 def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, app):
+    """A batch goes over one connection; each Message-ID is the outbox message id."""
     from aiosmtpd.controller import Controller
 
     received = []
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
-            received.append(envelope)
+            received.append((id(session), envelope))
             return "250 OK"
 
     port = _closed_port()
@@ -137,15 +141,116 @@ def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, 
         )
 
         with TestClient(create_app(settings, clock)) as c:
-            file_request(c)
+            for i in range(3):
+                file_request(c, subject={"name": f"사용자{i}", "email": f"smtp{i}@example.com"})
         ctx = AppContext.build(settings, clock)
-        assert drain(ctx.db, ctx, SMTPSender(settings)).sent == 2
+        assert drain(ctx.db, ctx, SMTPSender(settings)).sent == 6
+        with ctx.db.transaction(write=False) as session:
+            ids = session.connection().execute(text("SELECT id FROM outbox_message")).scalars()
+            ids = set(ids)
         ctx.db.dispose()
     finally:
         controller.stop()
-    assert [e.rcpt_tos for e in received] == [["hong.gildong@example.com"]] * 2
-    text_body = b"".join(e.content for e in received).decode()
-    assert "Subject:" in text_body
+    assert len({session for session, _ in received}) == 1  # one connection for the batch
+    assert sorted(e.rcpt_tos[0] for _, e in received) == sorted(
+        f"smtp{i}@example.com" for i in range(3) for _ in range(2)
+    )
+    mails = [message_from_bytes(e.content) for _, e in received]
+    assert {m["Message-ID"] for m in mails} == {f"<{mid}@example.com>" for mid in ids}
+    assert all(m["Subject"] for m in mails)
+
+
+def test_a_refused_message_does_not_take_the_batch_down(database_url, tmp_path, clock, app):
+    """A recipient the relay refuses is retried later; the others go out on the same
+    connection."""
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.startswith("refused"):
+                return "450 mailbox busy"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            received.append((id(session), envelope.rcpt_tos[0]))
+            return "250 OK"
+
+    port = _closed_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            delivery="off",
+            notify_backend="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+        )
+        with TestClient(create_app(settings, clock)) as c:
+            for who in ("first", "refused", "last"):
+                file_request(c, subject={"name": who, "email": f"{who}@example.com"})
+        ctx = AppContext.build(settings, clock)
+        report = drain(ctx.db, ctx, SMTPSender(settings))
+        ctx.db.dispose()
+    finally:
+        controller.stop()
+    assert (report.sent, report.retried) == (4, 2)
+    assert set(report.errors) == {"SMTPRecipientsRefused"}
+    assert len({session for session, _ in received}) == 1
+    assert sorted(to for _, to in received) == [
+        "first@example.com",
+        "first@example.com",
+        "last@example.com",
+        "last@example.com",
+    ]
+
+
+def test_the_worker_survives_database_errors(tmp_path):
+    """`rightsdesk worker` on a database that is not there yet (no tables): it logs the
+    error's type, backs off, and once the database is migrated delivers what was queued.
+    (Its own SQLite file whatever the suite's database: this is the worker loop's test.)"""
+    import subprocess
+
+    from app.core.clock import Clock
+    from app.core.migrations import upgrade
+    from tests.e2e.test_serve import RIGHTSDESK, _wait_for
+    from tests.support import read_outbox
+
+    url = f"sqlite:///{tmp_path / 'late.db'}"
+    settings = make_settings(url, tmp_path, delivery="off", outbox_poll_seconds=0.1)
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": url,
+        "RIGHTSDESK_VAR_DIR": str(tmp_path / "var"),
+        "RIGHTSDESK_NOTIFY_DIR": str(tmp_path / "outbox"),
+        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
+        "RIGHTSDESK_ENCRYPTION_KEYS": settings.encryption_keys,
+        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
+        "RIGHTSDESK_OUTBOX_POLL_SECONDS": "0.1",
+    }
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [RIGHTSDESK, "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        assert _wait_for(lambda: "deliver failed: OperationalError" in log.read_text()), (
+            log.read_text()
+        )
+        assert worker.poll() is None, log.read_text()  # still running
+        upgrade(url)
+        with TestClient(create_app(settings, Clock())) as c:
+            file_request(c)
+        assert _wait_for(lambda: len(read_outbox(tmp_path / "outbox")) == 2), log.read_text()
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=15) == 0
+    assert "retrying in" in log.read_text()
+    assert "hong.gildong@example.com" not in log.read_text()
 
 
 def test_backoff_grows_and_caps():
