@@ -52,6 +52,9 @@ def database_url(tmp_path_factory) -> str:
 # Children before parents, for SQLite's DELETEs.
 TABLES = [
     "audit_entry",
+    "access_result",
+    "hold",
+    "reminder",
     "timeline_event",
     "verification_code",
     "outbox_message",

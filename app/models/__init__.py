@@ -1,13 +1,16 @@
 """Every table, imported once so SQLModel.metadata (and Alembic) sees them all."""
 
+from app.models.access_result import AccessResult
 from app.models.audit_entry import AuditEntry, AuditHead
 from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
 from app.models.decision import Decision
 from app.models.document import Document
 from app.models.extension import Extension
+from app.models.hold import Hold
 from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
 from app.models.reference_counter import ReferenceCounter
+from app.models.reminder import Reminder
 from app.models.request import Request
 from app.models.staff_note import StaffNote
 from app.models.staff_user import StaffUser
@@ -16,14 +19,17 @@ from app.models.timeline_event import TimelineEvent
 from app.models.verification_code import VerificationCode
 
 __all__ = [
+    "AccessResult",
     "AuditEntry",
     "AuditHead",
     "Decision",
     "Document",
     "Extension",
+    "Hold",
     "Objection",
     "OutboxMessage",
     "ReferenceCounter",
+    "Reminder",
     "Request",
     "StaffNote",
     "StaffUser",

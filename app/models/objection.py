@@ -1,4 +1,5 @@
-"""An objection (이의제기, PIPA Art. 38(5)) to a refusal or partial grant."""
+"""An objection (이의제기, PIPA Art. 38(5)) to a refusal or partial grant, a rejection (identity
+or authority not confirmed), or an extension."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ class Objection(SQLModel, table=True):
             String(32), ForeignKey("request.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    decision_id: str = Field(
-        sa_column=Column(String(32), ForeignKey("decision.id", ondelete="CASCADE"), nullable=False)
+    kind: str = Field(
+        default="decision",
+        sa_column=Column(String(16), nullable=False, server_default="decision"),
+    )  # decision | rejection | extension: what is objected to
+    decision_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("decision.id", ondelete="CASCADE")),
+    )
+    extension_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("extension.id", ondelete="CASCADE")),
     )
     reason_enc: str
     filed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -30,9 +30,14 @@ class Task(SQLModel, table=True):
         default=None,
         sa_column=Column(String(32), ForeignKey("staff_user.id", ondelete="SET NULL")),
     )
-    status: str = Field(default="open", max_length=12)  # open | done | cancelled
+    # open | done | failed | waived | cancelled (a failed task blocks completion until it is
+    # redone or the CPO waives it with a reason)
+    status: str = Field(default="open", max_length=12)
     due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     completed_by: str | None = Field(default=None, max_length=80)
     note_enc: str | None = None  # may hold personal data: encrypted
+    outcome: str | None = Field(default=None, max_length=12)  # done | not_found | failed
+    data_enc: str | None = None  # what a collect task returned (access): encrypted JSON
+    waived_reason_enc: str | None = None  # why the CPO waived a failed task: encrypted
