@@ -23,6 +23,35 @@ cli = typer.Typer(
 )
 audit_cli = typer.Typer(help="The access record (접속기록).", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
+profile_cli = typer.Typer(help="The company profile (categories, retention, processors).")
+cli.add_typer(profile_cli, name="profile")
+
+
+@profile_cli.command("check")
+def profile_check(
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            help="A profile YAML file; default: RIGHTSDESK_PROFILE_PATH or the built-in."
+        ),
+    ] = None,
+) -> None:
+    """Check a profile file: its shape, periods, and every rule, system and processor it
+    names. Prints a summary, or every problem and exits 1."""
+    from app.profile.loader import DEFAULT_PROFILE, ProfileError, load_profile
+
+    source = path or get_settings().profile_path or str(DEFAULT_PROFILE)
+    try:
+        profile = load_profile.__wrapped__(source)
+    except ProfileError as exc:
+        typer.echo(f"rightsdesk: {exc}", err=True)
+        raise typer.Exit(1) from None
+    bound = sum(len(c.retention) for c in profile.categories.values())
+    typer.echo(
+        f"profile {source}: ok — {len(profile.categories)} categories, "
+        f"{len(profile.retention)} retention rules ({bound} bound to categories), "
+        f"{len(profile.processors)} processors, {len(profile.systems)} in-house systems"
+    )
 
 
 def _logging() -> None:
@@ -91,17 +120,25 @@ def worker(
 ) -> None:
     """Deliver queued notices, destroy proxy documents past their retention, and close
     requests whose code was never entered; several workers may run side by side. A failing
-    step (the database away, say) is logged and retried with backoff; the worker goes on."""
+    step (the database away, say) is logged and retried with backoff; the worker goes on.
+    Also e-mails staff deadline reminders (RIGHTSDESK_REMINDER_DAYS_BEFORE, and overdue), and
+    at start recomputes open deadlines under RIGHTSDESK_EXTRA_HOLIDAYS."""
     from app.core.context import AppContext
     from app.core.db import refresh_statistics
     from app.notifications.outbox import drain
     from app.notifications.senders import make_sender
+    from app.results.service import destroy_expired as destroy_expired_results
     from app.verification.documents import destroy_expired
     from app.workflow.service import reject_unverified
 
     _logging()
     log = logging.getLogger("rightsdesk.worker")
     settings = get_settings()
+    from app.law import deadlines
+    from app.requests.deadline_sync import recompute_deadlines
+    from app.workflow.reminders import send_reminders
+
+    deadlines.configure(settings.extra_holiday_dates)  # the calendar, before any counting
     ctx = AppContext.build(settings)
     sender = make_sender(settings)
     stop = threading.Event()
@@ -126,6 +163,11 @@ def worker(
         if destroyed:
             log.info("destroyed %d document(s) past their retention", destroyed)
 
+    def destroy_results() -> None:
+        destroyed = destroy_expired_results(ctx.db, ctx)
+        if destroyed:
+            log.info("destroyed %d access result(s) past their download time", destroyed)
+
     def expire() -> None:
         expired = reject_unverified(ctx.db, ctx)
         if expired:
@@ -137,10 +179,18 @@ def worker(
             refresh_statistics(ctx.db)
             analyzed_at = time.monotonic()
 
+    def remind() -> None:
+        send_reminders(ctx.db, ctx)
+
+    try:  # once per start: RIGHTSDESK_EXTRA_HOLIDAYS may have gained a temporary holiday
+        recompute_deadlines(ctx.db, ctx)
+    except Exception as exc:  # the type only; the next start (or the API's) tries again
+        log.error("recomputing deadlines failed: %s", type(exc).__name__)
+
     failures = 0  # rounds in a row with a failed step
     while True:
         failed = False
-        for step in (deliver, destroy, expire, analyze):
+        for step in (deliver, destroy, destroy_results, expire, remind, analyze):
             if stop.is_set():
                 break
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,15 +18,21 @@ from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.nul_guard import NulGuardMiddleware
+from app.law import deadlines
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
 from app.ops.router import router as ops_router
+from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
 from app.requests.router_staff import router as staff_requests_router
+from app.results.router import router as results_router
+from app.results.service import destroy_expired as destroy_expired_results
+from app.retention.router import router as retention_router
 from app.verification.documents import destroy_expired
 from app.verification.router import router as verification_router
 from app.verification.router_documents import router as documents_router
 from app.verification.router_documents import staff_router as staff_documents_router
+from app.workflow.reminders import send_reminders
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
 from app.workflow.service import reject_unverified
@@ -42,6 +49,9 @@ this service that explains it.
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The deadline calendar for this process: the package's holidays plus the operator's
+    # temporary ones (RIGHTSDESK_EXTRA_HOLIDAYS), before any request is counted.
+    deadlines.configure(settings.extra_holiday_dates)
     ctx = AppContext.build(settings, clock)
     sender = make_sender(settings)
     mode = settings.resolved_delivery
@@ -55,7 +65,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def background() -> None:
         deliver()
         destroy_expired(ctx.db, ctx)
+        destroy_expired_results(ctx.db, ctx)
         reject_unverified(ctx.db, ctx)
+        send_reminders(ctx.db, ctx)
         if time.monotonic() - analyzed_at[0] > 3600:  # keep SQLite's planner statistics fresh
             refresh_statistics(ctx.db)
             analyzed_at[0] = time.monotonic()
@@ -68,6 +80,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:  # once per start, not per request: the calendar may have gained a holiday
+            recompute_deadlines(ctx.db, ctx)
+        except Exception as exc:  # the worker recomputes at its start too
+            logging.getLogger("rightsdesk.deadlines").error(
+                "recomputing deadlines failed: %s", type(exc).__name__
+            )
         if pump:
             pump.start()
         try:
@@ -107,5 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(staff_requests_router)
     app.include_router(staff_documents_router)
     app.include_router(workflow_router)
+    app.include_router(results_router)
+    app.include_router(retention_router)
     app.include_router(audit_router)
     return app

@@ -179,3 +179,25 @@ def start_until_ready(
     proc.kill()
     proc.wait()
     pytest.fail(f"{argv[1]} did not become ready: {log.read_text()}")
+
+
+def finish_tasks(
+    client: TestClient, headers: dict, request_id: str, data: dict | None = None
+) -> list[dict]:
+    """Complete every open fulfil and collect task of a request, so it can be completed: a
+    collect task returns `data` (default: one record naming its category and system)."""
+    listed = client.get(
+        "/v1/staff/tasks", headers=headers, params={"request_id": request_id, "limit": 200}
+    )
+    assert listed.status_code == 200, listed.text
+    done = []
+    for task in listed.json()["items"]:
+        if task["kind"] not in ("fulfil", "collect"):
+            continue
+        body: dict = {"outcome": "done"}
+        if task["kind"] == "collect":
+            body["data"] = data or {"category": task["category"], "system": task["system"]}
+        response = client.post(f"/v1/staff/tasks/{task['id']}/complete", headers=headers, json=body)
+        assert response.status_code == 200, response.text
+        done.append(response.json())
+    return done

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -103,9 +104,40 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_documents_per_request: int = Field(10, ge=1)
     document_retention_days: int = Field(90, ge=0)
+    # How long a completed access request's result (열람 결과) can be downloaded; then the
+    # worker destroys it and the route answers 410.
+    result_ttl_days: int = Field(30, ge=1)
 
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The portal's base URL: notices link to {portal_url}/requests/{reference}.
+    portal_url: str = "http://127.0.0.1:8000"
+
+    # Temporary public holidays (임시공휴일) declared after the `holidays` package was released:
+    # "YYYY-MM-DD,…". They join the deadline calendar; open deadlines are recomputed at start.
+    extra_holidays: str = ""
+    # Deadline reminders to staff: Korea-time calendar days before the due date ("3,1"), each
+    # sent once per deadline, plus one when a request becomes overdue.
+    reminder_days_before: str = "3,1"
+
+    @field_validator("extra_holidays")
+    @classmethod
+    def _valid_extra_holidays(cls, value: str) -> str:
+        return ",".join(d.isoformat() for d in parse_extra_holidays(value))
+
+    @field_validator("reminder_days_before")
+    @classmethod
+    def _valid_reminder_days(cls, value: str) -> str:
+        return ",".join(str(n) for n in parse_reminder_days(value))
+
+    @property
+    def extra_holiday_dates(self) -> tuple[date, ...]:
+        return parse_extra_holidays(self.extra_holidays)
+
+    @property
+    def reminder_days(self) -> tuple[int, ...]:
+        """Days before the due date, largest first (e.g. (3, 1))."""
+        return parse_reminder_days(self.reminder_days_before)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:
@@ -184,6 +216,42 @@ class Settings(BaseSettings):
 
     def resolved_blind_index_key(self) -> str:
         return self.blind_index_key or _dev_secret(self.var_dir, "blind_index_key", _token)
+
+
+def parse_extra_holidays(value: str) -> tuple[date, ...]:
+    """ "2026-12-24, 2026-12-31" → sorted distinct dates; anything else is a start-up error
+    that names the setting."""
+    out: set[date] = set()
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if len(part) != 10:
+                raise ValueError
+            out.add(date.fromisoformat(part))
+        except ValueError:
+            raise ValueError(
+                f"RIGHTSDESK_EXTRA_HOLIDAYS: {part[:40]!r} is not a date; "
+                "expected YYYY-MM-DD dates separated by commas"
+            ) from None
+    return tuple(sorted(out))
+
+
+def parse_reminder_days(value: str) -> tuple[int, ...]:
+    """ "3,1" → (3, 1): distinct whole days from 1 to 99, largest first."""
+    out: set[int] = set()
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 99:
+            raise ValueError(
+                f"RIGHTSDESK_REMINDER_DAYS_BEFORE: {part[:40]!r} is not a number of days "
+                "from 1 to 99; expected e.g. 3,1"
+            )
+        out.add(int(part))
+    return tuple(sorted(out, reverse=True))
 
 
 def _token() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -9,13 +10,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import commit
 from app.core.errors import NotFound, Problem
 from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token
+from app.models import Request as RequestRow
 from app.models import StaffUser
 
 
@@ -102,6 +104,32 @@ class SubjectPrincipal:
         so a token cannot tell which other ids exist)."""
         if request_id != self.request_id:
             raise NotFound("No such request.")
+
+
+_REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
+
+
+def resolve_request_id(session: Session, key: str) -> str:
+    """The one resolver of a public `{id}`: the request's id, or its reference
+    (`RD-2026-000042`). 404 when neither names a request, so both behave alike."""
+    if _REFERENCE.match(key):
+        found = session.exec(
+            select(RequestRow.id).where(RequestRow.reference == key.upper())
+        ).first()
+    else:
+        found = session.exec(select(RequestRow.id).where(RequestRow.id == key)).first()
+    if found is None:
+        raise NotFound("No such request.")
+    return found
+
+
+def owned_request_id(session: Session, principal: SubjectPrincipal, key: str) -> str:
+    """Resolve an id or reference, then apply the one owner check (404 for someone else's)."""
+    if key == principal.request_id:
+        return key  # the token's own id: nothing to look up
+    request_id = resolve_request_id(session, key)
+    principal.owns(request_id)
+    return request_id
 
 
 def subject_principal(

@@ -45,6 +45,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "rate-limited": ("Too many requests", "Wait before trying again; see Retry-After."),
     "conflict": ("Conflict", "The change conflicts with the current state."),
+    "result-destroyed": (
+        "Result destroyed",
+        "The access result was destroyed when its download period ended; ask the privacy "
+        "officer if you still need it.",
+    ),
     "document-destroyed": (
         "Document destroyed",
         "The document was destroyed under the retention rule.",

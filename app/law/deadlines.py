@@ -6,10 +6,18 @@ Art. 43(3) (correction/deletion, 정정·삭제) and Art. 44(2) (suspension,
 
 The period is counted under the Civil Act (민법) Arts. 157, 159 and 161.
 Pure functions only: no I/O, no database, no framework imports.
+
+Temporary public holidays (임시공휴일) are declared by the government a few weeks ahead, after
+the `holidays` package was released; the operator lists them (RIGHTSDESK_EXTRA_HOLIDAYS).
+This module does not read settings: the process hands it the dates once, at start
+(`configure`, from create_app and the worker), and every caller (filing, objections, the
+recompute) then counts on the same calendar without passing it around. The functions also
+take the dates explicitly (`extra=`), which the table tests and the recompute use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -23,6 +31,21 @@ STATUTORY_DAYS = 10
 
 _LAST_SECOND = time(23, 59, 59)
 
+# The operator's temporary holidays, set once at start; replaced whole (never mutated), so a
+# reader sees either the old set or the new one.
+_extra: frozenset[date] = frozenset()
+
+
+def configure(extra: Iterable[date]) -> None:
+    """Set the temporary public holidays (임시공휴일) that join the calendar in this process."""
+    global _extra
+    _extra = frozenset(extra)
+
+
+def extra_holidays() -> frozenset[date]:
+    """The temporary public holidays configured for this process."""
+    return _extra
+
 
 @lru_cache(maxsize=64)
 def _kr_holidays(year: int) -> frozenset[date]:
@@ -30,10 +53,13 @@ def _kr_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.KR(years=year))
 
 
-def is_non_working_day(d: date) -> bool:
-    """True on Saturday, Sunday, or a Korean public holiday."""
+def is_non_working_day(d: date, extra: Iterable[date] | None = None) -> bool:
+    """True on Saturday, Sunday, a Korean public holiday, or a temporary holiday (`extra`,
+    default: the configured ones)."""
     # weekday(): Mon=0 ... Sat=5, Sun=6. Sundays are 공휴일 anyway.
-    return d.weekday() >= 5 or d in _kr_holidays(d.year)
+    if d.weekday() >= 5 or d in _kr_holidays(d.year):
+        return True
+    return d in (_extra if extra is None else extra)
 
 
 def _require_aware(at: datetime) -> None:
@@ -47,8 +73,11 @@ def seoul_date(at: datetime) -> date:
     return at.astimezone(SEOUL).date()
 
 
-def statutory_due_date(received_at: datetime, days: int = STATUTORY_DAYS) -> date:
-    """Last day (Seoul date) on which a request received at `received_at` may be answered."""
+def statutory_due_date(
+    received_at: datetime, days: int = STATUTORY_DAYS, *, extra: Iterable[date] | None = None
+) -> date:
+    """Last day (Seoul date) on which a request received at `received_at` may be answered;
+    `extra`: temporary holidays (default: the configured ones)."""
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     _require_aware(received_at)
@@ -61,7 +90,8 @@ def statutory_due_date(received_at: datetime, days: int = STATUTORY_DAYS) -> dat
         last = local.date() + timedelta(days=days)
     # 민법 161조: 말일이 토요일 또는 공휴일이면 그 익일로 만료.
     # Only the last day rolls; holidays inside the period are counted.
-    while is_non_working_day(last):
+    extra = _extra if extra is None else frozenset(extra)
+    while is_non_working_day(last, extra):
         last += timedelta(days=1)
     return last
 
@@ -74,9 +104,11 @@ def end_of_day(d: date) -> datetime:
     return datetime.combine(d, _LAST_SECOND, tzinfo=SEOUL).astimezone(UTC)
 
 
-def statutory_due_at(received_at: datetime, days: int = STATUTORY_DAYS) -> datetime:
+def statutory_due_at(
+    received_at: datetime, days: int = STATUTORY_DAYS, *, extra: Iterable[date] | None = None
+) -> datetime:
     """Due moment (UTC) for a request received at `received_at`."""
-    return end_of_day(statutory_due_date(received_at, days))
+    return end_of_day(statutory_due_date(received_at, days, extra=extra))
 
 
 def days_left(due_at: datetime, now: datetime) -> int:

@@ -75,6 +75,15 @@ GROUNDS: dict[str, Ground] = {
             frozenset({DELETION}),
         ),
         Ground(
+            "PIPA-36-2-accurate",
+            "개인정보 보호법 제36조제2항",
+            "PIPA Art. 36(2)",
+            "정정 요구에 따라 지체 없이 조사한 결과, 해당 개인정보가 정확하여 정정할 사항이 없는 경우",
+            "the investigation that a correction request requires found the personal "
+            "information accurate, so there is nothing to correct",
+            frozenset({CORRECTION}),
+        ),
+        Ground(
             "PIPA-37-2-1",
             "개인정보 보호법 제37조제2항제1호",
             "PIPA Art. 37(2)(1)",

@@ -3,7 +3,7 @@
     pending_verification ─verify─▶ open ─assign─▶ in_progress ─grant─▶ fulfilling ─complete─▶ completed
             │                                          └─refuse─▶ refused ─object─▶ in_progress
     (fulfilling | completed) ─object─▶ in_progress, when the decision was a partial grant
-            └─reject─▶ rejected
+            └─reject─▶ rejected ─object─▶ pending_verification (identity or authority reviewed)
     withdraw: from any state before completed / refused / rejected ─▶ withdrawn
 
 Nothing else assigns `Request.status`. Each change is checked here, stamps its timestamps,
@@ -45,7 +45,7 @@ class Action(StrEnum):
     grant = "grant"  # decision: granted or partially granted
     refuse = "refuse"  # decision: refused, with grounds (Art. 35(4), 36(1), 37(2), 38)
     complete = "complete"  # everything granted has been carried out
-    object = "object"  # the subject objects to a refusal (이의제기, Art. 38(5))
+    object = "object"  # the subject objects to a refusal or rejection (이의제기, Art. 38(5))
     withdraw = "withdraw"  # the filer withdraws
 
 
@@ -63,6 +63,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     # that the decision in force was a partial grant).
     (S.fulfilling, A.object): S.in_progress,
     (S.completed, A.object): S.in_progress,
+    # A rejection for unconfirmed identity or authority is a restriction too (Art. 38(5);
+    # Decree 46): the objection sends the request back to verification for a person to review.
+    (S.rejected, A.object): S.pending_verification,
     **{
         (s, A.withdraw): S.withdrawn
         for s in (S.pending_verification, S.open, S.in_progress, S.fulfilling)
@@ -73,6 +76,10 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 CLOSED = frozenset({S.completed, S.refused, S.rejected, S.withdrawn})
 
 INITIAL = S.pending_verification
+
+# An extension (연기) is an event, not a status: the filer may object to it (Art. 38(5)) while
+# the request still waits for us. The objection opens a review task and changes no status.
+EXTENSION_OBJECTABLE = frozenset({S.pending_verification, S.open, S.in_progress, S.fulfilling})
 
 _INSERT_EVENT = insert(TimelineEvent.__table__)
 

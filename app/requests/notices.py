@@ -42,6 +42,8 @@ def request_context(
         "received_en": moment_en(received_at),
         "due_ko": date_ko(due),
         "due_en": date_en(due),
+        # Where the filer comes back (sign-in with the reference and e-mail).
+        "portal_url": f"{ctx.settings.portal_url.rstrip('/')}/requests/{reference}",
         **extra,
     }
 

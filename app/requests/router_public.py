@@ -8,16 +8,19 @@ from fastapi import APIRouter, Response, status
 from fastapi import Request as HttpRequest
 
 from app.core.actors import Actor
-from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip
+from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip, owned_request_id
 from app.law.rights import Channel
 from app.requests import service
 from app.requests.schemas import (
     RequestCreate,
     RequestCreated,
     RequestPublic,
+    SignInAccepted,
+    SignInIn,
     WithdrawIn,
 )
 from app.requests.views import created_view, public_view
+from app.verification import service as verification
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
@@ -55,6 +58,31 @@ async def file_request(
     return created_view(filed, now, ctx.settings.code_ttl_seconds)
 
 
+@router.post(
+    "/sign-in",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignInAccepted,
+    responses={422: {"description": "Invalid body (problem document)"}},
+)
+def sign_in(
+    body: SignInIn, session: SessionDep, ctx: ContextDep, http: HttpRequest
+) -> SignInAccepted:
+    """Come back to a request with its reference and the e-mail address it was filed with.
+
+    When both match, a fresh 6-digit code goes to that address (the old one stops working),
+    within the same limits as a resend; post it to `/v1/requests/{reference}/verification`
+    for a token. Works in every status, so you can come back for the decision, to object,
+    or to download the result. The answer is the same 202 whether or not they match.
+    """
+    verification.sign_in(session, ctx, body.reference, str(body.email), client_ip(http))
+    return SignInAccepted(
+        detail="If the reference and e-mail address match a request, a verification code "
+        "has been sent to that address. 접수번호와 전자우편 주소가 일치하는 요구가 있으면 "
+        "그 주소로 인증번호를 보내 드렸습니다.",
+        expires_in=ctx.settings.code_ttl_seconds,
+    )
+
+
 @router.get(
     "/{request_id}",
     response_model=RequestPublic,
@@ -63,10 +91,11 @@ async def file_request(
 def read_request(
     request_id: str, principal: SubjectToken, session: SessionDep, ctx: ContextDep
 ) -> RequestPublic:
-    """Follow your request: status, deadline, days left, timeline and the notices sent."""
-    principal.owns(request_id)
-    request = service.get(session, request_id)
-    return public_view(session, request, ctx.clock.now())
+    """Follow your request: status, deadline, days left (null once closed), timeline, notices,
+    the extension and the decision with its grounds, whether and until when you may object,
+    and the `actions` you may take now. `{request_id}` is the id or the reference."""
+    request = service.get(session, owned_request_id(session, principal, request_id))
+    return public_view(session, ctx, request, ctx.clock.now())
 
 
 @router.post(
@@ -86,8 +115,8 @@ def withdraw_request(
     body: WithdrawIn | None = None,
 ) -> RequestPublic:
     """Withdraw your request. Possible until it is completed, refused or rejected."""
-    principal.owns(request_id)
+    request_id = owned_request_id(session, principal, request_id)
     request = service.withdraw(
         session, ctx, request_id, reason=body.reason if body else None, actor=principal.actor
     )
-    return public_view(session, request, ctx.clock.now())
+    return public_view(session, ctx, request, ctx.clock.now())

@@ -195,6 +195,60 @@ class NoticeItem(BaseModel):
     sent_at: datetime | None = None
 
 
+class GroundOut(BaseModel):
+    """A legal ground from the registry, as the subject reads it."""
+
+    code: str = Field(description="Registry code, e.g. `PIPA-35-4-1`.")
+    article: str = Field(description="The article in English, e.g. `PIPA Art. 35(4)(1)`.")
+    article_ko: str = Field(
+        description="The article in Korean, e.g. `개인정보 보호법 제35조제4항제1호`."
+    )
+    title_ko: str
+    title_en: str
+
+
+class DecisionItemOut(BaseModel):
+    category: str
+    name_ko: str | None = None
+    name_en: str | None = None
+    result: Literal["granted", "refused"]
+    grounds: list[GroundOut]
+    rule: str | None = Field(None, description="The retention rule that keeps this category.")
+    law_ko: str | None = Field(None, description="The law that requires keeping it.")
+    law_en: str | None = None
+    period: str | None = Field(None, description="How long it is kept (ISO 8601 duration).")
+    retain_until: date | None = Field(None, description="Kept until this day, where known.")
+
+
+class DecisionOut(BaseModel):
+    outcome: Literal["granted", "partially_granted", "refused"]
+    decided_at: datetime
+    explanation: str
+    grounds: list[GroundOut]
+    items: list[DecisionItemOut]
+
+
+class ExtensionOut(BaseModel):
+    due_at: datetime = Field(description="The new deadline (end of that day, Korea time).")
+    due_date: date
+    previous_due_at: datetime
+    reason: str = Field(description="The reason given for the postponement (연기 사유).")
+    extended_at: datetime
+
+
+class ObjectionState(BaseModel):
+    allowed: bool = Field(description="Whether `POST .../objections` is accepted now.")
+    deadline: datetime | None = Field(
+        None, description="The end of the window to object (이의제기 기한), when there is one."
+    )
+    against: Literal["decision", "rejection", "extension"] | None = Field(
+        None, description="What an objection now would be against."
+    )
+
+
+PublicAction = Literal["withdraw", "upload_document", "object", "download_result"]
+
+
 class RequestPublic(BaseModel):
     id: str
     reference: str
@@ -207,11 +261,38 @@ class RequestPublic(BaseModel):
     received_at: datetime
     due_at: datetime
     due_date: date
-    days_left: int
+    days_left: int | None = Field(description="Days until due_at; null once the request is closed.")
     overdue: bool
     timeline: list[TimelineItem]
     notices: list[NoticeItem]
     documents: list[DocumentOut] = Field(description="What was uploaded (never the content).")
+    extension: ExtensionOut | None = Field(None, description="The latest postponement (연기).")
+    decision: DecisionOut | None = Field(None, description="The decision in force, if any.")
+    objection: ObjectionState
+    actions: list[PublicAction] = Field(
+        description="What you may do now: `withdraw` (POST .../withdraw), `upload_document` "
+        "(POST .../documents), `object` (POST .../objections), `download_result` "
+        "(GET .../result)."
+    )
+
+
+class SignInIn(StrictBody):
+    """Coming back to a request: its reference and the e-mail address it was filed with."""
+
+    reference: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[Rr][Dd]-[0-9]{4}-[0-9]{6}$")
+    ] = Field(description="The reference from the receipt notice, e.g. `RD-2026-000042`.")
+    email: EmailStr = Field(
+        max_length=254,
+        description="The address the request was filed with (the proxy's, when a proxy filed).",
+    )
+
+
+class SignInAccepted(BaseModel):
+    detail: str = Field(
+        description="The same text whether or not the reference and address match a request."
+    )
+    expires_in: int = Field(description="Seconds a code stays valid, when one was sent.")
 
 
 class WithdrawIn(StrictBody):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.law.deadlines import days_left, is_overdue, seoul_date
+from app.law.grounds import GROUNDS
 from app.models import (
+    AccessResult,
     Decision,
     Document,
     Extension,
@@ -17,10 +20,16 @@ from app.models import (
     Task,
 )
 from app.requests import pii, service
-from app.requests.lifecycle import CLOSED, Status, allowed_actions
+from app.requests.lifecycle import CLOSED, TRANSITIONS, Action, Status, allowed_actions
 from app.requests.schemas import (
+    DecisionItemOut,
+    DecisionOut,
     DocumentOut,
+    ExtensionOut,
+    GroundOut,
     NoticeItem,
+    ObjectionState,
+    PublicAction,
     QueueItem,
     RequestCreated,
     RequesterOut,
@@ -34,6 +43,7 @@ from app.requests.schemas import (
     VerificationOut,
 )
 from app.workflow import notes as staff_notes
+from app.workflow import service as workflow
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
@@ -67,10 +77,115 @@ def public_documents(session: Session, request_id: str) -> list[DocumentOut]:
     return [DocumentOut.model_validate(d, from_attributes=True) for d in rows]
 
 
-def public_view(session: Session, request: Request, now: datetime) -> RequestPublic:
-    """What the filer sees of their request: no personal data, never a document's content."""
+def _grounds_out(codes: list[str] | None) -> list[GroundOut]:
+    return [
+        GroundOut(
+            code=g.code,
+            article=g.article_en,
+            article_ko=g.article_ko,
+            title_ko=g.text_ko,
+            title_en=g.text_en,
+        )
+        for g in (GROUNDS[c] for c in codes or [] if c in GROUNDS)
+    ]
+
+
+def _as_date(value) -> date | None:
+    """`retain_until` as stored with a decision item: an ISO date (or date-time), or null."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _decision_out(ctx: AppContext, decision: Decision) -> DecisionOut:
+    names = ctx.profile.categories
+    items = []
+    for item in decision.items or []:
+        category = names.get(item["category"])
+        items.append(
+            DecisionItemOut(
+                category=item["category"],
+                name_ko=category.name_ko if category else None,
+                name_en=category.name_en if category else None,
+                result=item["result"],
+                grounds=_grounds_out(item.get("grounds")),
+                # Kept under a law (Art. 36(1) proviso): the retention plan stores these.
+                rule=item.get("rule"),
+                law_ko=item.get("law_ko"),
+                law_en=item.get("law_en"),
+                period=item.get("period"),
+                retain_until=_as_date(item.get("retain_until")),
+            )
+        )
+    return DecisionOut(
+        outcome=decision.outcome,
+        decided_at=decision.decided_at,
+        explanation=ctx.keys.decrypt(
+            decision.explanation_enc, f"decision.explanation:{decision.id}"
+        )
+        or "",
+        grounds=_grounds_out(decision.grounds),
+        items=items,
+    )
+
+
+def _result_downloadable(session: Session, request_id: str, now: datetime) -> bool:
+    """An access result exists, is not destroyed and has not expired (Art. 35)."""
+    return (
+        session.exec(
+            select(AccessResult.id).where(
+                AccessResult.request_id == request_id,
+                AccessResult.destroyed_at.is_(None),
+                AccessResult.expires_at > now,
+            )
+        ).first()
+        is not None
+    )
+
+
+def public_actions(
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    now: datetime,
+    objection: ObjectionState,
+) -> list[PublicAction]:
+    """What the filer may do now: only routes the API accepts in this state."""
+    status = Status(request.status)
+    actions: list[PublicAction] = []
+    if (status, Action.withdraw) in TRANSITIONS:
+        actions.append("withdraw")
+    if status not in CLOSED:
+        count = session.exec(
+            select(func.count()).select_from(Document).where(Document.request_id == request.id)
+        ).one()
+        if count < ctx.settings.max_documents_per_request:
+            actions.append("upload_document")
+    if objection.allowed:
+        actions.append("object")
+    if _result_downloadable(session, request.id, now):
+        actions.append("download_result")
+    return actions
+
+
+def public_view(
+    session: Session, ctx: AppContext, request: Request, now: datetime
+) -> RequestPublic:
+    """What the filer sees of their request: no personal data of theirs beyond what they
+    wrote to us in the reasons, never a document's content."""
     events = service.timeline(session, request.id)
     notices = service.notices(session, request.id)
+    closed = Status(request.status) in CLOSED
+    extension = workflow.latest_extension(session, request.id)
+    decision = workflow.latest_decision(session, request.id)
+    target = workflow.objection_target(session, ctx, request)
+    objection = (
+        ObjectionState(
+            allowed=now <= target.deadline, deadline=target.deadline, against=target.kind
+        )
+        if target is not None
+        else ObjectionState(allowed=False)
+    )
     return RequestPublic(
         id=request.id,
         reference=request.reference,
@@ -83,7 +198,7 @@ def public_view(session: Session, request: Request, now: datetime) -> RequestPub
         received_at=request.received_at,
         due_at=request.due_at,
         due_date=seoul_date(request.due_at),
-        days_left=days_left(request.due_at, now),
+        days_left=None if closed else days_left(request.due_at, now),
         overdue=_overdue(request, now),
         timeline=[TimelineItem(at=e.at, kind=e.kind, status=e.to_status) for e in events],
         notices=[
@@ -93,6 +208,18 @@ def public_view(session: Session, request: Request, now: datetime) -> RequestPub
             for n in notices
         ],
         documents=public_documents(session, request.id),
+        extension=ExtensionOut(
+            due_at=extension.new_due_at,
+            due_date=seoul_date(extension.new_due_at),
+            previous_due_at=extension.previous_due_at,
+            reason=ctx.keys.decrypt(extension.reason_enc, f"extension.reason:{extension.id}") or "",
+            extended_at=extension.extended_at,
+        )
+        if extension is not None
+        else None,
+        decision=_decision_out(ctx, decision) if decision is not None else None,
+        objection=objection,
+        actions=public_actions(session, ctx, request, now, objection),
     )
 
 
@@ -128,6 +255,8 @@ def task_view(task: Task, now: datetime, reference: str | None = None) -> TaskPu
         created_at=task.created_at,
         completed_at=task.completed_at,
         completed_by=task.completed_by,
+        outcome=task.outcome,
+        has_data=task.data_enc is not None,
     )
 
 
@@ -232,7 +361,9 @@ def staff_view(
         objections=[
             ObjectionPublic(
                 id=o.id,
+                kind=o.kind,
                 decision_id=o.decision_id,
+                extension_id=o.extension_id,
                 reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}") or "",
                 filed_at=o.filed_at,
                 resolved_at=o.resolved_at,

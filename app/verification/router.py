@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from fastapi import Request as HttpRequest
 
 from app.core.actors import Actor
-from app.core.deps import ContextDep, SessionDep, client_ip
+from app.core.deps import ContextDep, SessionDep, client_ip, resolve_request_id
 from app.requests import service as requests
 from app.verification import service
 from app.verification.schemas import CodeIn, ResendOut, Token
@@ -28,11 +28,13 @@ def verify(
     """Exchange the e-mailed code for a token that opens this request, and no other.
 
     A code lives 10 minutes, works once, and dies after 5 wrong tries (the response's
-    `attempts_left` counts down). The first right code opens a request pending verification.
+    `attempts_left` counts down). The first right code opens a request pending verification;
+    on a request in any other status it proves the filer again. `{request_id}` is the id or
+    the reference.
     """
-    request = requests.get(session, request_id)
+    request = requests.get(session, resolve_request_id(session, request_id))
     done = service.verify_code(
-        session, ctx, request, body.code, Actor("subject", request_id, client_ip(http))
+        session, ctx, request, body.code, Actor("subject", request.id, client_ip(http))
     )
     return Token(access_token=done.access_token, expires_in=done.expires_in)
 
@@ -47,7 +49,8 @@ def verify(
     },
 )
 def resend(request_id: str, session: SessionDep, ctx: ContextDep, http: HttpRequest) -> ResendOut:
-    """Send a new code (the old one stops working). Limited to one a minute and five an hour."""
-    request = requests.get(session, request_id)
-    done = service.resend(session, ctx, request, Actor("subject", request_id, client_ip(http)))
+    """Send a new code (the old one stops working). Limited to one a minute and five an hour.
+    `{request_id}` is the id or the reference."""
+    request = requests.get(session, resolve_request_id(session, request_id))
+    done = service.resend(session, ctx, request, Actor("subject", request.id, client_ip(http)))
     return ResendOut(sent_to=done.sent_to, expires_in=done.expires_in, retry_after=done.retry_after)

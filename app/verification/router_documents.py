@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from pydantic import BaseModel
 
-from app.core.deps import ContextDep, Operator, SessionDep, SubjectToken, WriteSessionDep
+from app.core.deps import (
+    ContextDep,
+    Operator,
+    SessionDep,
+    SubjectToken,
+    WriteSessionDep,
+    owned_request_id,
+)
 from app.requests import service as requests
 from app.verification import documents
 
@@ -53,9 +60,9 @@ def upload_document(
     file: Annotated[UploadFile, File(description="PDF, PNG or JPEG, up to 10 MB.")],
 ) -> DocumentPublic:
     """Upload a document that proves a proxy's authority or an identity. The type is judged by
-    the file's content, not its name; the file is stored encrypted and is never served back."""
-    principal.owns(request_id)
-    request = requests.get(session, request_id)
+    the file's content, not its name; the file is stored encrypted and is never served back.
+    `{request_id}` is the id or the reference."""
+    request = requests.get(session, owned_request_id(session, principal, request_id))
     data = file.file.read(ctx.settings.max_document_bytes + 1)
     document = documents.store(
         session, ctx, request, kind=kind, filename=file.filename, data=data, actor=principal.actor

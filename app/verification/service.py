@@ -7,6 +7,7 @@ filer again, so they can follow the request from another device.
 
 from __future__ import annotations
 
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from app.requests import lifecycle, pii
 from app.requests.locks import lock_request
 from app.requests.notices import request_context
 from app.verification.codes import code_hash, code_matches, new_code
+from app.workflow.service import resolve_objections
 
 _code = VerificationCode.__table__
 
@@ -170,6 +172,8 @@ def verify_code(
             at=now,
             detail={"method": "email_code"},
         )
+        # The code answers an objection to an earlier rejection: identity is confirmed now.
+        resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
     else:
         # A proxy has proven the e-mail only; the request opens when a person has checked the
         # authority (the verify task in the CPO's queue).
@@ -198,43 +202,29 @@ class Resent:
     retry_after: int
 
 
-def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) -> Resent:
-    """A new code, at most one per cooldown and `code_max_per_hour` an hour."""
-    s, now = ctx.settings, ctx.clock.now()
-    # Count under the request's row lock, or parallel resends all count the same codes.
-    request = lock_request(session, request.id)
+def _wait_for_next_code(session: Session, ctx: AppContext, request_id: str, now: datetime):
+    """None when a new code may go out for this request now, else (seconds to wait, why).
+    Call it under the request's row lock: the count and the send are one decision."""
+    s = ctx.settings
     last, count = session.exec(
         select(func.max(VerificationCode.created_at), func.count()).where(
-            VerificationCode.request_id == request.id,
+            VerificationCode.request_id == request_id,
             VerificationCode.created_at > now - timedelta(hours=1),
         )
     ).one()
-    if (
-        last is not None
-        and (
-            wait := (last + timedelta(seconds=s.code_resend_cooldown_seconds) - now).total_seconds()
-        )
-        > 0
-    ):
-        retry = math.ceil(wait)
-        raise Problem(
-            429,
-            "rate-limited",
-            f"A code was sent moments ago; try again in {retry} s.",
-            headers={"Retry-After": str(retry)},
-            retry_after=retry,
-        )
+    if last is not None:
+        wait = (last + timedelta(seconds=s.code_resend_cooldown_seconds) - now).total_seconds()
+        if wait > 0:
+            retry = math.ceil(wait)
+            return retry, f"A code was sent moments ago; try again in {retry} s."
     if count >= s.code_max_per_hour:
-        raise Problem(
-            429,
-            "rate-limited",
-            "Too many codes this hour; try again later.",
-            headers={"Retry-After": "3600"},
-            retry_after=3600,
-        )
-    name, email = pii.filer(ctx.keys, request)
-    if email is None:
-        raise Problem(409, "conflict", "This request has no e-mail address to send a code to.")
+        return 3600, "Too many codes this hour; try again later."
+    return None
+
+
+def _send_fresh_code(
+    session: Session, ctx: AppContext, request: Request, email: str, name: str, actor: Actor, now
+) -> None:
     notice = request_context(
         ctx,
         name=name,
@@ -253,4 +243,53 @@ def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) ->
         now=now,
         actor=actor,
     )
+
+
+def resend(session: Session, ctx: AppContext, request: Request, actor: Actor) -> Resent:
+    """A new code, at most one per cooldown and `code_max_per_hour` an hour."""
+    s, now = ctx.settings, ctx.clock.now()
+    # Count under the request's row lock, or parallel resends all count the same codes.
+    request = lock_request(session, request.id)
+    if (limited := _wait_for_next_code(session, ctx, request.id, now)) is not None:
+        retry, why = limited
+        raise Problem(
+            429, "rate-limited", why, headers={"Retry-After": str(retry)}, retry_after=retry
+        )
+    name, email = pii.filer(ctx.keys, request)
+    if email is None:
+        raise Problem(409, "conflict", "This request has no e-mail address to send a code to.")
+    _send_fresh_code(session, ctx, request, email, name, actor, now)
     return Resent(pii.mask_email(email), s.code_ttl_seconds, s.code_resend_cooldown_seconds)
+
+
+def _filer_email_bidx(request: Request) -> str | None:
+    """The blind index of the address codes go to: the proxy's when a proxy filed."""
+    if request.requester_kind != "self":
+        return request.requester_email_bidx
+    return request.subject_email_bidx
+
+
+def sign_in(session: Session, ctx: AppContext, reference: str, email: str, ip: str | None) -> bool:
+    """Coming back with the reference and the filer's e-mail: when both match, a fresh code
+    goes to that e-mail under the resend limits, in any status. Returns whether a code went
+    out; the caller must not tell the filer (the answer is the same either way, so the route
+    reveals neither which references exist nor whose e-mail filed them)."""
+    now = ctx.clock.now()
+    request_id = session.exec(
+        select(Request.id).where(Request.reference == reference.strip().upper())
+    ).first()
+    if request_id is None:
+        return False
+    # The row lock first (requests/locks.py), then the match, the count and the send: parallel
+    # sign-ins for one request queue here and see each other's codes.
+    request = lock_request(session, request_id)
+    expected = _filer_email_bidx(request)
+    if expected is None or not hmac.compare_digest(expected, ctx.blind_index.email(email)):
+        return False
+    if _wait_for_next_code(session, ctx, request.id, now) is not None:
+        return False
+    name, address = pii.filer(ctx.keys, request)
+    if address is None:
+        return False
+    _send_fresh_code(session, ctx, request, address, name, Actor("subject", request.id, ip), now)
+    return True

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import tuple_
 from sqlmodel import select
 
-from app.core.deps import AnyStaff, ContextDep, IfMatch, Operator, SessionDep
+from app.core.deps import CPO, AnyStaff, ContextDep, IfMatch, Operator, SessionDep
 from app.core.errors import Problem
 from app.core.validation import Day
 from app.law.deadlines import seoul_date
@@ -32,6 +32,7 @@ from app.workflow.schemas import (
     TaskCompleteIn,
     TaskList,
     TaskPublic,
+    TaskWaiveIn,
     VerifyIn,
 )
 
@@ -119,8 +120,10 @@ def decide(
 ) -> RequestStaffView:
     """Decide: `granted`, `partially_granted` (per-category items) or `refused`. A refusal or
     partial grant cites at least one registry ground that applies to the request's type. The
-    subject gets the decision notice with the grounds and how to object; a grant of a
-    correction, deletion or suspension creates one fulfilment task per category and system."""
+    subject gets the decision notice with the grounds and how to object. A grant creates the
+    tasks that carry it out, from the plan, for the granted categories and the systems the plan
+    names: `collect` for access, `fulfil` for a deletion, suspension or correction (nothing for
+    what the plan retains or holds)."""
     request = _act(session, ctx, request_id, version)
     service.decide(session, ctx, request, body, principal)
     return _view(session, ctx, request)
@@ -129,7 +132,10 @@ def decide(
 @router.post(
     "/requests/{request_id}/complete",
     response_model=RequestStaffView,
-    responses={**ACTION, 409: {"description": "Wrong status, or fulfilment tasks still open"}},
+    responses={
+        **ACTION,
+        409: {"description": "Wrong status, or fulfil/collect tasks open or failed"},
+    },
 )
 def complete(
     request_id: str,
@@ -139,7 +145,10 @@ def complete(
     ctx: ContextDep,
     body: CompleteIn | None = None,
 ) -> RequestStaffView:
-    """Close a fulfilled request (all fulfilment tasks done); the subject gets the completion notice."""
+    """Close a fulfilled request: every fulfil and collect task done, not found, or failed and
+    waived (409 otherwise, listing `open_tasks` and `failed_tasks`). For access, the result is
+    assembled now from what the collect tasks returned and can be downloaded for
+    `RIGHTSDESK_RESULT_TTL_DAYS`; the completion notice says where and until when."""
     request = _act(session, ctx, request_id, version)
     return _view(
         session,
@@ -154,13 +163,16 @@ def list_tasks(
     session: SessionDep,
     ctx: ContextDep,
     mine: Annotated[bool, Query(description="Only tasks assigned to me.")] = False,
-    status: Annotated[str, Query(pattern="^(open|done|cancelled|all)$")] = "open",
-    kind: Annotated[str | None, Query(pattern="^(verify|decide|fulfil|review_objection)$")] = None,
+    status: Annotated[str, Query(pattern="^(open|done|failed|waived|cancelled|all)$")] = "open",
+    kind: Annotated[
+        str | None, Query(pattern="^(verify|decide|fulfil|collect|review_objection)$")
+    ] = None,
     request_id: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TaskList:
-    """The work queue, by due date: mine or everyone's, open or done."""
+    """The work queue, by due date: mine or everyone's; open, done, failed (blocking until
+    redone or waived), waived or cancelled."""
     query = select(Task, Request.reference).join(Request, Request.id == Task.request_id)
     if mine:
         query = query.where(Task.assignee_id == principal.id)
@@ -187,10 +199,11 @@ def list_tasks(
     "/tasks/{task_id}/complete",
     response_model=TaskPublic,
     responses={
-        401: {},
-        403: {},
-        404: {},
-        409: {"description": "Done already, or closed by an action"},
+        401: {"description": "No or bad token"},
+        403: {"description": "Assigned to someone else, or not a cpo or handler"},
+        404: {"description": "No such task"},
+        409: {"description": "Done already, waived, cancelled, or closed by an action"},
+        422: {"description": "Bad outcome or data (a collect task that is done needs data)"},
     },
 )
 def complete_task(
@@ -200,15 +213,44 @@ def complete_task(
     ctx: ContextDep,
     body: TaskCompleteIn | None = None,
 ) -> TaskPublic:
-    """Mark a fulfilment task done, with a note of what was done (kept encrypted)."""
+    """Record how a fulfil or collect task went: `{outcome: done|not_found|failed, note?,
+    data?}` (no body: done). A `collect` task that is done returns the data the system holds,
+    `{item: value}` or a list of such records; it is kept encrypted and becomes part of the
+    access result. A `failed` task stays in the queue and blocks the request's completion until
+    it is completed again or the CPO waives it."""
+    body = body or TaskCompleteIn()
     task = tasks.complete_by_hand(
         session,
         ctx,
         task_id,
-        note=body.note if body else None,
+        outcome=body.outcome,
+        note=body.note,
+        data=body.data,
         actor=principal.actor,
         is_cpo=principal.is_cpo,
     )
+    request = session.get(Request, task.request_id)
+    return task_view(task, ctx.clock.now(), request.reference if request else None)
+
+
+@router.post(
+    "/tasks/{task_id}/waive",
+    response_model=TaskPublic,
+    responses={
+        401: {"description": "No or bad token"},
+        403: {"description": "Only the CPO waives"},
+        404: {"description": "No such task"},
+        409: {"description": "The task has not failed"},
+        422: {"description": "No reason given"},
+    },
+)
+def waive_task(
+    task_id: str, body: TaskWaiveIn, principal: CPO, session: SessionDep, ctx: ContextDep
+) -> TaskPublic:
+    """(cpo) Waive a failed fulfil or collect task with a reason (kept encrypted, in the access
+    record as an event): it stops blocking the request's completion. Open tasks cannot be
+    waived: they are done, or voided by a new decision."""
+    task = tasks.waive(session, ctx, task_id, reason=body.reason, actor=principal.actor)
     request = session.get(Request, task.request_id)
     return task_view(task, ctx.clock.now(), request.reference if request else None)
 

@@ -1,10 +1,11 @@
-"""The subject's objection (이의제기) to a refusal or partial grant."""
+"""The subject's objection (이의제기, PIPA Art. 38(5)) to a refusal, a partial grant, a rejection
+or an extension."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.core.deps import ContextDep, SessionDep, SubjectToken
+from app.core.deps import ContextDep, SessionDep, SubjectToken, owned_request_id
 from app.requests import service as requests
 from app.requests.schemas import RequestPublic
 from app.requests.views import public_view
@@ -31,10 +32,18 @@ def object_to_decision(
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestPublic:
-    """Object to a refusal or a partial grant, within the window the decision notice states
-    (30 days by default). The request reopens for the privacy officer to decide again within
-    10 days; you get a notice that the objection was received."""
-    principal.owns(request_id)
-    request = requests.get(session, request_id)
+    """Object (이의제기, PIPA Art. 38(5)) within the window the notice states (30 days by
+    default; for an extension, counted from the extension):
+
+    - to a refusal or a partial grant: the request reopens for the privacy officer to decide
+      again within 10 days;
+    - to a rejection (identity or authority not confirmed): the request returns to
+      verification for a person to review;
+    - to an extension: the privacy officer reviews it; the status does not change.
+
+    You get a notice that the objection was received. `objection.allowed` in the request's
+    view says whether you may object now; otherwise 409. `{request_id}` is the id or the
+    reference."""
+    request = requests.get(session, owned_request_id(session, principal, request_id))
     service.object_to(session, ctx, request, body.reason, principal.actor)
-    return public_view(session, request, ctx.clock.now())
+    return public_view(session, ctx, request, ctx.clock.now())

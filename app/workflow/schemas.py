@@ -6,11 +6,23 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from app.core.validation import Line, Moment, StrictBody, Text
 
 GroundCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,40}$")]
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL")
+    return value
 
 
 class Outcome(StrEnum):
@@ -46,10 +58,29 @@ class ExtendIn(StrictBody):
         return self
 
 
+class CorrectionResult(StrictBody):
+    """For a correction: what became of one corrected item in this category (Art. 36(2))."""
+
+    item: Line(100) = Field(description="An item of `scope.corrections`, e.g. `phone`.")
+    result: Literal["corrected", "not_corrected"]
+    grounds: list[GroundCode] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Why not corrected, e.g. `PIPA-36-2-accurate` (the data was found "
+        "accurate); none when corrected. What was checked goes in the explanation.",
+    )
+
+
 class DecisionItem(StrictBody):
     category: Line(40)
     result: Literal["granted", "refused"]
     grounds: list[GroundCode] = Field(default_factory=list, max_length=10)
+    corrections: list[CorrectionResult] | None = Field(
+        None,
+        max_length=50,
+        description="Correction requests only: per corrected item this category holds, "
+        "corrected or not and why. The category is granted when any item is corrected.",
+    )
 
 
 class DecisionIn(StrictBody):
@@ -95,6 +126,12 @@ class TaskPublic(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     completed_by: str | None
+    outcome: Literal["done", "not_found", "failed"] | None = Field(
+        None, description="How the task went, once completed (a waived task keeps `failed`)."
+    )
+    has_data: bool = Field(
+        False, description="A collect task returned data (kept encrypted; shown in the result)."
+    )
 
 
 class TaskList(BaseModel):
@@ -102,8 +139,39 @@ class TaskList(BaseModel):
     next_cursor: str | None
 
 
+# What a collect task returns: `{item: value}`, one record, or a list of such records (e.g.
+# one per payment). Items are the system's own names; values are text, numbers, true/false or
+# null, and everything is kept encrypted.
+ItemName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control),
+]
+ItemValue = Annotated[str, StringConstraints(max_length=10000), AfterValidator(_no_nul)] | (
+    int | float | bool | None
+)
+Record = Annotated[dict[ItemName, ItemValue], Field(min_length=1, max_length=200)]
+
+
 class TaskCompleteIn(StrictBody):
+    outcome: Literal["done", "not_found", "failed"] = Field(
+        "done",
+        description="`done`; `not_found` (the system holds nothing of the subject's in this "
+        "category); or `failed` (the task stays open to be redone, or waived by the CPO, and "
+        "blocks the request's completion until then).",
+    )
     note: Text(2000) | None = Field(None, description="What was done; kept encrypted.")
+    data: Record | Annotated[list[Record], Field(min_length=1, max_length=1000)] | None = Field(
+        None,
+        description="A collect task that is done returns the data it found: `{item: value}` or "
+        "a list of such records. Only collect tasks take data.",
+    )
+
+
+class TaskWaiveIn(StrictBody):
+    reason: Text(2000) = Field(
+        description="Why the failed task need not be redone (kept encrypted; staff only)."
+    )
 
 
 class GroundPublic(BaseModel):
@@ -141,7 +209,11 @@ class ExtensionPublic(BaseModel):
 
 class ObjectionPublic(BaseModel):
     id: str
-    decision_id: str
+    kind: Literal["decision", "rejection", "extension"] = Field(
+        "decision", description="What is objected to: a decision, a rejection or an extension."
+    )
+    decision_id: str | None = None
+    extension_id: str | None = None
     reason: str
     filed_at: datetime
     resolved_at: datetime | None

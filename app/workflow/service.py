@@ -3,6 +3,7 @@ subject's objection. Every status change goes through the lifecycle; services on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -14,13 +15,17 @@ from app.core.db import Database
 from app.core.deps import StaffPrincipal
 from app.core.errors import Conflict, Problem
 from app.core.ids import new_id
+from app.law import retention as retention_law
 from app.law.deadlines import end_of_day, seoul_date, statutory_due_at
 from app.law.grounds import problems_with_grounds
 from app.law.rights import Channel
-from app.models import Decision, Extension, Objection, Request, Task
+from app.models import Decision, Extension, Objection, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
+from app.requests.locks import lock_request
 from app.requests.notices import day, ground_views, moment, notify
+from app.retention import decisions
+from app.retention.plan import KEEP_GROUND, Plan, build_plan
 from app.workflow import notes, tasks
 from app.workflow.schemas import AssignIn, DecisionIn, ExtendIn, Outcome, VerifyIn
 
@@ -111,6 +116,8 @@ def verify(
     if body.outcome == "verified":
         lifecycle.transition(session, request, Action.verify, actor=actor, at=now, detail=detail)
         tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
+        # An objection to an earlier rejection is answered by this check.
+        resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
     else:
         reject_identity(session, ctx, request, actor=actor, now=now, detail=detail)
     return request
@@ -145,6 +152,7 @@ def reject_identity(
         **day("objection_until", objection_until(ctx, now)),
     )
     tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
+    resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
 
 
 def reject_unverified(db: Database, ctx: AppContext, *, limit: int = 200) -> int:
@@ -165,6 +173,11 @@ def reject_unverified(db: Database, ctx: AppContext, *, limit: int = 200) -> int
                     Request.channel.in_(PUBLIC_CHANNELS),
                     Request.subject_email_bidx.is_not(None),
                     Request.created_at <= cutoff,
+                    # Back in verification after an objection to its rejection: a person
+                    # reviews it (Art. 38(5)); the clock does not reject it again.
+                    ~select(Objection.id)
+                    .where(Objection.request_id == Request.id, Objection.resolved_at.is_(None))
+                    .exists(),
                 )
                 .order_by(Request.created_at)
                 .limit(limit)
@@ -254,7 +267,11 @@ def extend(
 # --- decide -----------------------------------------------------------------------------------
 
 
-def _check_decision(ctx: AppContext, request: Request, body: DecisionIn) -> None:
+def _check_decision(
+    session: Session, ctx: AppContext, request: Request, body: DecisionIn
+) -> Plan | None:
+    """422 unless the decision fits the registry, the scope, the corrected items and, for a
+    deletion or suspension, the plan (returned, for the decision items)."""
     errors: list[dict] = []
     public = ctx.settings.public_body
     if body.outcome is Outcome.granted:
@@ -326,6 +343,10 @@ def _check_decision(ctx: AppContext, request: Request, body: DecisionIn) -> None
                     "message": "a partial grant has granted and refused items",
                 }
             )
+    errors += decisions.correction_problems(ctx, request, body)
+    plan = build_plan(session, ctx, request) if request.type in KEEP_GROUND else None
+    if plan is not None:
+        errors += decisions.plan_problems(ctx, request, body, plan)
     if errors:
         slug = (
             "invalid-grounds"
@@ -335,6 +356,7 @@ def _check_decision(ctx: AppContext, request: Request, body: DecisionIn) -> None
         raise Problem(
             422, slug, "The decision does not meet the rules for this request.", errors=errors
         )
+    return plan
 
 
 def decide(
@@ -344,7 +366,7 @@ def decide(
     lifecycle.next_status(
         request.status, Action.grant if body.outcome is not Outcome.refused else Action.refuse
     )  # 409 before the 422s when the state is wrong
-    _check_decision(ctx, request, body)
+    plan = _check_decision(session, ctx, request, body)
     now, actor = ctx.clock.now(), principal.actor
     refused = body.outcome is Outcome.refused
     decision = Decision(
@@ -352,7 +374,7 @@ def decide(
         request_id=request.id,
         outcome=body.outcome.value,
         grounds=body.grounds,
-        items=[i.model_dump() for i in body.items or []],
+        items=decisions.decision_items(request, body, plan),
         explanation_enc="",
         decided_at=now,
         decided_by=actor.label,
@@ -389,28 +411,10 @@ def decide(
         lifecycle.record(
             session, request.id, "tasks.voided", actor=actor, at=now, detail={"fulfil": voided}
         )
-    if not refused and request.type != "access":
-        existing = {
-            (t.category, t.system)
-            for t in session.exec(
-                select(Task).where(
-                    Task.request_id == request.id,
-                    Task.kind == tasks.FULFIL,
-                    Task.status != "cancelled",  # voided work is owed again when re-granted
-                )
-            )
-        }
-        for category, system in tasks.fulfilment_targets(ctx, granted):
-            if (category, system) not in existing:
-                tasks.create(
-                    session,
-                    request,
-                    tasks.FULFIL,
-                    now=now,
-                    assignee_id=request.assignee_id,
-                    category=category,
-                    system=system,
-                )
+    if not refused:
+        # Carried out by tasks for exactly the systems the plan names: collect (access), or
+        # delete, suspend, correct; what the plan retains or holds gets no task.
+        tasks.create_from_plan(session, ctx, request, granted, now=now)
     names = {k: c for k, c in ctx.profile.categories.items()}
     notify(
         session,
@@ -422,14 +426,22 @@ def decide(
         grounds=ground_views(body.grounds),
         explanation=body.explanation,
         **moment("decided", now),
+        # From the stored items: a category the law keeps carries its law and period, which
+        # the notice names (Art. 36(1) proviso: the subject is told why it stays).
         items=[
             {
-                "name_ko": names[i.category].name_ko,
-                "name_en": names[i.category].name_en,
-                "result": i.result,
-                "grounds": ground_views(i.grounds),
+                "name_ko": names[i["category"]].name_ko,
+                "name_en": names[i["category"]].name_en,
+                "result": i["result"],
+                "grounds": ground_views(i.get("grounds") or []),
+                "law_ko": i.get("law_ko"),
+                "law_en": i.get("law_en"),
+                "period_ko": retention_law.period_ko(i["period"]) if i.get("period") else None,
+                "period_en": retention_law.period_en(i["period"]) if i.get("period") else None,
+                "retain_until": i.get("retain_until"),
             }
-            for i in body.items or []
+            for i in decision.items or []
+            if i["category"] in names
         ],
         **day("objection_until", decision.objection_until or objection_until(ctx, now)),
     )
@@ -442,16 +454,34 @@ def decide(
 def complete(
     session: Session, ctx: AppContext, request: Request, principal: StaffPrincipal, note: str | None
 ) -> Request:
+    """Close a request whose decision has been carried out: every fulfil and collect task is
+    done (or not found, or failed and waived). For access, the result is assembled here from
+    what the collect tasks returned, and the completion notice says where to download it."""
+    from app.results import service as results  # results reads workflow; not the other way
+
     may_work_on(principal, request)
     lifecycle.next_status(request.status, Action.complete)
-    pending = tasks.open_tasks(session, request.id, tasks.FULFIL)
+    pending = tasks.unfinished(session, request.id)
     if pending:
+        failed = [t.id for t in pending if t.status == "failed"]
         raise Conflict(
-            f"{len(pending)} fulfilment task(s) are still open.",
+            f"{len(pending)} fulfilment or collect task(s) are not finished"
+            + (f", {len(failed)} of them failed (redo or waive them)." if failed else "."),
             slug="conflict",
-            open_tasks=[t.id for t in pending],
+            open_tasks=[t.id for t in pending if t.status == "open"],
+            failed_tasks=failed,
         )
     now, actor = ctx.clock.now(), principal.actor
+    decision = latest_decision(session, request.id)
+    done = (
+        [i["category"] for i in decision.items if i["result"] == "granted"]
+        if decision and decision.items
+        else list(request.categories)
+    )
+    result = None
+    if request.type == "access":
+        # Decree 41①: what is shown, with its purposes, retention, third parties, processors.
+        result = results.assemble(session, ctx, request, done, actor=actor, now=now)
     lifecycle.transition(
         session,
         request,
@@ -461,12 +491,9 @@ def complete(
         detail={"note_given": note is not None},
     )
     notes.add(session, ctx, request.id, notes.COMPLETION, note, actor=actor, at=now)
-    decision = latest_decision(session, request.id)
-    done = (
-        [i["category"] for i in decision.items if i["result"] == "granted"]
-        if decision and decision.items
-        else list(request.categories)
-    )
+    # An objection to an extension asks for the answer sooner: the completion is that answer,
+    # so its review leaves the queue instead of waiting for a decision that will not come.
+    resolve_objections(session, request.id, now=now, actor=actor, kind="extension")
     cats = ctx.profile.categories
     notify(
         session,
@@ -476,6 +503,7 @@ def complete(
         now=now,
         **moment("completed", now),
         items=[{"name_ko": cats[c].name_ko, "name_en": cats[c].name_en} for c in done if c in cats],
+        result=results.notice_context(ctx, request, result) if result else None,
     )
     return request
 
@@ -492,53 +520,126 @@ def latest_decision(session: Session, request_id: str) -> Decision | None:
 # --- object -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ObjectionTarget:
+    """What the filer may object to now (Art. 38(5)), and until when."""
+
+    kind: str  # decision | rejection | extension
+    deadline: datetime
+    decision: Decision | None = None
+    extension: Extension | None = None
+
+
+def latest_extension(session: Session, request_id: str) -> Extension | None:
+    return session.exec(
+        select(Extension)
+        .where(Extension.request_id == request_id)
+        .order_by(Extension.extended_at.desc(), Extension.id.desc())
+        .limit(1)
+    ).first()
+
+
+def objection_target(session: Session, ctx: AppContext, request: Request) -> ObjectionTarget | None:
+    """The one rule for what may be objected to, whatever the window says (the caller checks
+    the deadline): the view's `objection` and `object_to` both ask it.
+
+    - a refusal, or a partial grant while or after it is carried out;
+    - a rejection for unconfirmed identity or authority (PIPA-38-identity, Decree 46), within
+      the window counted from the rejection;
+    - the latest extension (연기) while the request still waits for us and nothing has been
+      decided since, counted from the extension, once per extension."""
+    status = Status(request.status)
+    if (status, Action.object) in lifecycle.TRANSITIONS:
+        if status is Status.rejected:
+            at = request.closed_at or request.updated_at
+            return ObjectionTarget("rejection", objection_until(ctx, at))
+        decision = latest_decision(session, request.id)
+        if decision is not None and (
+            decision.outcome == "partially_granted"
+            or (decision.outcome == "refused" and status is Status.refused)
+        ):
+            return ObjectionTarget(
+                "decision",
+                decision.objection_until or objection_until(ctx, decision.decided_at),
+                decision=decision,
+            )
+    if status in lifecycle.EXTENSION_OBJECTABLE:
+        extension = latest_extension(session, request.id)
+        decision = latest_decision(session, request.id)
+        if extension is not None and (
+            # A decision since the extension has answered what it postponed.
+            decision is None or decision.decided_at < extension.extended_at
+        ):
+            already = session.exec(
+                select(Objection.id).where(Objection.extension_id == extension.id).limit(1)
+            ).first()
+            if already is None:
+                return ObjectionTarget(
+                    "extension", objection_until(ctx, extension.extended_at), extension=extension
+                )
+    return None
+
+
 def object_to(
     session: Session, ctx: AppContext, request: Request, reason: str, actor: Actor
 ) -> Objection:
-    """The subject objects to a refusal or partial grant (이의제기, Art. 38(5)) within the window;
-    the request reopens with a review task for the CPO and a new 10-day period."""
-    decision = latest_decision(session, request.id)
-    objectionable = decision is not None and decision.outcome in ("refused", "partially_granted")
-    if not objectionable or request.status not in (
-        Status.refused,
-        Status.fulfilling,
-        Status.completed,
-    ):
+    """The subject objects (이의제기, Art. 38(5)) within the window, to:
+    a refusal or partial grant (the request reopens with a review task and a new 10-day
+    period); a rejection (back to verification with a review task); an extension (a review
+    task; the status stays)."""
+    # The request row first (requests/locks.py): parallel objections queue here and the
+    # second sees the first's objection (an extension is objected to once).
+    request = lock_request(session, request.id)
+    target = objection_target(session, ctx, request)
+    if target is None:
         raise Conflict(
-            "Only a refusal or a partial grant can be objected to.",
+            "There is nothing to object to: only a refusal, a partial grant, a rejection or an "
+            "extension can be objected to.",
             slug="illegal-transition",
             status_now=request.status,
             allowed_actions=[],
         )
     now = ctx.clock.now()
-    if decision.objection_until and now > decision.objection_until:
+    if now > target.deadline:
         raise Conflict(
-            f"The time to object ended on {seoul_date(decision.objection_until)}.",
-            objection_until=decision.objection_until.isoformat(),
+            f"The time to object ended on {seoul_date(target.deadline)}.",
+            objection_until=target.deadline.isoformat(),
         )
     objection = Objection(
         id=new_id("obj"),
         request_id=request.id,
-        decision_id=decision.id,
+        kind=target.kind,
+        decision_id=target.decision.id if target.decision else None,
+        extension_id=target.extension.id if target.extension else None,
         filed_at=now,
         reason_enc="",
     )
     objection.reason_enc = ctx.keys.encrypt(reason, f"objection.reason:{objection.id}")
     session.add(objection)
-    request.due_at = statutory_due_at(now)
-    lifecycle.transition(
-        session,
-        request,
-        Action.object,
-        actor=actor,
-        at=now,
-        detail={
-            "objection": objection.id,
-            "decision": decision.id,
-            "due_at": request.due_at.isoformat(),
-        },
-    )
-    tasks.follow_deadline(session, request)
+    detail = {"objection": objection.id, "kind": target.kind}
+    if target.kind == "extension":
+        # An extension is an event, not a status: the review runs beside the request.
+        lifecycle.changed(
+            session,
+            request,
+            "objection.filed",
+            actor=actor,
+            at=now,
+            detail={**detail, "extension": target.extension.id},
+        )
+    else:
+        request.due_at = statutory_due_at(now)  # a new period for the review (Decree 41④ …)
+        if target.decision is not None:
+            detail["decision"] = target.decision.id
+        lifecycle.transition(
+            session,
+            request,
+            Action.object,
+            actor=actor,
+            at=now,
+            detail={**detail, "due_at": request.due_at.isoformat()},
+        )
+        tasks.follow_deadline(session, request)
     tasks.create(session, request, tasks.REVIEW_OBJECTION, now=now)
     notify(
         session,
@@ -546,7 +647,27 @@ def object_to(
         request,
         "objection_received",
         now=now,
+        objection_kind=target.kind,
         **moment("filed", now),
         **day("new_due", request.due_at),
     )
     return objection
+
+
+def resolve_objections(
+    session: Session, request_id: str, *, now: datetime, actor: Actor, kind: str | None = None
+) -> None:
+    """Close the open objections (of `kind`, or all) and their review tasks: a person has
+    answered them (a decision, or a new identity check after a rejection)."""
+    query = select(Objection).where(
+        Objection.request_id == request_id, Objection.resolved_at.is_(None)
+    )
+    if kind is not None:
+        query = query.where(Objection.kind == kind)
+    found = False
+    for objection in session.exec(query):
+        objection.resolved_at = now
+        session.add(objection)
+        found = True
+    if found:
+        tasks.close(session, request_id, (tasks.REVIEW_OBJECTION,), now=now, actor=actor)

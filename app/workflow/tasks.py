@@ -1,9 +1,18 @@
 """Tasks handed out by transitions: verify (a proxy or an offline identity), decide, fulfil
-(one per data category and the system or processor holding it), review an objection."""
+and collect (one per data category and the system or processor the plan names), review an
+objection.
+
+A fulfil or collect task is completed with an outcome: `done`, `not_found` (the system holds
+nothing of the subject's in that category) or `failed`. A failed task stays visible and blocks
+the request's completion until it is completed again (redone) or the CPO waives it with a
+reason. A collect task's `done` carries the data the system returned (kept encrypted); the
+access result is assembled from them when the request is completed (app/results)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -17,7 +26,13 @@ from app.requests import lifecycle
 from app.requests.locks import lock_request
 
 VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
-ALL_KINDS = (VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION)
+COLLECT = "collect"  # gather a category's data from one system, for an access result
+ALL_KINDS = (VERIFY, DECIDE, FULFIL, COLLECT, REVIEW_OBJECTION)
+# The work that carries a decision out: completed by hand (or by a system), with an outcome.
+WORK_KINDS = (FULFIL, COLLECT)
+OUTCOMES = ("done", "not_found", "failed")
+# Plan actions that are carried out by a task, and the kind of that task.
+PLAN_TASK_KIND = {"delete": FULFIL, "suspend": FULFIL, "correct": FULFIL, "collect": COLLECT}
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
 CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}
 
@@ -63,17 +78,27 @@ def close(
     actor: Actor,
     status: str = "done",
 ) -> None:
-    """Close the open tasks of these kinds (the action that was their purpose happened)."""
+    """Close the open tasks of these kinds (the action that was their purpose happened). When
+    they are cancelled (the request was withdrawn) failed tasks go too, and what collect tasks
+    gathered is erased: no result will ever be released from it."""
     session.flush()
+    t = Task.__table__
+    cancelling = status == "cancelled"
     session.connection().execute(
-        update(Task.__table__)
+        update(t)
         .where(
-            Task.__table__.c.request_id == request_id,
-            Task.__table__.c.status == "open",
-            Task.__table__.c.kind.in_(kinds),
+            t.c.request_id == request_id,
+            t.c.status.in_(("open", "failed") if cancelling else ("open",)),
+            t.c.kind.in_(kinds),
         )
         .values(status=status, completed_at=now, completed_by=actor.label)
     )
+    if cancelling and COLLECT in kinds:
+        session.connection().execute(
+            update(t)
+            .where(t.c.request_id == request_id, t.c.kind == COLLECT, t.c.data_enc.is_not(None))
+            .values(data_enc=None)
+        )
 
 
 def follow_deadline(session: Session, request: Request) -> None:
@@ -99,11 +124,15 @@ def reassign(session: Session, request_id: str, new: str) -> None:
 def void_fulfilment(
     session: Session, request_id: str, keep: list[str], *, now: datetime, actor: Actor
 ) -> int:
-    """Cancel the open fulfilment tasks of categories a new decision no longer grants (a
-    refusal after an objection voids them all); returns how many."""
+    """Cancel the unfinished (open or failed) fulfil and collect tasks of categories a new
+    decision no longer grants (a refusal after an objection voids them all); returns how many."""
     session.flush()
     t = Task.__table__
-    condition = [t.c.request_id == request_id, t.c.status == "open", t.c.kind == FULFIL]
+    condition = [
+        t.c.request_id == request_id,
+        t.c.status.in_(("open", "failed")),
+        t.c.kind.in_(WORK_KINDS),
+    ]
     if keep:
         condition.append(t.c.category.not_in(keep))
     result = session.connection().execute(
@@ -114,47 +143,196 @@ def void_fulfilment(
     return result.rowcount
 
 
-def fulfilment_targets(ctx: AppContext, categories: list[str]) -> list[tuple[str, str | None]]:
-    """(category, system or processor) pairs that hold the data (the profile's `systems`)."""
-    targets = []
-    for key in categories:
-        category = ctx.profile.categories.get(key)
-        systems = category.systems if category and category.systems else [None]
-        targets.extend((key, system) for system in systems)
-    return targets
+def create_from_plan(
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    granted: list[str],
+    *,
+    now: datetime,
+) -> list[Task]:
+    """One task per plan item that is carried out now (delete, suspend or correct: `fulfil`;
+    collect: `collect`), for the granted categories and only the systems the plan names, to
+    the request's assignee. Work already owed or done is not handed out twice; work a
+    re-decision voided (cancelled) is owed again when the category is granted again."""
+    from app.retention.plan import build_plan  # the plan follows holds and retention rules
+
+    session.flush()
+    existing = {
+        (t.kind, t.category, t.system)
+        for t in session.exec(
+            select(Task).where(
+                Task.request_id == request.id,
+                Task.kind.in_(WORK_KINDS),
+                Task.status != "cancelled",
+            )
+        )
+    }
+    created = []
+    for item in build_plan(session, ctx, request).items:
+        kind = PLAN_TASK_KIND.get(item.action)
+        if kind is None or item.category not in granted:
+            continue  # retained under a law, held, or not granted: no work now
+        key = (kind, item.category, item.system)
+        if key in existing:
+            continue
+        existing.add(key)
+        created.append(
+            create(
+                session,
+                request,
+                kind,
+                now=now,
+                assignee_id=request.assignee_id,
+                category=item.category,
+                system=item.system,
+            )
+        )
+    return created
 
 
-def complete_by_hand(
-    session: Session, ctx: AppContext, task_id: str, *, note: str | None, actor: Actor, is_cpo: bool
-) -> Task:
+def unfinished(session: Session, request_id: str) -> list[Task]:
+    """Fulfil and collect tasks that still block completion: open, or failed and not waived."""
+    return list(
+        session.exec(
+            select(Task)
+            .where(
+                Task.request_id == request_id,
+                Task.kind.in_(WORK_KINDS),
+                Task.status.in_(("open", "failed")),
+            )
+            .order_by(Task.created_at, Task.id)
+        )
+    )
+
+
+def data_aad(task_id: str) -> str:
+    return f"task.data:{task_id}"
+
+
+def read_data(ctx: AppContext, task: Task) -> list[dict[str, Any]]:
+    """What a collect task returned, as a list of records (one record when it sent a dict)."""
+    raw = ctx.keys.decrypt(task.data_enc, data_aad(task.id))
+    if not raw:
+        return []
+    data = json.loads(raw)
+    return data if isinstance(data, list) else [data]
+
+
+def waived_reason(ctx: AppContext, task: Task) -> str | None:
+    return ctx.keys.decrypt(task.waived_reason_enc, f"task.waived_reason:{task.id}")
+
+
+def _field_problem(field: str, code: str, message: str) -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        "The task's completion does not fit the task.",
+        errors=[{"field": field, "code": code, "message": message}],
+    )
+
+
+def _claim(session: Session, task_id: str, actor: Actor, is_cpo: bool) -> Task:
+    """The task, re-read under its request's lock (the one lock order: request row first, then
+    the access record), so of N parallel changes one wins and the others see what it did."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound("No such task.")
-    # Completing is a claim: lock the request (the one lock order: request row first, then
-    # the access record) and re-read the task, so of N parallel completions one wins and the
-    # others find it done (409).
     lock_request(session, task.request_id)
     session.refresh(task)
     if not is_cpo and task.assignee_id not in (None, actor.id):
         raise Problem(403, "forbidden", "This task is assigned to someone else.")
-    if task.status != "open":
-        raise Conflict(f"The task is already {task.status}.")
+    return task
+
+
+def complete_by_hand(
+    session: Session,
+    ctx: AppContext,
+    task_id: str,
+    *,
+    outcome: str = "done",
+    note: str | None,
+    data: dict | list | None = None,
+    actor: Actor,
+    is_cpo: bool,
+) -> Task:
+    """Record how a fulfil or collect task went. An open task, or a failed one being redone,
+    may be completed; a done, waived or cancelled one is 409."""
+    task = _claim(session, task_id, actor, is_cpo)
     if task.kind in CLOSED_BY_ACTION:
         raise Conflict(
             f"A {task.kind} task is closed by the request's {CLOSED_BY_ACTION[task.kind]} "
             "action, not by hand."
         )
+    if task.status not in ("open", "failed"):
+        raise Conflict(f"The task is already {task.status}.")
+    if outcome not in OUTCOMES:
+        raise _field_problem("outcome", "invalid", f"one of {', '.join(OUTCOMES)}")
+    if task.kind == COLLECT and outcome == "done" and data is None:
+        raise _field_problem(
+            "data",
+            "required",
+            "a collect task that is done returns the data: {item: value} or a list of them",
+        )
+    if data is not None and (task.kind != COLLECT or outcome != "done"):
+        raise _field_problem("data", "not_allowed", "only a collect task that is done returns data")
     now = ctx.clock.now()
-    task.status = "done"
+    redone = task.status == "failed"
+    task.status = "failed" if outcome == "failed" else "done"
+    task.outcome = outcome
     task.completed_at = now
     task.completed_by = actor.label
     task.note_enc = ctx.keys.encrypt(note, f"task.note:{task.id}")
+    if task.kind == COLLECT:
+        task.data_enc = (
+            ctx.keys.encrypt(json.dumps(data, ensure_ascii=False), data_aad(task.id))
+            if data is not None
+            else None
+        )
     session.add(task)
     session.flush()
     lifecycle.record(
         session,
         task.request_id,
-        "task.completed",
+        "task.failed" if outcome == "failed" else "task.completed",
+        actor=actor,
+        at=now,
+        # No personal data: the outcome and where, never the note or the data.
+        detail={
+            "task": task.id,
+            "kind": task.kind,
+            "category": task.category,
+            "system": task.system,
+            "outcome": outcome,
+            "redone": redone,
+            "records": len(data) if isinstance(data, list) else (1 if data else 0),
+        },
+    )
+    return task
+
+
+def waive(session: Session, ctx: AppContext, task_id: str, *, reason: str, actor: Actor) -> Task:
+    """The CPO waives a failed task with a reason (kept encrypted): it no longer blocks the
+    request's completion. Only a failed task can be waived; open work is done or voided."""
+    task = _claim(session, task_id, actor, is_cpo=True)
+    if task.kind not in WORK_KINDS:
+        raise Conflict(f"A {task.kind} task cannot be waived.")
+    if task.status != "failed":
+        raise Conflict(
+            f"Only a failed task can be waived; this one is {task.status}.",
+            status_now=task.status,
+        )
+    now = ctx.clock.now()
+    task.status = "waived"
+    task.waived_reason_enc = ctx.keys.encrypt(reason, f"task.waived_reason:{task.id}")
+    task.completed_at = now
+    task.completed_by = actor.label
+    session.add(task)
+    session.flush()
+    lifecycle.record(
+        session,
+        task.request_id,
+        "task.waived",
         actor=actor,
         at=now,
         detail={

@@ -17,6 +17,10 @@ from app.law.grounds import GROUNDS, problems_with_grounds
         (["PIPA-37-2-4"], "consent_withdrawal", False, True),
         (["PIPA-36-1-proviso"], "suspension", False, False),
         (["PIPA-38-identity"], "correction", False, True),
+        (["PIPA-36-2-accurate"], "correction", False, True),
+        (["PIPA-36-2-accurate"], "deletion", False, False),
+        (["PIPA-36-2-accurate"], "access", False, False),
+        (["PIPA-36-2-accurate", "PIPA-36-2-accurate"], "correction", False, False),
         ([], "access", False, False),
         (["nope"], "access", False, False),
     ],
@@ -30,3 +34,12 @@ def test_every_ground_cites_an_article_in_both_languages():
         assert ground.article_ko.startswith("개인정보 보호법 제")
         assert ground.article_en.startswith("PIPA Art. ")
         assert ground.applies_to
+
+
+def test_accurate_ground_is_article_36_2_for_corrections_only():
+    ground = GROUNDS["PIPA-36-2-accurate"]
+    assert ground.article_ko == "개인정보 보호법 제36조제2항"
+    assert ground.article_en == "PIPA Art. 36(2)"
+    assert ground.applies_to == frozenset({"correction"})
+    assert not ground.public_bodies_only
+    assert "정확" in ground.text_ko and "accurate" in ground.text_en

@@ -37,6 +37,7 @@ COMMON_KEYS = {
     "due_ko",
     "due_en",
     "type",
+    "portal_url",
 }
 
 # Exactly the top-level context keys each template (ko and en together) reads.
@@ -58,6 +59,7 @@ USES: dict[str, set[str]] = {
         "reason",
         "objection_until_ko",
         "objection_until_en",
+        "portal_url",
     },
     "decision": {
         "company",
@@ -77,6 +79,7 @@ USES: dict[str, set[str]] = {
         "decided_en",
         "objection_until_ko",
         "objection_until_en",
+        "portal_url",
     },
     "completed": {
         "company",
@@ -90,6 +93,8 @@ USES: dict[str, set[str]] = {
         "completed_ko",
         "completed_en",
         "items",
+        "portal_url",
+        "result",
     },
     "rejected": {
         "company",
@@ -102,6 +107,7 @@ USES: dict[str, set[str]] = {
         "grounds",
         "objection_until_ko",
         "objection_until_en",
+        "portal_url",
     },
     "objection_received": {
         "company",
@@ -113,6 +119,8 @@ USES: dict[str, set[str]] = {
         "filed_en",
         "new_due_ko",
         "new_due_en",
+        "portal_url",
+        "objection_kind",
     },
 }
 
@@ -196,6 +204,7 @@ def base_context(type: str = "access", *, phone: str | None = "02-0000-0000") ->
         "due_ko": "2026년 12월 11일(금)",
         "due_en": "Friday 11 December 2026",
         "type": type,
+        "portal_url": f"https://portal.example.com/requests/{REFERENCE}",
     }
 
 
@@ -243,6 +252,14 @@ def decision_context(type: str = "access", outcome: str = "partially_granted") -
 def completed_context(type: str = "deletion") -> dict[str, Any]:
     return {
         **base_context(type),
+        # Where and until when an access result can be downloaded (None for other types).
+        "result": {
+            "url": f"https://portal.example.com/requests/{REFERENCE}",
+            "until_ko": "2027년 1월 8일(금) 15:30",
+            "until_en": "Friday 8 January 2027, 15:30",
+        }
+        if type == "access"
+        else None,
         "completed_ko": "2026년 12월 9일(수) 15:30",
         "completed_en": "Wednesday 9 December 2026, 15:30",
         "items": [
@@ -268,6 +285,7 @@ def objection_received_context(type: str = "access") -> dict[str, Any]:
         "filed_en": "Thursday 10 December 2026, 09:15",
         "new_due_ko": "2026년 12월 24일(목)",
         "new_due_en": "Thursday 24 December 2026",
+        "objection_kind": "decision",
     }
 
 
@@ -513,6 +531,12 @@ def test_completed(type):
         assert "instructed" in en
     if type == "deletion":
         assert "제36조제2항·제3항" in ko and "36(2) and (3)" in en
+    if type == "access":  # where, in which formats and until when the result can be had
+        assert "2027년 1월 8일(금) 15:30까지 내려받으실 수 있으며" in ko
+        assert "JSON, CSV" in ko and "시행령 제41조제1항" in ko
+        assert "until Friday 8 January 2027, 15:30 (Korea time)" in en and "ZIP" in en
+    else:
+        assert "열람 결과" not in ko and "download it" not in en
     assert "privacy@example.com" in ko and "privacy@example.com" in en
 
 

@@ -33,6 +33,7 @@ EXPECTED = {
     (S.refused, A.object): S.in_progress,
     (S.fulfilling, A.object): S.in_progress,
     (S.completed, A.object): S.in_progress,
+    (S.rejected, A.object): S.pending_verification,
 }
 
 
@@ -54,8 +55,9 @@ def test_table_is_exactly_the_diagram():
 
 
 def test_nothing_leaves_a_final_state():
-    for final in (S.rejected, S.withdrawn):
-        assert allowed_actions(final) == []
+    assert allowed_actions(S.withdrawn) == []
+    # A rejection can only be objected to (Art. 38(5)): back to verification for a review.
+    assert allowed_actions(S.rejected) == [A.object]
     # Only an objection to a partial grant reopens a completed request.
     assert allowed_actions(S.completed) == [A.object]
 

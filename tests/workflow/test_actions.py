@@ -7,6 +7,7 @@ import pytest
 from tests.support import (
     act,
     file_request,
+    finish_tasks,
     fresh_subject_token,
     latest_code,
     read_outbox,
@@ -292,17 +293,17 @@ class TestDecision:
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
         )
-        view = act(client, staff["handler"]["headers"], rid, "decision", GRANT)
+        # The plan keeps payment records (e-commerce and e-finance laws): its decision refuses
+        # that category, so only the newsletter's system gets a deletion task.
+        plan = client.get(
+            f"/v1/staff/requests/{rid}/plan", headers=staff["handler"]["headers"]
+        ).json()
+        view = act(client, staff["handler"]["headers"], rid, "decision", plan["decision"])
         assert view["status"] == "fulfilling"
         fulfil = sorted(
             (t["category"], t["system"]) for t in view["tasks"] if t["kind"] == "fulfil"
         )
-        assert fulfil == [
-            ("newsletter", "stibee"),
-            ("payment", "iamport"),
-            ("payment", "nice_payments"),
-            ("payment", "paypal"),
-        ]
+        assert fulfil == [("newsletter", "stibee")]
         assert [t["status"] for t in view["tasks"] if t["kind"] == "decide"] == ["done"]
 
     def test_partial_grant_needs_items_with_both_results(self, client, outbox_dir, staff):
@@ -407,9 +408,11 @@ class TestCompleteAndTasks:
             scope={"categories": ["newsletter", "events"]},
         )
         h = staff["handler"]["headers"]
-        view = act(client, h, rid, "decision", GRANT)
+        # The plan keeps event records (ads, 6 months): only the newsletter is suspended.
+        plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=h).json()
+        view = act(client, h, rid, "decision", plan["decision"])
         problem = act(client, h, rid, "complete", None, expect=409)
-        assert len(problem["open_tasks"]) == 2
+        assert len(problem["open_tasks"]) == 1
         for task in [t for t in view["tasks"] if t["kind"] == "fulfil"]:
             done = client.post(
                 f"/v1/staff/tasks/{task['id']}/complete",
@@ -422,9 +425,11 @@ class TestCompleteAndTasks:
         notice = [m for m in read_outbox(outbox_dir) if m["template"] == "completed"]
         assert len(notice) == 1 and "뉴스레터" in notice[0]["text"]
 
-    def test_access_grant_completes_without_tasks(self, client, outbox_dir, staff):
+    def test_access_grant_completes_once_collected(self, client, outbox_dir, staff):
         rid = _in_progress(client, outbox_dir, staff)
         act(client, staff["handler"]["headers"], rid, "decision", GRANT)
+        act(client, staff["handler"]["headers"], rid, "complete", expect=409)
+        finish_tasks(client, staff["handler"]["headers"], rid)
         assert act(client, staff["handler"]["headers"], rid, "complete")["status"] == "completed"
 
     def test_task_rules(self, client, outbox_dir, staff):
@@ -534,7 +539,9 @@ class TestObjection:
             _refuse(["PIPA-35-4-1"]),
             expect=422,
         )
-        view = act(client, staff["handler"]["headers"], rid, "decision", GRANT)
+        # Re-decided as the plan says: suspend what no law keeps, refuse the rest.
+        plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=staff["cpo"]["headers"])
+        view = act(client, staff["handler"]["headers"], rid, "decision", plan.json()["decision"])
         assert view["status"] == "fulfilling"
         assert view["objections"][0]["resolved_at"]
         assert all(t["status"] == "done" for t in view["tasks"] if t["kind"] == "review_objection")
@@ -588,6 +595,7 @@ class TestObjection:
                 ],
             },
         )
+        finish_tasks(client, staff["handler"]["headers"], rid)
         act(client, staff["handler"]["headers"], rid, "complete")
         response = client.post(
             f"/v1/requests/{rid}/objections",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import act, relogin, verified
+from tests.support import act, finish_tasks, relogin, verified
 
 GRANT = {"outcome": "granted", "explanation": "처리합니다."}
 
@@ -21,11 +21,13 @@ def test_counts_durations_and_on_time(client, outbox_dir, staff, clock):
     relogin(client, staff)
     h = staff["cpo"]["headers"]
     act(client, h, fast["id"], "decision", GRANT)
+    finish_tasks(client, h, fast["id"])  # the collect tasks of the access result
     act(client, h, fast["id"], "complete")
     clock.advance(days=10)
     relogin(client, staff)
     h = staff["cpo"]["headers"]
     act(client, h, slow["id"], "decision", GRANT)
+    finish_tasks(client, h, slow["id"])
     act(client, h, slow["id"], "complete")
     response = client.get(
         "/v1/staff/metrics", headers=h, params={"since": "2026-12-01", "until": "2026-12-31"}

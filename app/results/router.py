@@ -1,0 +1,72 @@
+"""The subject's download of an access result (GET /v1/requests/{id}/result)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.core.deps import ContextDep, SubjectToken, WriteSessionDep, owned_request_id
+from app.results import render, service
+
+router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
+
+MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "zip": "application/zip",
+}
+
+
+@router.get(
+    "/{request_id}/result",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The result as JSON (default), CSV or ZIP",
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        401: {"description": "No or bad token"},
+        404: {"description": "Not yours, or no result yet (the request is not completed)"},
+        410: {"description": "The download time ran out and the result was destroyed"},
+        422: {"description": "Unknown format"},
+    },
+)
+def download_result(
+    request_id: str,
+    principal: SubjectToken,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    format: Annotated[
+        Literal["json", "csv", "zip"],
+        Query(description="`json`, `csv` (UTF-8 with BOM) or `zip` (both and a summary)."),
+    ] = "json",
+) -> Response:
+    """Download the result of your completed access request (열람 결과): per data category
+    the items and their content as our systems hold them, with the purposes, retention,
+    provision to third parties and processors (Decree 41①). `?format=csv` gives one row per
+    category and item (UTF-8 with a BOM, so Excel shows Korean correctly); `?format=zip` holds
+    result.json, result.csv and a readable summary in Korean and English. Available for
+    `RIGHTSDESK_RESULT_TTL_DAYS` days after completion, then destroyed (410). Each download is
+    written to the access record."""
+    rid = owned_request_id(session, principal, request_id)
+    doc = service.read_for_download(session, ctx, rid, fmt=format, actor=principal.actor)
+    if format == "json":
+        body = render.to_json(doc)
+    elif format == "csv":
+        body = render.to_csv(doc)
+    else:
+        body = render.to_zip(doc, ctx.profile.company)
+    filename = f"access-result-{doc['reference']}.{format}"
+    return Response(
+        content=body,
+        media_type=MEDIA[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,345 @@
+"""The plan (GET /v1/staff/requests/{id}/plan): what each system does with each data category
+in scope, and the decision that follows from it.
+
+- deletion / suspension: `delete` / `suspend` now; or `retain` the records a legal retention
+  rule names (PIPA Art. 36(1) proviso; for suspension Art. 37(2)(1)), one line per rule; or
+  `hold` the category while a staff-set hold (investigation, debt: policy Art. 3) lasts.
+- correction: `correct` in the systems of the categories that hold a corrected item.
+- access: `collect` from every system of every category in scope.
+
+A `retain` line covers only the records its rule names (`record_ko`/`record_en`): the law
+keeps those and nothing else, so data of the category that no rule names is still owed
+deletion (today the category is refused as a whole and no task is made for that rest; see
+issue 8's report: a known gap). The decision follows the plan per category: a category with a `retain` or `hold`
+line is refused (with the ground and the law), the others are granted.
+
+When does a retention period end (`retain_until`)? Every rule runs from an event — the
+payment, the contract's end, the visit — whose date only the system holding the records
+knows; Rights Desk does not. Guessing it from the request's receipt would state a date the
+law does not give (too late for a visit three months ago, too early for a payment made
+today). So `period` is always given, `retain_until` only for a rule that runs from the request
+itself (`starts: request` in the profile, e.g. records of this request's identity check),
+and otherwise the line says from which event the period runs (`starts_ko`/`starts_en`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from sqlmodel import Session, select
+
+from app.core.context import AppContext
+from app.law import retention as law
+from app.law.deadlines import seoul_date
+from app.models import Hold, Request
+from app.requests import pii
+
+DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD = (
+    "delete",
+    "suspend",
+    "correct",
+    "collect",
+    "retain",
+    "hold",
+)
+ACTIONS = (DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD)
+KEEPING = (RETAIN, HOLD)
+# The ground that refuses a kept category: for a deletion, another law names the data to be
+# collected (Art. 36(1) proviso); for a suspension, a legal duty makes the processing (here:
+# keeping) unavoidable (Art. 37(2)(1)).
+KEEP_GROUND = {"deletion": "PIPA-36-1-proviso", "suspension": "PIPA-37-2-1"}
+
+
+@dataclass
+class PlanItem:
+    category: str
+    system: str | None
+    action: str
+    rule: str | None = None
+    law_ko: str | None = None
+    law_en: str | None = None
+    period: str | None = None
+    retain_until: date | None = None
+    hold_id: str | None = None
+    record_ko: str | None = None  # what exactly is kept (retain, hold)
+    record_en: str | None = None
+    starts_ko: str | None = None  # from which event the period runs
+    starts_en: str | None = None
+    # For a correction: the corrected items this category holds.
+    items: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["retain_until"] = self.retain_until.isoformat() if self.retain_until else None
+        return data
+
+
+@dataclass
+class Plan:
+    request_id: str
+    type: str
+    items: list[PlanItem]
+    decision: dict
+
+    def kept(self) -> dict[str, list[PlanItem]]:
+        """Categories the plan keeps (retain or hold), with their lines."""
+        out: dict[str, list[PlanItem]] = {}
+        for item in self.items:
+            if item.action in KEEPING:
+                out.setdefault(item.category, []).append(item)
+        return out
+
+
+def active_holds(session: Session, request_id: str) -> list[Hold]:
+    return list(
+        session.exec(
+            select(Hold)
+            .where(Hold.request_id == request_id, Hold.released_at.is_(None))
+            .order_by(Hold.created_at, Hold.id)
+        )
+    )
+
+
+def corrected_items(ctx: AppContext, request: Request) -> list[str]:
+    """The item keys a correction names (values stay sealed: only the keys are read)."""
+    corrections = pii.open_json(ctx.keys, request, "corrections") or []
+    return list(dict.fromkeys(c["item"] for c in corrections if c.get("item")))
+
+
+def build_plan(session: Session, ctx: AppContext, request: Request) -> Plan:
+    profile = ctx.profile
+    categories = [c for c in request.categories if c in profile.categories]
+    items: list[PlanItem] = []
+    if request.type in KEEP_GROUND:
+        holds: dict[str, list[Hold]] = {}
+        for hold in active_holds(session, request.id):
+            holds.setdefault(hold.category, []).append(hold)
+        now_action = DELETE if request.type == "deletion" else SUSPEND
+        for key in categories:
+            category = profile.categories[key]
+            systems = category.systems or [None]
+            for system in systems:
+                for hold in holds.get(key, []):
+                    rule = profile.retention.get(hold.kind)
+                    items.append(
+                        PlanItem(
+                            key,
+                            system,
+                            HOLD,
+                            rule=hold.kind,
+                            hold_id=hold.id,
+                            record_ko=rule.record_ko if rule else None,
+                            record_en=rule.record_en if rule else None,
+                        )
+                    )
+                for rule_key in category.retention:
+                    rule = profile.retention[rule_key]
+                    until = None
+                    if rule.starts == "request":
+                        until = law.last_day(seoul_date(request.received_at), rule.period)
+                    items.append(
+                        PlanItem(
+                            key,
+                            system,
+                            RETAIN,
+                            rule=rule_key,
+                            law_ko=rule.law_ko,
+                            law_en=rule.law_en,
+                            period=rule.period,
+                            retain_until=until,
+                            record_ko=rule.record_ko,
+                            record_en=rule.record_en,
+                            starts_ko=rule.starts_ko,
+                            starts_en=rule.starts_en,
+                        )
+                    )
+                if not holds.get(key) and not category.retention:
+                    items.append(PlanItem(key, system, now_action))
+    elif request.type == "correction":
+        wanted = corrected_items(ctx, request)
+        for key in categories:
+            category = profile.categories[key]
+            held = [i for i in wanted if i in category.items]
+            if held:
+                for system in category.systems or [None]:
+                    items.append(PlanItem(key, system, CORRECT, items=held))
+    elif request.type == "access":
+        for key in categories:
+            for system in profile.categories[key].systems or [None]:
+                items.append(PlanItem(key, system, COLLECT))
+    plan = Plan(request.id, request.type, items, {})
+    plan.decision = _decision(ctx, request, plan, categories)
+    return plan
+
+
+def retention_detail(plan: Plan, category: str) -> dict | None:
+    """What a decision item refusing `category` records of why it is kept: the rules, their
+    laws, the longest period and the latest known end (None if the plan does not keep it)."""
+    lines = plan.kept().get(category)
+    if not lines:
+        return None
+    by_rule: dict[str, PlanItem] = {}
+    for line in lines:
+        by_rule.setdefault(line.rule or line.action, line)
+    rules = list(by_rule.values())
+    laws_ko = list(dict.fromkeys(r.law_ko for r in rules if r.law_ko))
+    laws_en = list(dict.fromkeys(r.law_en for r in rules if r.law_en))
+    periods = [r.period for r in rules if r.period]
+    dates = [r.retain_until for r in rules if r.retain_until]
+    held = any(r.action == HOLD for r in rules)
+    return {
+        "rule": ", ".join(by_rule),
+        "law_ko": "; ".join(laws_ko) or None,
+        "law_en": "; ".join(laws_en) or None,
+        "period": law.longest(periods),
+        # Unknown while a hold lasts, or when any rule's end is unknown.
+        "retain_until": (
+            max(dates).isoformat() if dates and not held and len(dates) == len(rules) else None
+        ),
+        "rules": [
+            {
+                "rule": r.rule,
+                "action": r.action,
+                "law_ko": r.law_ko,
+                "law_en": r.law_en,
+                "period": r.period,
+                "retain_until": r.retain_until.isoformat() if r.retain_until else None,
+                "starts_ko": r.starts_ko,
+                "starts_en": r.starts_en,
+                "hold_id": r.hold_id,
+            }
+            for r in rules
+        ],
+    }
+
+
+def _decision(ctx: AppContext, request: Request, plan: Plan, categories: list[str]) -> dict:
+    """A body for POST …/decision that follows the plan."""
+    if request.type not in KEEP_GROUND:
+        body: dict = {"outcome": "granted", "grounds": []}
+        if request.type == "correction":
+            by_category: dict[str, list[str]] = {}
+            for line in plan.items:
+                by_category.setdefault(line.category, line.items)
+            if by_category:
+                body["items"] = [
+                    {
+                        "category": c,
+                        "result": "granted",
+                        "grounds": [],
+                        "corrections": [{"item": i, "result": "corrected"} for i in items],
+                    }
+                    for c, items in by_category.items()
+                ]
+        body["explanation"] = _GRANTED[request.type]
+        return body
+    ground = KEEP_GROUND[request.type]
+    kept = plan.kept()
+    items = [
+        {
+            "category": c,
+            "result": "refused" if c in kept else "granted",
+            "grounds": [ground] if c in kept else [],
+        }
+        for c in categories
+    ]
+    if not kept:
+        outcome = "granted"
+    elif all(c in kept for c in categories):
+        outcome = "refused"
+    else:
+        outcome = "partially_granted"
+    return {
+        "outcome": outcome,
+        "grounds": [ground] if kept else [],
+        "items": items,
+        "explanation": _explain(ctx, request.type, plan, categories),
+    }
+
+
+_GRANTED = {
+    "access": (
+        "요청하신 개인정보를 열람하실 수 있도록 각 시스템에서 모아 제공하겠습니다.\n"
+        "We will collect the personal information you asked to see from each system and "
+        "make it available to you."
+    ),
+    "correction": (
+        "요청하신 항목을 조사한 결과에 따라 정정하겠습니다.\n"
+        "We will correct the items you named, as our check of them found."
+    ),
+}
+
+
+def _explain(ctx: AppContext, request_type: str, plan: Plan, categories: list[str]) -> str:
+    """Korean first, English beside it: what is done, and what is kept, under which law and
+    for how long (Art. 38(5): the subject is told the reason and may object)."""
+    names = ctx.profile.categories
+    kept = plan.kept()
+    done_ko, done_en = (
+        ("삭제", "deleted") if request_type == "deletion" else ("처리정지", "suspended")
+    )
+    ko: list[str] = []
+    en: list[str] = []
+    granted = [c for c in categories if c not in kept]
+    if granted:
+        ko.append(
+            f"다음 개인정보는 {done_ko}합니다: "
+            + ", ".join(names[c].name_ko for c in granted)
+            + "."
+        )
+        en.append(
+            f"The following will be {done_en}: "
+            + ", ".join(names[c].name_en for c in granted)
+            + "."
+        )
+    if kept:
+        if request_type == "deletion":
+            ko.append(
+                "다음 개인정보는 다른 법령에서 보존하도록 정하고 있어 삭제할 수 없습니다"
+                "(개인정보 보호법 제36조제1항 단서). 해당 법령이 정한 기록은 그 보존 목적으로만 "
+                "다른 개인정보와 분리하여 보관하고(같은 법 제21조제3항), 보존 기간이 끝나면 지체 "
+                "없이 파기합니다."
+            )
+            en.append(
+                "The following cannot be deleted because another law requires it to be kept "
+                "(PIPA Art. 36(1) proviso). The records that law names are kept apart from "
+                "other personal information, only for that purpose (Art. 21(3)), and destroyed "
+                "without delay when the period ends."
+            )
+        else:
+            ko.append(
+                "다음 개인정보는 법령상 의무를 지키기 위하여 보관이 불가피하므로(개인정보 보호법 "
+                "제37조제2항제1호) 해당 기록의 보관 외의 처리는 정지합니다."
+            )
+            en.append(
+                "The following must be kept to meet a legal duty (PIPA Art. 37(2)(1)); "
+                "apart from keeping those records, all processing of it stops."
+            )
+        for c, lines in kept.items():
+            parts_ko, parts_en = [], []
+            seen: set[str] = set()
+            for line in lines:
+                key = line.rule or line.action
+                if key in seen:
+                    continue
+                seen.add(key)
+                if line.action == HOLD:
+                    parts_ko.append(f"{line.record_ko or '관련 기록'}: 사유가 해소될 때까지")
+                    parts_en.append(f"{line.record_en or 'related records'}: until resolved")
+                    continue
+                start_ko = f" ({line.starts_ko}부터)" if line.starts_ko else ""
+                start_en = f" (from {line.starts_en})" if line.starts_en else ""
+                until_ko = f", {line.retain_until.isoformat()}까지" if line.retain_until else ""
+                until_en = f", until {line.retain_until.isoformat()}" if line.retain_until else ""
+                parts_ko.append(
+                    f"{line.record_ko} — {line.law_ko}, {law.period_ko(line.period)}"
+                    f"{start_ko}{until_ko}"
+                )
+                parts_en.append(
+                    f"{line.record_en} — {line.law_en}, {law.period_en(line.period)}"
+                    f"{start_en}{until_en}"
+                )
+            ko.append(f"· {names[c].name_ko}: " + "; ".join(parts_ko))
+            en.append(f"· {names[c].name_en}: " + "; ".join(parts_en))
+    return "\n".join(ko) + "\n\n" + "\n".join(en)

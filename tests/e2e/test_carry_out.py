@@ -1,0 +1,361 @@
+"""End to end on the real `rightsdesk serve` (and `rightsdesk worker`) processes: a decision
+carried out, as the README tells a portal developer and a CPO to do it.
+
+- a deletion of `payment` and `newsletter`: the plan deletes the newsletter at stibee and
+  keeps payments under the E-Commerce Act, and the decision notice names the law;
+- a correction of `job_title`, which reaches only channel_corp and azure;
+- an access request whose collect task returns data, downloaded as JSON, CSV and ZIP, then
+  410 once the worker has destroyed it after its download period;
+- a subject who comes back by reference (sign-in) and objects to a refusal;
+- deadline reminders sent once each with two workers running at the same moment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.e2e.test_serve import RIGHTSDESK, Server, _code, _wait_for
+from tests.support import CODE_RE, read_outbox
+
+FAST = {
+    "RIGHTSDESK_CODE_RESEND_COOLDOWN_SECONDS": "0",
+    "RIGHTSDESK_OUTBOX_POLL_SECONDS": "0.2",
+}
+
+
+@pytest.fixture
+def e2e_dir(tmp_path, app):  # `app` cleans the database afterwards
+    return tmp_path
+
+
+@pytest.fixture
+def server(database_url, e2e_dir):
+    srv = Server(database_url, e2e_dir, **FAST).start()
+    srv.create_cpo()
+    yield srv
+    srv.kill(signal.SIGTERM)
+
+
+def _latest_code(outbox, request_id: str, after: int = 0) -> str | None:
+    codes = [
+        CODE_RE.search(m["text"]).group(1)
+        for m in read_outbox(outbox)
+        if m["template"] == "verification_code" and m["request_id"] == request_id
+    ]
+    return codes[-1] if len(codes) > after else None
+
+
+def _file_and_verify(http: httpx.Client, outbox, body: dict) -> tuple[dict, dict]:
+    created = http.post("/v1/requests", json=body)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    code = _wait_for(lambda: _code(outbox, rid))
+    assert code, "no code was delivered"
+    token = http.post(f"/v1/requests/{rid}/verification", json={"code": code})
+    assert token.status_code == 200, token.text
+    return created.json(), {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _act(http, cpo, rid, action, body=None, expect=200) -> dict:
+    version = http.get(f"/v1/staff/requests/{rid}", headers=cpo).json()["version"]
+    response = http.post(
+        f"/v1/staff/requests/{rid}/{action}", headers={**cpo, "If-Match": str(version)}, json=body
+    )
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def _notice(outbox, rid, template) -> dict:
+    found = _wait_for(
+        lambda: [
+            m for m in read_outbox(outbox) if m["request_id"] == rid and m["template"] == template
+        ]
+    )
+    assert found, f"no {template} notice for {rid}"
+    return found[-1]
+
+
+def test_deletion_keeps_what_the_law_keeps(server, e2e_dir):
+    outbox = e2e_dir / "outbox"
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        created, _ = _file_and_verify(
+            http,
+            outbox,
+            {
+                "type": "deletion",
+                "subject": {"name": "김민지", "email": "kim.minji@example.com"},
+                "scope": {"categories": ["payment", "newsletter"]},
+            },
+        )
+        rid, cpo = created["id"], server.cpo_headers(http)
+        _act(http, cpo, rid, "assign", {"assignee": "cpo@example.com"})
+        plan = http.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
+        lines = {(i["category"], i["system"], i["action"]) for i in plan["items"]}
+        assert ("newsletter", "stibee", "delete") in lines
+        assert {a for c, _, a in lines if c == "payment"} == {"retain"}
+        assert any(
+            i.get("law_ko") == "전자상거래 등에서의 소비자 보호에 관한 법률" for i in plan["items"]
+        )
+        # Granting the kept category is refused, naming it and the law.
+        refused = http.post(
+            f"/v1/staff/requests/{rid}/decision",
+            headers={
+                **cpo,
+                "If-Match": str(
+                    http.get(f"/v1/staff/requests/{rid}", headers=cpo).json()["version"]
+                ),
+            },
+            json={"outcome": "granted", "explanation": "전부 삭제합니다."},
+        )
+        assert refused.status_code == 422 and "payment" in refused.text
+        view = _act(http, cpo, rid, "decision", plan["decision"])
+        fulfil = [t for t in view["tasks"] if t["kind"] == "fulfil"]
+        assert [(t["category"], t["system"]) for t in fulfil] == [("newsletter", "stibee")]
+        text_ = _notice(outbox, rid, "decision")["text"]
+        assert (
+            "「전자상거래 등에서의 소비자 보호에 관한 법률; 전자금융거래법」에 따라 보존" in text_
+        )
+        done = http.post(
+            f"/v1/staff/tasks/{fulfil[0]['id']}/complete", headers=cpo, json={"outcome": "done"}
+        )
+        assert done.status_code == 200, done.text
+        assert _act(http, cpo, rid, "complete")["status"] == "completed"
+        assert _notice(outbox, rid, "completed")
+
+
+def test_correction_reaches_only_the_systems_holding_the_item(server, e2e_dir):
+    outbox = e2e_dir / "outbox"
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        created, _ = _file_and_verify(
+            http,
+            outbox,
+            {
+                "type": "correction",
+                "subject": {"name": "이도윤", "email": "lee.doyun@example.com"},
+                "scope": {"corrections": [{"item": "job_title", "requested": "CTO"}]},
+            },
+        )
+        rid, cpo = created["id"], server.cpo_headers(http)
+        _act(http, cpo, rid, "assign", {"assignee": "cpo@example.com"})
+        plan = http.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
+        assert sorted((i["system"], i["action"]) for i in plan["items"]) == [
+            ("azure", "correct"),
+            ("channel_corp", "correct"),
+        ]
+        view = _act(
+            http, cpo, rid, "decision", {"outcome": "granted", "explanation": "정정합니다."}
+        )
+        assert sorted(t["system"] for t in view["tasks"] if t["kind"] == "fulfil") == [
+            "azure",
+            "channel_corp",
+        ]
+
+
+def test_access_result_downloads_then_410(server, e2e_dir, database_url):
+    outbox = e2e_dir / "outbox"
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        created, subject = _file_and_verify(
+            http,
+            outbox,
+            {
+                "type": "access",
+                "subject": {"name": "박서준", "email": "park.seojun@example.com"},
+                "scope": {"categories": ["newsletter"]},
+            },
+        )
+        rid, cpo = created["id"], server.cpo_headers(http)
+        _act(http, cpo, rid, "assign", {"assignee": "cpo@example.com"})
+        view = _act(
+            http, cpo, rid, "decision", {"outcome": "granted", "explanation": "열람을 허용합니다."}
+        )
+        collect = [t for t in view["tasks"] if t["kind"] == "collect"]
+        assert [t["system"] for t in collect] == ["stibee"]
+        assert (
+            http.post(
+                f"/v1/staff/requests/{rid}/complete",
+                headers={**cpo, "If-Match": str(view["version"])},
+            ).status_code
+            == 409
+        )
+        done = http.post(
+            f"/v1/staff/tasks/{collect[0]['id']}/complete",
+            headers=cpo,
+            json={
+                "outcome": "done",
+                "data": {"name": "박서준", "email": "park.seojun@example.com"},
+            },
+        )
+        assert done.status_code == 200, done.text
+        assert _act(http, cpo, rid, "complete")["status"] == "completed"
+        assert (
+            "download_result" in http.get(f"/v1/requests/{rid}", headers=subject).json()["actions"]
+        )
+
+        as_json = http.get(f"/v1/requests/{rid}/result", headers=subject)
+        assert as_json.status_code == 200, as_json.text
+        items = as_json.json()["categories"][0]["items"]
+        assert {(i["item"], i["value"]) for i in items} == {
+            ("name", "박서준"),
+            ("email", "park.seojun@example.com"),
+        }
+        as_csv = http.get(f"/v1/requests/{rid}/result", headers=subject, params={"format": "csv"})
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        assert as_csv.content.startswith(b"\xef\xbb\xbf") and "박서준" in as_csv.content.decode(
+            "utf-8-sig"
+        )
+        as_zip = http.get(f"/v1/requests/{rid}/result", headers=subject, params={"format": "zip"})
+        names = zipfile.ZipFile(io.BytesIO(as_zip.content)).namelist()
+        assert {"result.json", "result.csv"} <= set(names) and len(names) == 3
+
+    # The download period ends (the row is aged, as 30 days would), and the worker destroys it.
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE access_result SET expires_at = :past WHERE request_id = :rid"),
+                {"past": datetime.now(UTC) - timedelta(minutes=1), "rid": rid},
+            )
+    finally:
+        engine.dispose()
+    worker = subprocess.run(
+        [RIGHTSDESK, "worker", "--once"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        gone = http.get(f"/v1/requests/{rid}/result", headers=subject)
+        assert gone.status_code == 410 and gone.json()["type"] == "/problems/result-destroyed"
+
+
+@pytest.fixture
+def short_token_server(database_url, e2e_dir):
+    srv = Server(
+        database_url, e2e_dir, **FAST, RIGHTSDESK_SUBJECT_TOKEN_TTL_SECONDS="60"
+    ).start()  # the shortest life a subject token may have
+    srv.create_cpo()
+    yield srv
+    srv.kill(signal.SIGTERM)
+
+
+def test_coming_back_by_reference_to_object(short_token_server, e2e_dir):
+    server = short_token_server
+    outbox = e2e_dir / "outbox"
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        created, old_token = _file_and_verify(
+            http,
+            outbox,
+            {
+                "type": "suspension",
+                "subject": {"name": "최하은", "email": "choi.haeun@example.com"},
+            },
+        )
+        rid, ref, cpo = created["id"], created["reference"], server.cpo_headers(http)
+        _act(http, cpo, rid, "assign", {"assignee": "cpo@example.com"})
+        _act(
+            http,
+            cpo,
+            rid,
+            "decision",
+            {
+                "outcome": "refused",
+                "grounds": ["PIPA-37-2-1"],
+                "explanation": "법률에 따라 처리가 필요합니다.",
+            },
+        )
+        # Later: the token has expired (a minute on this server) …
+        expired = _wait_for(
+            lambda: http.get(f"/v1/requests/{rid}", headers=old_token).status_code == 401,
+            timeout=75,
+        )
+        assert expired, "the subject token did not expire"
+        # … and the reference and the e-mail bring a fresh code.
+        codes_before = sum(
+            1
+            for m in read_outbox(outbox)
+            if m["template"] == "verification_code" and m["request_id"] == rid
+        )
+        wrong = http.post(
+            "/v1/requests/sign-in", json={"reference": ref, "email": "someone@example.com"}
+        )
+        right = http.post(
+            "/v1/requests/sign-in", json={"reference": ref, "email": "choi.haeun@example.com"}
+        )
+        assert wrong.status_code == right.status_code == 202 and wrong.json() == right.json()
+        code = _wait_for(lambda: _latest_code(outbox, rid, after=codes_before))
+        assert code
+        token = http.post(f"/v1/requests/{ref}/verification", json={"code": code})
+        assert token.status_code == 200, token.text
+        subject = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        view = http.get(f"/v1/requests/{ref}", headers=subject).json()
+        assert view["decision"]["outcome"] == "refused" and view["objection"]["allowed"]
+        assert view["days_left"] is None and "object" in view["actions"]
+        objected = http.post(
+            f"/v1/requests/{ref}/objections",
+            headers=subject,
+            json={"reason": "처리정지를 다시 요청합니다."},
+        )
+        assert objected.status_code == 201, objected.text
+        assert objected.json()["status"] == "in_progress"
+
+
+def test_reminders_go_out_once_with_two_workers(server, e2e_dir):
+    outbox = e2e_dir / "outbox"
+    # Received 8 days ago (Korea time): due in 2–4 days, so the "3 days before" reminder is due.
+    received = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+    with httpx.Client(base_url=server.base, timeout=15) as http:
+        cpo = server.cpo_headers(http)
+        ids = []
+        for i in range(4):
+            made = http.post(
+                "/v1/staff/requests",
+                headers=cpo,
+                json={
+                    "type": "access",
+                    "subject": {"name": f"정지우{i}", "email": None},
+                    "channel": "letter",
+                    "received_at": received,
+                    "identity_verified": True,
+                    "verification_method": "id_card_in_person",
+                },
+            )
+            assert made.status_code == 201, made.text
+            ids.append(made.json()["id"])
+    env = {**server.env, "RIGHTSDESK_DELIVERY": "off"}
+    workers = [
+        subprocess.Popen(
+            [RIGHTSDESK, "worker", "--once"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for w in workers:
+        assert w.wait(timeout=120) == 0, w.stderr.read().decode()
+    reminders = _wait_for(
+        lambda: (
+            [m for m in read_outbox(outbox) if m["template"] == "deadline_reminder"]
+            if len([m for m in read_outbox(outbox) if m["template"] == "deadline_reminder"]) >= 4
+            else None
+        )
+    )
+    assert reminders, "no reminders were delivered"
+    per_request = {}
+    for m in read_outbox(outbox):
+        if m["template"] == "deadline_reminder":
+            per_request[m["request_id"]] = per_request.get(m["request_id"], 0) + 1
+    assert per_request == {rid: 1 for rid in ids}, per_request
+    assert all(m["to"] == Server.CPO_EMAIL for m in reminders)
+    assert json.dumps(reminders, ensure_ascii=False).count("정지우") == 0  # no subject's name
