@@ -4,17 +4,16 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
+# The migrations ship inside the package (setup.py maps alembic/ to app/migrations).
+COPY alembic ./alembic
 RUN pip install .
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system rightsdesk && useradd --system --gid rightsdesk --home /srv rightsdesk
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
-# Migrations are read from the working directory (alembic.ini + alembic/).
-COPY alembic.ini ./
-COPY alembic ./alembic
 RUN mkdir -p /srv/var && chown rightsdesk:rightsdesk /srv/var
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -13,19 +13,26 @@ from sqlalchemy import Engine
 from alembic import command
 
 
-def _root() -> Path:
-    # The repository (or image) root holds alembic.ini and alembic/.
-    here = Path(__file__).resolve().parents[2]
-    for candidate in (here, Path.cwd()):
-        if (candidate / "alembic.ini").exists():
+def script_location() -> Path:
+    """The migration scripts: `alembic/` in a checkout (or an editable install), shipped in the
+    wheel as `app/migrations` (setup.py maps it in), so the installed command migrates from
+    any directory without alembic.ini."""
+    app_dir = Path(__file__).resolve().parents[1]
+    for candidate in (app_dir / "migrations", app_dir.parent / "alembic"):
+        if (candidate / "env.py").is_file():
             return candidate
-    raise RuntimeError("alembic.ini not found beside the app or in the working directory")
+    raise RuntimeError(
+        "the migration scripts are missing: neither app/migrations (installed package) nor "
+        "alembic/ (checkout) holds env.py; reinstall the package"
+    )
 
 
 def alembic_config(url: str) -> Config:
-    root = _root()
-    cfg = Config(str(root / "alembic.ini"))
-    cfg.set_main_option("script_location", str(root / "alembic"))
+    # Configured in code: alembic.ini (beside the checkout) is only for the `alembic` command
+    # developers use to write revisions.
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location()))
+    cfg.set_main_option("path_separator", "os")
     cfg.attributes["url"] = url
     return cfg
 
