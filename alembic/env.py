@@ -41,6 +41,11 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Take SQLite's write lock up front (BEGIN IMMEDIATE), so a migration run while
+                # a worker or the API uses the file queues on the busy timeout instead of
+                # failing with "database is locked" when its first read turns into a write.
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
                 conn.commit()
