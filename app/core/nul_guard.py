@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.body_limit import replaying
 from app.core.errors import NotFound, Problem, problem_response
 
 FORM = b"application/x-www-form-urlencoded"
@@ -73,13 +74,4 @@ class NulGuardMiddleware:
         if field is not None:
             await problem_response(_nul_problem(field, "form"), path)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
