@@ -39,6 +39,14 @@ _HIGHEST = select(func.max(_entry.c.seq))
 _FIRST_AFTER = select(func.min(_entry.c.seq)).where(_entry.c.seq > bindparam("after"))
 
 
+def lock_head(session: Session) -> tuple[int, str]:
+    """Lock the chain head until commit (FOR UPDATE; SQLite's write transaction is already
+    exclusive) and return its (seq, hash). Every append takes it; so may a caller that must
+    serialise on the record before its first append (requests/locks.py)."""
+    seq, prev = session.connection().execute(_READ_HEAD).one()
+    return seq, prev
+
+
 def append(
     session: Session,
     *,
@@ -50,8 +58,8 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Add one entry in the caller's transaction; returns its sequence number."""
+    seq, prev = lock_head(session)
     conn = session.connection()
-    seq, prev = conn.execute(_READ_HEAD).one()
     seq += 1
     detail = detail or {}
     digest = entry_hash(

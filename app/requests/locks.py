@@ -18,15 +18,11 @@ until it ends (core/db.py). Call these only in a write session.
 
 from __future__ import annotations
 
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
+from app.audit import service as audit
 from app.core.errors import NotFound
-from app.models import AuditHead, Request
-
-_LOCK_HEAD = (
-    sa_select(AuditHead.__table__.c.seq).where(AuditHead.__table__.c.id == 1).with_for_update()
-)
+from app.models import Request
 
 
 def lock_request(session: Session, request_id: str) -> Request:
@@ -46,7 +42,6 @@ def lock_request(session: Session, request_id: str) -> Request:
 
 def lock_access_record(session: Session) -> None:
     """Take the access record's head lock now rather than at the first append."""
-    conn = session.connection()
-    if conn.dialect.name == "sqlite":
+    if session.connection().dialect.name == "sqlite":
         return  # already alone; spare the hottest path (filing) a statement
-    conn.execute(_LOCK_HEAD).one()
+    audit.lock_head(session)
