@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from app.core.config import Settings, get_settings
+from app.integrations.cli_clients import clients_cli
 
 cli = typer.Typer(
     help="Rights Desk: PIPA data-subject rights requests.",
@@ -25,6 +26,7 @@ audit_cli = typer.Typer(help="The access record (접속기록).", no_args_is_hel
 cli.add_typer(audit_cli, name="audit")
 profile_cli = typer.Typer(help="The company profile (categories, retention, processors).")
 cli.add_typer(profile_cli, name="profile")
+cli.add_typer(clients_cli, name="clients")
 
 
 @profile_cli.command("check")

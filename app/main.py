@@ -18,6 +18,9 @@ from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.nul_guard import NulGuardMiddleware
+from app.integrations.router import router as integrations_router
+from app.integrations.router_clients import router as clients_router
+from app.integrations.router_webhooks import router as webhooks_router
 from app.law import deadlines
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ctx.outbox_kick = pump.kick
     elif mode is DeliveryMode.sync:
         ctx.outbox_kick = deliver
+    ctx.db.wake = ctx.outbox_kick  # units that queue only webhooks wake the deliverer too
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -128,4 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(results_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(clients_router)
+    app.include_router(webhooks_router)
+    app.include_router(integrations_router)
     return app

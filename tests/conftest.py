@@ -52,6 +52,9 @@ def database_url(tmp_path_factory) -> str:
 # Children before parents, for SQLite's DELETEs.
 TABLES = [
     "audit_entry",
+    "webhook_delivery",
+    "webhook_endpoint",
+    "idempotency_key",
     "access_result",
     "hold",
     "reminder",
@@ -66,6 +69,7 @@ TABLES = [
     "staff_note",
     "request",
     "reference_counter",
+    "api_client",
     "staff_user",
 ]
 

@@ -113,6 +113,20 @@ class Settings(BaseSettings):
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
 
+    # Integrations: client-credentials tokens, and Idempotency-Key records kept per client.
+    integration_token_ttl_seconds: int = Field(900, ge=60)
+    idempotency_ttl_hours: int = Field(24, ge=1)
+    # How long a call holds its Idempotency-Key while it runs; a call that died mid-way
+    # frees its key after this, so a retry can do the work.
+    idempotency_lease_seconds: float = Field(60.0, gt=0)
+    # Webhooks: allow receivers on loopback, private or link-local addresses and plain http
+    # (tests, on-premises receivers); refused otherwise, at registration and at delivery.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # After a secret's rotation the previous secret signs beside the new one this long.
+    webhook_secret_overlap_hours: int = Field(24, ge=0)
+    webhook_batch_size: int = Field(20, ge=1)
+
     # Temporary public holidays (임시공휴일) declared after the `holidays` package was released:
     # "YYYY-MM-DD,…". They join the deadline calendar; open deadlines are recomputed at start.
     extra_holidays: str = ""

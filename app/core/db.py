@@ -110,11 +110,17 @@ class Database:
             if self.is_sqlite
             else self.engine
         )
+        # Wakes whoever delivers the outbox (notices, webhooks); set by the app or worker.
+        self.wake: Callable[[], None] = lambda: None
 
     def session(self, *, write: bool = True) -> Session:
         session = Session(bind=self._write_engine if write else self.engine, expire_on_commit=False)
         session.info["after_commit"] = []
+        session.info["wake_outbox"] = self._wake
         return session
+
+    def _wake(self) -> None:
+        self.wake()  # looked up at call time: the deliverer is set after the engine
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:

@@ -1,12 +1,14 @@
 """Every table, imported once so SQLModel.metadata (and Alembic) sees them all."""
 
 from app.models.access_result import AccessResult
+from app.models.api_client import ApiClient
 from app.models.audit_entry import AuditEntry, AuditHead
 from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
 from app.models.decision import Decision
 from app.models.document import Document
 from app.models.extension import Extension
 from app.models.hold import Hold
+from app.models.idempotency_key import IdempotencyKey
 from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
 from app.models.reference_counter import ReferenceCounter
@@ -17,15 +19,19 @@ from app.models.staff_user import StaffUser
 from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
 from app.models.verification_code import VerificationCode
+from app.models.webhook_delivery import WebhookDelivery
+from app.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "AccessResult",
+    "ApiClient",
     "AuditEntry",
     "AuditHead",
     "Decision",
     "Document",
     "Extension",
     "Hold",
+    "IdempotencyKey",
     "Objection",
     "OutboxMessage",
     "ReferenceCounter",
@@ -36,4 +42,6 @@ __all__ = [
     "Task",
     "TimelineEvent",
     "VerificationCode",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

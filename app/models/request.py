@@ -70,6 +70,13 @@ class Request(SQLModel, table=True):
         default=None,
         sa_column=Column(String(32), ForeignKey("staff_user.id", ondelete="SET NULL")),
     )
+    # Filed by an integration client (channel `api`): only that client reads it back, by id,
+    # and its own reference for the request is kept (encrypted: it may name a customer).
+    client_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("api_client.id", ondelete="SET NULL")),
+    )
+    external_ref_enc: str | None = None
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

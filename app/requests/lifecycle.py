@@ -24,6 +24,7 @@ from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.errors import Problem
 from app.core.ids import new_id
+from app.integrations import events
 from app.models import Request, TimelineEvent
 
 
@@ -149,6 +150,9 @@ def transition(
         to_status=after.value,
         detail=detail,
     )
+    event = events.EVENT_OF_ACTION.get(action.value)
+    if event is not None:  # in the same transaction: the event exists iff the change does
+        events.emit(session, event, request, at=at)
     return after
 
 

@@ -12,6 +12,7 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.errors import NotFound, Problem
 from app.core.ids import new_id
+from app.integrations import events
 from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel
@@ -27,6 +28,16 @@ from app.workflow import tasks
 
 _request = Request.__table__
 _INSERT_REQUEST = insert(_request)
+
+
+@dataclass(frozen=True)
+class _Filed:
+    """What an event says of a request just filed (without loading the row on the hot path)."""
+
+    id: str
+    reference: str
+    type: str
+    status: str
 
 
 @dataclass
@@ -154,6 +165,8 @@ def submit(
     actor: Actor,
     identity_verified: bool = False,
     verification_method: str | None = None,
+    client_id: str | None = None,
+    external_ref: str | None = None,
 ) -> Filed:
     """File a request: the statutory clock starts at receipt (received_at is the server's,
     or for offline requests the real time of receipt entered by staff)."""
@@ -208,6 +221,8 @@ def submit(
             categories=categories,
             corrections_enc=seal("corrections", corrections),
             details_enc=seal("details", data.details),
+            client_id=client_id,
+            external_ref_enc=seal("external_ref", external_ref),
             received_at=received_at,
             due_at=due_at,
             statutory_due_at=due_at,
@@ -264,6 +279,7 @@ def submit(
     status = lifecycle.INITIAL.value
     if identity_verified:
         request = get(session, request_id)
+        events.emit(session, events.REQUEST_CREATED, request, at=now)
         status = lifecycle.transition(
             session,
             request,
@@ -272,10 +288,13 @@ def submit(
             at=now,
             detail={"method": verification_method or "staff"},
         ).value
-    elif proxy or not needs_code:
-        # A proxy's authority, or an identity no code can prove, is checked by a person
-        # (Decree 46): the verify task goes to the CPO's queue.
-        tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
+    else:
+        filed = _Filed(request_id, reference, data.type.value, status)
+        events.emit(session, events.REQUEST_CREATED, filed, at=now)
+        if proxy or not needs_code:
+            # A proxy's authority, or an identity no code can prove, is checked by a person
+            # (Decree 46): the verify task goes to the CPO's queue.
+            tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
     return Filed(
         request_id,
         reference,

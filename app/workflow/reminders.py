@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.core.context import AppContext
 from app.core.db import Database
 from app.core.ids import new_id
+from app.integrations import events
 from app.law.deadlines import SEOUL, days_left, seoul_date
 from app.law.rights import RIGHTS, RequestType
 from app.models import Reminder, Request, StaffUser
@@ -175,6 +176,9 @@ def _batch(db: Database, ctx: AppContext, kind: str, window: list, now: datetime
         mine = [row for row in rows if row.id in inserted]
         notices = _notices(conn, ctx, mine, kind, now)
         enqueue_notices(session, ctx, notices, now=now)
+        if kind != OVERDUE:  # integrations hear of a deadline coming, once per reminder
+            for row in mine:
+                events.emit(session, events.REQUEST_DEADLINE_APPROACHING, row, at=now)
     return len(rows), len(mine)
 
 

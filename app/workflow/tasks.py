@@ -21,6 +21,7 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
+from app.integrations import events
 from app.models import Request, Task
 from app.requests import lifecycle
 from app.requests.locks import lock_request
@@ -59,6 +60,7 @@ def create(
         created_at=now,
     )
     session.add(task)
+    events.emit(session, events.TASK_CREATED, request, at=now, task=task)
     return task
 
 
