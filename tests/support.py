@@ -201,3 +201,46 @@ def finish_tasks(
         assert response.status_code == 200, response.text
         done.append(response.json())
     return done
+
+
+def make_client(
+    client: TestClient,
+    cpo_headers: dict,
+    scopes: list[str],
+    systems: list[str] | None = None,
+    name: str = "Shop app",
+) -> dict:
+    """Grant an integration client through the staff API; returns its credentials."""
+    response = client.post(
+        "/v1/staff/clients",
+        headers=cpo_headers,
+        json={"name": name, "scopes": scopes, "systems": systems or []},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def client_token(client: TestClient, credentials: dict, scope: str | None = None) -> dict:
+    """A bearer header for an integration client (client credentials in the form)."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": credentials["client_id"],
+        "client_secret": credentials["client_secret"],
+    }
+    if scope:
+        form["scope"] = scope
+    response = client.post("/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def integration_file(
+    client: TestClient, headers: dict, key: str, expect: int = 201, **overrides
+) -> dict:
+    response = client.post(
+        "/v1/integrations/requests",
+        headers={**headers, "Idempotency-Key": key},
+        json=request_body(**overrides),
+    )
+    assert response.status_code == expect, response.text
+    return response.json()

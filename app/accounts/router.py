@@ -1,42 +1,119 @@
-"""Staff log-in: OAuth2 password form, so the OpenAPI "Authorize" button works."""
+"""`POST /v1/auth/token`: staff log in with the OAuth2 password form (so the OpenAPI
+"Authorize" button works); integration clients use the client-credentials grant."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Form
 from fastapi import Request as HttpRequest
-from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service
 from app.accounts.schemas import Role, StaffToken
 from app.core.deps import ContextDep, SessionDep, client_ip
+from app.core.errors import Problem
+from app.integrations import clients
 
-router = APIRouter(prefix="/v1/auth", tags=["staff auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+def _basic(http: HttpRequest) -> tuple[str, str] | None:
+    """Client id and secret from HTTP Basic (RFC 6749 §2.3.1: each form-urlencoded first)."""
+    header = http.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise clients.invalid_client(basic=True) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise clients.invalid_client(basic=True)
+    return unquote(client_id), unquote(secret)
 
 
 @router.post(
     "/token",
     response_model=StaffToken,
+    response_model_exclude_none=True,
     responses={
-        401: {"description": "Wrong e-mail or password"},
+        400: {"description": "Unsupported grant type, missing fields, or an ungranted scope"},
+        401: {"description": "Wrong e-mail or password, or an invalid client"},
         423: {"description": "Locked after repeated failures; see Retry-After"},
     },
 )
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     ctx: ContextDep,
     http: HttpRequest,
+    grant_type: Annotated[
+        str | None,
+        Form(description="`password` (staff, the default) or `client_credentials`."),
+    ] = None,
+    username: Annotated[str | None, Form(max_length=254, description="Staff e-mail.")] = None,
+    password: Annotated[str | None, Form(max_length=1000, description="Staff password.")] = None,
+    scope: Annotated[
+        str | None, Form(max_length=500, description="Clients: a subset of the granted scopes.")
+    ] = None,
+    client_id: Annotated[
+        str | None, Form(max_length=200, description="Clients (or use HTTP Basic).")
+    ] = None,
+    client_secret: Annotated[
+        str | None, Form(max_length=200, description="Clients (or use HTTP Basic).")
+    ] = None,
 ) -> StaffToken:
-    """Log in with e-mail (as `username`) and password; returns a short-lived bearer token.
+    """Get a short-lived bearer token.
 
-    Five wrong passwords in a row lock the account for 15 minutes. Every log-in, failure and
-    lock-out is written to the access record.
+    Staff: the OAuth2 password form, e-mail as `username`. Five wrong passwords in a row lock
+    the account for 15 minutes; every log-in, failure and lock-out is in the access record.
+
+    Integration clients: `grant_type=client_credentials` with `client_id` and `client_secret`
+    in the form or as HTTP Basic (RFC 6749 §2.3.1), and optionally `scope` (a subset of the
+    granted scopes). The token opens the integration routes only.
     """
-    done = service.log_in(
-        session, ctx, email=form.username, password=form.password, ip=client_ip(http)
-    )
+    if grant_type == "client_credentials":
+        basic = _basic(http)
+        if basic is not None:
+            cid, secret = basic
+        elif client_id and client_secret:
+            cid, secret = client_id, client_secret
+        else:
+            raise clients.invalid_client(basic=False)
+        done = clients.issue(
+            session,
+            ctx,
+            client_id=cid,
+            secret=secret,
+            requested=scope.split() if scope else None,
+            basic=basic is not None,
+            ip=client_ip(http),
+        )
+        return StaffToken(
+            access_token=done.token, expires_in=done.expires_in, scope=" ".join(done.scopes)
+        )
+    if grant_type not in (None, "password"):
+        raise Problem(
+            400,
+            "unsupported-grant-type",
+            "grant_type must be password (staff) or client_credentials (integrations).",
+            error="unsupported_grant_type",
+        )
+    if not username or password is None:
+        raise Problem(
+            422,
+            "validation-error",
+            "Staff log in with `username` (the e-mail) and `password` as an OAuth2 form.",
+            errors=[
+                {"field": name, "code": "missing", "message": "required"}
+                for name, value in (("username", username), ("password", password))
+                if not value and (name == "username" or value is None)
+            ],
+        )
+    done = service.log_in(session, ctx, email=username, password=password, ip=client_ip(http))
     return StaffToken(
         access_token=done.token, expires_in=done.expires_in, role=Role(done.user.role)
     )

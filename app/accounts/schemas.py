@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Role(StrEnum):
@@ -20,7 +20,13 @@ class StaffPublic(BaseModel):
 
 
 class StaffToken(BaseModel):
+    """A bearer token: a staff member's (with `role`) or an integration client's (with
+    `scope`)."""
+
     access_token: str
     token_type: str = "bearer"
     expires_in: int
-    role: Role
+    role: Role | None = Field(None, description="Staff: the account's role.")
+    scope: str | None = Field(
+        None, description="Integration clients: the granted scopes, space-separated."
+    )

@@ -16,7 +16,7 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import commit
 from app.core.errors import NotFound, Problem
-from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token
+from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token, token_audience
 from app.models import Request as RequestRow
 from app.models import StaffUser
 
@@ -196,18 +196,17 @@ def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
     try:
         claims = read_token(ctx.secret_key, token, audience=AUD_STAFF, now=now)
     except TokenError as exc:
-        try:  # a valid subject token is a known principal without staff rights: 403
-            read_token(ctx.secret_key, token, audience=AUD_SUBJECT, now=now)
-        except TokenError:
+        # A valid token of another kind is a known principal without staff rights: 403.
+        other = token_audience(ctx.secret_key, token, now=now)
+        if other is None:
             raise Problem(
                 401,
                 "unauthorized",
                 f"The token is not accepted ({exc}).",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
-        raise Problem(
-            403, "forbidden", "A data subject's token does not open staff routes."
-        ) from None
+        whose = "A data subject's" if other == AUD_SUBJECT else "An integration client's"
+        raise Problem(403, "forbidden", f"{whose} token does not open staff routes.") from None
     # The role comes from the account as it is now, so a revoked or changed grant takes effect
     # at once (PIPC standard: change or revoke access rights promptly).
     with ctx.db.session(write=False) as session:

@@ -76,6 +76,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Something failed on our side; it has been logged without personal data.",
     ),
     "service-unavailable": ("Service unavailable", "A dependency is not ready."),
+    "idempotency-key-missing": (
+        "Idempotency-Key required",
+        "Send an Idempotency-Key header (a unique string per operation, up to 255 characters)"
+        " so that a retry cannot file the request twice.",
+    ),
+    "idempotency-key-reused": (
+        "Idempotency-Key reused",
+        "This Idempotency-Key was used with another body; use a new key for a new operation.",
+    ),
+    "idempotency-key-in-flight": (
+        "Request in progress",
+        "The first request with this Idempotency-Key is still being handled; retry shortly.",
+    ),
+    "invalid-client": ("Invalid client", "Unknown client, wrong secret, or a revoked client."),
+    "unsupported-grant-type": (
+        "Unsupported grant type",
+        "Use grant_type=password (staff) or grant_type=client_credentials (integrations).",
+    ),
+    "invalid-scope": ("Invalid scope", "A requested scope is not granted to this client."),
+    "insufficient-scope": (
+        "Insufficient scope",
+        "The token's scopes do not include what this operation needs.",
+    ),
 }
 
 

@@ -16,10 +16,24 @@ ALGORITHM = "HS256"
 ISSUER = "rightsdesk"
 AUD_SUBJECT = "rightsdesk:subject"
 AUD_STAFF = "rightsdesk:staff"
+AUD_INTEGRATION = "rightsdesk:integration"
+AUDIENCES = (AUD_SUBJECT, AUD_STAFF, AUD_INTEGRATION)
 
 
 class TokenError(Exception):
     pass
+
+
+def token_audience(secret: str, token: str, *, now: datetime) -> str | None:
+    """Which kind of principal a valid token belongs to (None when it is no valid token):
+    for telling "a known principal without this right" (403) from "no principal" (401)."""
+    for audience in AUDIENCES:
+        try:
+            read_token(secret, token, audience=audience, now=now)
+        except TokenError:
+            continue
+        return audience
+    return None
 
 
 def issue_token(

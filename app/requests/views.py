@@ -77,7 +77,7 @@ def public_documents(session: Session, request_id: str) -> list[DocumentOut]:
     return [DocumentOut.model_validate(d, from_attributes=True) for d in rows]
 
 
-def _grounds_out(codes: list[str] | None) -> list[GroundOut]:
+def grounds_out(codes: list[str] | None) -> list[GroundOut]:
     return [
         GroundOut(
             code=g.code,
@@ -90,7 +90,7 @@ def _grounds_out(codes: list[str] | None) -> list[GroundOut]:
     ]
 
 
-def _as_date(value) -> date | None:
+def as_date(value) -> date | None:
     """`retain_until` as stored with a decision item: an ISO date (or date-time), or null."""
     if value is None or isinstance(value, date):
         return value.date() if isinstance(value, datetime) else value
@@ -108,13 +108,13 @@ def _decision_out(ctx: AppContext, decision: Decision) -> DecisionOut:
                 name_ko=category.name_ko if category else None,
                 name_en=category.name_en if category else None,
                 result=item["result"],
-                grounds=_grounds_out(item.get("grounds")),
+                grounds=grounds_out(item.get("grounds")),
                 # Kept under a law (Art. 36(1) proviso): the retention plan stores these.
                 rule=item.get("rule"),
                 law_ko=item.get("law_ko"),
                 law_en=item.get("law_en"),
                 period=item.get("period"),
-                retain_until=_as_date(item.get("retain_until")),
+                retain_until=as_date(item.get("retain_until")),
             )
         )
     return DecisionOut(
@@ -124,7 +124,7 @@ def _decision_out(ctx: AppContext, decision: Decision) -> DecisionOut:
             decision.explanation_enc, f"decision.explanation:{decision.id}"
         )
         or "",
-        grounds=_grounds_out(decision.grounds),
+        grounds=grounds_out(decision.grounds),
         items=items,
     )
 
