@@ -1,4 +1,4 @@
-"""The outbox: notices (and later webhooks) are rows written in the business transaction and
+"""The outbox: notices (and webhooks, app/integrations/delivery.py) are rows written in the business transaction and
 delivered afterwards, so an acknowledged request's notices survive a crash.
 
 Delivery claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite): the
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlmodel import Session
 
 from app.core.context import AppContext
@@ -139,24 +139,53 @@ _CLAIM_COLUMNS = (
 )
 
 
-class _Claim:
+@dataclass(frozen=True)
+class Queue:
+    """An outbox table as claims see it: rows with an `id`, a status column that reads
+    'pending' while they wait, `next_attempt_at` and `claim_token`. Notices and webhook
+    deliveries share the claim rules through this."""
+
+    table: Table
+    status: str  # the status column's name
+    columns: tuple  # what a claim reads of each row
+
+    @property
+    def status_column(self):
+        return self.table.c[self.status]
+
+
+NOTICES = Queue(_outbox, "state", _CLAIM_COLUMNS)
+
+
+class Claim:
     """A batch held under one token; every write checks the token, so a claim that was
     taken over changes nothing."""
 
-    def __init__(self, db: Database, ctx: AppContext, token: str, rows, lease_until: datetime):
+    def __init__(
+        self,
+        db: Database,
+        ctx: AppContext,
+        queue: Queue,
+        token: str,
+        rows,
+        lease_until: datetime,
+    ):
         self.db = db
         self.ctx = ctx
+        self.queue = queue
         self.token = token
         self.rows = rows
         self.lease_until = lease_until
         self.lease = timedelta(seconds=ctx.settings.outbox_lease_seconds)
         self.held = {row.id for row in rows}
 
-    def _mine(self, ids):
+    def mine(self, ids):
+        """The conditions of a write under this claim: the rows, still ours, still pending."""
+        table = self.queue.table
         return (
-            _outbox.c.id.in_(ids),
-            _outbox.c.claim_token == self.token,
-            _outbox.c.state == "pending",
+            table.c.id.in_(ids),
+            table.c.claim_token == self.token,
+            self.queue.status_column == "pending",
         )
 
     def ensure_lease(self, rest: list[str]) -> None:
@@ -168,14 +197,15 @@ class _Claim:
         ids = [mid for mid in rest if mid in self.held]
         if not ids:
             return
+        table = self.queue.table
         with self.db.transaction() as session:
             kept = (
                 session.connection()
                 .execute(
-                    update(_outbox)
-                    .where(*self._mine(ids))
+                    update(table)
+                    .where(*self.mine(ids))
                     .values(next_attempt_at=now + self.lease)
-                    .returning(_outbox.c.id)
+                    .returning(table.c.id)
                 )
                 .scalars()
                 .all()
@@ -183,12 +213,19 @@ class _Claim:
         self.held = set(kept)
         self.lease_until = now + self.lease
 
-    def record(self, message_id: str, values: dict) -> bool:
-        """Write the outcome of one message, if it is still ours."""
-        with self.db.transaction() as session:
-            result = session.connection().execute(
-                update(_outbox).where(*self._mine([message_id])).values(claim_token=None, **values)
-            )
+    def record(self, message_id: str, values: dict, *, session: Session | None = None) -> bool:
+        """Write the outcome of one message, if it is still ours (in `session` when given,
+        so that other changes can share its transaction; else in a transaction of its own)."""
+        statement = (
+            update(self.queue.table)
+            .where(*self.mine([message_id]))
+            .values(claim_token=None, **values)
+        )
+        if session is not None:
+            result = session.connection().execute(statement)
+        else:
+            with self.db.transaction() as own:
+                result = own.connection().execute(statement)
         self.held.discard(message_id)
         return result.rowcount == 1
 
@@ -199,33 +236,37 @@ class _Claim:
             return 0
         with self.db.transaction() as session:
             result = session.connection().execute(
-                update(_outbox)
-                .where(*self._mine(ids))
+                update(self.queue.table)
+                .where(*self.mine(ids))
                 .values(claim_token=None, next_attempt_at=self.ctx.clock.now())
             )
         self.held.difference_update(ids)
         return result.rowcount
 
 
-def _claim(db: Database, ctx: AppContext, now: datetime, limit: int) -> _Claim:
+def claim(db: Database, ctx: AppContext, queue: Queue, now: datetime, limit: int, *where) -> Claim:
+    """Claim up to `limit` due rows of `queue` (and `where`) under a fresh token and a lease:
+    FOR UPDATE SKIP LOCKED, so concurrent claims on PostgreSQL take disjoint rows (SQLite's
+    write lock serialises them)."""
+    table = queue.table
     lease_until = now + timedelta(seconds=ctx.settings.outbox_lease_seconds)
     token = secrets.token_hex(16)
     with db.transaction() as session:
         conn = session.connection()
         rows = conn.execute(
-            select(*_CLAIM_COLUMNS)
-            .where(_outbox.c.state == "pending", _outbox.c.next_attempt_at <= now)
-            .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
+            select(*queue.columns)
+            .where(queue.status_column == "pending", table.c.next_attempt_at <= now, *where)
+            .order_by(table.c.next_attempt_at, table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
         if rows:
             conn.execute(
-                update(_outbox)
-                .where(_outbox.c.id.in_([r.id for r in rows]))
+                update(table)
+                .where(table.c.id.in_([r.id for r in rows]))
                 .values(next_attempt_at=lease_until, claim_token=token)
             )
-    return _Claim(db, ctx, token, rows, lease_until)
+    return Claim(db, ctx, queue, token, rows, lease_until)
 
 
 def _message(ctx: AppContext, row) -> Message:
@@ -244,7 +285,7 @@ def _message(ctx: AppContext, row) -> Message:
 _LOST = object()  # the claim on a message ran out and another worker has it
 
 
-def _send_one(ctx: AppContext, claim: _Claim, out: Batch, row, rest: list[str]):
+def _send_one(ctx: AppContext, claim: Claim, out: Batch, row, rest: list[str]):
     """None once sent, the error's type name if sending failed, or _LOST."""
     try:
         message = _message(ctx, row)
@@ -290,22 +331,22 @@ def deliver_due(
     hands back the rest. A database error propagates (the caller backs off): what was sent
     is recorded by then, except the message in hand, which its lease brings back."""
     now = now or ctx.clock.now()
-    claim = _claim(db, ctx, now, limit or ctx.settings.outbox_batch_size)
-    report = DeliveryReport(claimed=len(claim.rows))
-    if not claim.rows:
+    batch = claim(db, ctx, NOTICES, now, limit or ctx.settings.outbox_batch_size)
+    report = DeliveryReport(claimed=len(batch.rows))
+    if not batch.rows:
         return report
-    ids = [row.id for row in claim.rows]
+    ids = [row.id for row in batch.rows]
     with open_batch(sender) as out:
-        for i, row in enumerate(claim.rows):
+        for i, row in enumerate(batch.rows):
             if stop is not None and stop():
-                report.released += claim.release(ids[i:])
+                report.released += batch.release(ids[i:])
                 break
-            error = _send_one(ctx, claim, out, row, ids[i:])
+            error = _send_one(ctx, batch, out, row, ids[i:])
             if error is _LOST:
                 report.lost += 1
                 continue
             values = _outcome(ctx, row.attempts + 1, error)
-            if not claim.record(row.id, values):
+            if not batch.record(row.id, values):
                 report.lost += 1
                 log.warning("the claim on %s ran out before its result was recorded", row.id)
             elif error is None:

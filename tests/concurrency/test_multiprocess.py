@@ -156,6 +156,7 @@ def test_serve_and_two_workers_under_concurrent_filing_and_a_kill(database_url, 
                 "RIGHTSDESK_SMTP_FROM": f"{name}@example.com",
                 "RIGHTSDESK_SMTP_TIMEOUT_SECONDS": str(LEASE_SECONDS / 8),
                 "RIGHTSDESK_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+                "RIGHTSDESK_WEBHOOK_TIMEOUT_SECONDS": str(LEASE_SECONDS / 8),
                 "RIGHTSDESK_OUTBOX_BATCH_SIZE": str(BATCH),
                 "RIGHTSDESK_OUTBOX_POLL_SECONDS": "0.2",
             }

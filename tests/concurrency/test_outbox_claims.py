@@ -127,7 +127,13 @@ def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
 def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, app):
     """Real clock, a 2 s lease, a sender that takes 0.4 s a message: A's batch of 8 lasts
     3.2 s. A renews its lease as it goes, so B, polling all along, never claims A's rows."""
-    settings = make_settings(database_url, tmp_path, delivery="off", outbox_lease_seconds=2.0)
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        delivery="off",
+        outbox_lease_seconds=2.0,
+        webhook_timeout_seconds=0.3,  # a lease holds two webhook sends (settings check)
+    )
     clock = Clock()
     _file(settings, clock, 4)
     a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
