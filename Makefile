@@ -26,8 +26,10 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/rightsdesk serve --host $(HOST) --port $(PORT)
 
-## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set)
+## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set);
+##       PYTEST_ARGS="-k verify tests/workflow" runs a part (CI runs it with PYTEST_ARGS empty)
 test: install-test
+	$(if $(strip $(PYTEST_ARGS)),@echo "make test: PYTEST_ARGS is set: this may not be the whole suite")
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 migrate: install

@@ -10,10 +10,12 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 
+from app.accounts.cli_users import users_cli
 from app.core.config import Settings, get_settings
 from app.integrations.cli_clients import clients_cli
 
@@ -27,6 +29,7 @@ cli.add_typer(audit_cli, name="audit")
 profile_cli = typer.Typer(help="The company profile (categories, retention, processors).")
 cli.add_typer(profile_cli, name="profile")
 cli.add_typer(clients_cli, name="clients")
+cli.add_typer(users_cli, name="users")
 
 
 @profile_cli.command("check")
@@ -56,8 +59,11 @@ def profile_check(
     )
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(settings: Settings | None = None) -> None:
+    """Log lines as RIGHTSDESK_LOG_FORMAT says (json in production, text in development)."""
+    from app.core.logs import configure
+
+    configure((settings or get_settings()).resolved_log_format)
 
 
 def _analyze(url: str) -> None:
@@ -87,55 +93,92 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    access_log: Annotated[
-        bool, typer.Option(help="Log each request (includes client IPs, which are personal data).")
-    ] = False,
 ) -> None:
-    """Migrate to head, then serve the API."""
+    """Migrate to head, then serve the API. Each request is one log line (method, route,
+    status, duration, request id; the client's IP only with RIGHTSDESK_LOG_CLIENT_IP)."""
     import uvicorn
 
     from app.core.migrations import upgrade
+    from app.profile.loader import load_profile
 
-    _logging()
     settings = get_settings()
+    _logging(settings)
+    # Everything that can refuse the start is checked before anything is made: the profile,
+    # then the database (migrated), and only then the development secrets under var/.
+    load_profile(settings.profile_path)
+    upgrade(settings.resolved_database_url)
+    _analyze(settings.resolved_database_url)
     # Resolve development secrets once, before workers start, so all of them share one set.
     settings.resolved_secret_key()
     settings.resolved_encryption_keys()
     settings.resolved_blind_index_key()
-    upgrade(settings.resolved_database_url)
-    _analyze(settings.resolved_database_url)
+    if workers > 1:
+        _metrics_dir()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        access_log=access_log,
+        access_log=False,  # ours is ObserveMiddleware's line: no IP unless asked
+        log_config=None,  # uvicorn's loggers go through ours (RIGHTSDESK_LOG_FORMAT)
         proxy_headers=False,
-        log_level="info",
     )
+
+
+def _metrics_dir() -> None:
+    """Workers count HTTP metrics in files here, summed by whichever worker is scraped:
+    PROMETHEUS_MULTIPROC_DIR if the operator set it, else a new temporary directory; emptied
+    at each start, so counts of an earlier run are not added in."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        for old in Path(chosen).glob("*.db"):
+            old.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rightsdesk-metrics-")
+
+
+@dataclass
+class WorkerSummary:
+    """Counts of what the worker did (printed by `--once`)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
+
+    def add(self, name: str, n: int) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def as_dict(self) -> dict:
+        return {**self.counts, "failed_steps": self.failed_steps}
 
 
 @cli.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
-    """Deliver queued notices, destroy proxy documents past their retention, and close
-    requests whose code was never entered; several workers may run side by side. A failing
+    """Deliver queued notices and webhooks, destroy proxy documents past their retention, and
+    close requests whose code was never entered; several workers may run side by side. A failing
     step (the database away, say) is logged and retried with backoff; the worker goes on.
     Also e-mails staff deadline reminders (RIGHTSDESK_REMINDER_DAYS_BEFORE, and overdue), and
     at start recomputes open deadlines under RIGHTSDESK_EXTRA_HOLIDAYS."""
     from app.core.context import AppContext
     from app.core.db import refresh_statistics
+    from app.integrations.delivery import drain as drain_webhooks
     from app.notifications.outbox import drain
     from app.notifications.senders import make_sender
     from app.results.service import destroy_expired as destroy_expired_results
     from app.verification.documents import destroy_expired
     from app.workflow.service import reject_unverified
 
-    _logging()
-    log = logging.getLogger("rightsdesk.worker")
     settings = get_settings()
+    _logging(settings)
+    log = logging.getLogger("rightsdesk.worker")
+    from app.integrations.idempotency import purge_expired as forget_keys
     from app.law import deadlines
     from app.requests.deadline_sync import recompute_deadlines
     from app.workflow.reminders import send_reminders
@@ -148,30 +191,57 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    summary = WorkerSummary()
+
     def deliver() -> None:
-        report = drain(ctx.db, ctx, sender, stop=stop.is_set)
-        if report.claimed:
-            log.info(
-                "delivered %d, retrying %d, failed %d, taken over %d, handed back %d",
-                report.sent,
-                report.retried,
-                report.failed,
-                report.lost,
-                report.released,
-            )
+        try:
+            report = drain(ctx.db, ctx, sender, stop=stop.is_set)
+            summary.add("notices_delivered", report.sent)
+            summary.add("notices_retried", report.retried)
+            summary.add("notices_failed", report.failed)
+            if report.claimed:
+                log.info(
+                    "delivered %d, retrying %d, failed %d, taken over %d, handed back %d",
+                    report.sent,
+                    report.retried,
+                    report.failed,
+                    report.lost,
+                    report.released,
+                )
+        finally:  # webhooks go out even when notices cannot (the relay away, say)
+            # SIGTERM: the delivery in flight finishes and is recorded; the rest of the batch
+            # is handed back, due at once for another worker.
+            hooks = drain_webhooks(ctx.db, ctx, stop=stop.is_set)
+            summary.add("webhooks_delivered", hooks.delivered)
+            summary.add("webhooks_retried", hooks.retried)
+            summary.add("webhooks_failed", hooks.failed)
+            if hooks.claimed:
+                log.info(
+                    "webhooks: delivered %d, retrying %d, failed %d, endpoints disabled %d, "
+                    "taken over %d, handed back %d",
+                    hooks.delivered,
+                    hooks.retried,
+                    hooks.failed,
+                    hooks.disabled,
+                    hooks.lost,
+                    hooks.released,
+                )
 
     def destroy() -> None:
         destroyed = destroy_expired(ctx.db, ctx)
+        summary.add("documents_destroyed", destroyed)
         if destroyed:
             log.info("destroyed %d document(s) past their retention", destroyed)
 
     def destroy_results() -> None:
         destroyed = destroy_expired_results(ctx.db, ctx)
+        summary.add("results_destroyed", destroyed)
         if destroyed:
             log.info("destroyed %d access result(s) past their download time", destroyed)
 
     def expire() -> None:
         expired = reject_unverified(ctx.db, ctx)
+        summary.add("requests_expired", expired)
         if expired:
             log.info("closed %d request(s) whose code was never entered", expired)
 
@@ -182,7 +252,13 @@ def worker(
             analyzed_at = time.monotonic()
 
     def remind() -> None:
-        send_reminders(ctx.db, ctx)
+        summary.add("reminders_sent", send_reminders(ctx.db, ctx))
+
+    def forget() -> None:
+        forgotten = forget_keys(ctx.db, ctx)
+        summary.add("idempotency_keys_forgotten", forgotten)
+        if forgotten:
+            log.info("forgot %d idempotency key(s) past their 24 hours", forgotten)
 
     try:  # once per start: RIGHTSDESK_EXTRA_HOLIDAYS may have gained a temporary holiday
         recompute_deadlines(ctx.db, ctx)
@@ -192,13 +268,14 @@ def worker(
     failures = 0  # rounds in a row with a failed step
     while True:
         failed = False
-        for step in (deliver, destroy, destroy_results, expire, remind, analyze):
+        for step in (deliver, destroy, destroy_results, expire, remind, forget, analyze):
             if stop.is_set():
                 break
             try:
                 step()
             except Exception as exc:  # the type only: a message may carry personal data
                 failed = True
+                summary.failed_steps.append(step.__name__)
                 log.error("%s failed: %s", step.__name__, type(exc).__name__)
         failures = failures + 1 if failed else 0
         if once:
@@ -211,8 +288,10 @@ def worker(
         if stop.wait(pause):
             break
     ctx.db.dispose()
-    if once and failures:
-        raise typer.Exit(1)
+    if once:  # what this one round did, for the operator's shell or cron mail
+        typer.echo(json.dumps(summary.as_dict()))
+        if failures:
+            raise typer.Exit(1)
 
 
 @cli.command("create-user")
@@ -223,18 +302,24 @@ def create_user(
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
 ) -> None:
-    """Create a staff account (the grant is written to the access record)."""
+    """Create a staff account (the grant is written to the access record). In a terminal,
+    without --password-stdin, asks for the password twice without echoing it."""
     from app.accounts import service
     from app.accounts.schemas import Role
     from app.core.context import AppContext
+    from app.core.errors import Problem
 
     if role not in {r.value for r in Role}:
         typer.echo("rightsdesk: --role must be cpo, handler or auditor", err=True)
         raise typer.Exit(2)
-    if not password_stdin:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        # On stderr, so stdout carries only the JSON answer; a mismatch asks again.
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
         typer.echo("rightsdesk: pass --password-stdin and the password on standard input", err=True)
         raise typer.Exit(2)
-    password = sys.stdin.readline().rstrip("\r\n")
     ctx = AppContext.build(get_settings())
     try:
         with ctx.db.transaction() as session:
@@ -242,8 +327,9 @@ def create_user(
                 session, ctx, email=email, role=Role(role), password=password, created_by="cli"
             )
             user_id = user.id
-    except ValueError as exc:
-        typer.echo(f"rightsdesk: {exc}", err=True)
+    except Problem as exc:
+        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
+        typer.echo(f"rightsdesk: {exc.detail}{' (' + reasons + ')' if reasons else ''}", err=True)
         raise typer.Exit(1) from None
     finally:
         ctx.db.dispose()
@@ -298,12 +384,53 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+def _refusal(exc: BaseException) -> tuple[str, int] | None:
+    """One line naming the setting or file to fix, for the errors a start can meet."""
+    from pydantic import ValidationError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from app.profile.loader import ProfileError
+
+    if isinstance(exc, ValidationError):  # a setting of the wrong type or out of range
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        name = f"RIGHTSDESK_{where.upper()}" if where else ""
+        if name and not message.startswith(name):
+            message = f"{name}: {message}"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{message}{more}", 2
+    if isinstance(exc, ProfileError):
+        return f"RIGHTSDESK_PROFILE_PATH ({exc.source}): {'; '.join(exc.problems)}", 2
+    if isinstance(exc, (DBAPIError, ArgumentError)):
+        try:
+            url = make_url(get_settings().resolved_database_url)
+            shown = url.render_as_string(hide_password=True)
+        except Exception:
+            shown = "(unparseable)"
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        return (
+            f"RIGHTSDESK_DATABASE_URL ({shown}): the database refused or is unreachable: {reason}",
+            1,
+        )
+    if isinstance(exc, OSError):
+        return f"{exc.filename or 'a file'}: {exc.strerror or exc}", 1
+    if isinstance(exc, ValueError):  # settings refused (e.g. production without keys)
+        return str(exc), 2
+    return None
+
+
 def main() -> None:
     try:
         cli()
-    except ValueError as exc:  # settings refused (e.g. production without keys)
-        typer.echo(f"rightsdesk: {exc}", err=True)
-        sys.exit(2)
+    except Exception as exc:
+        refused = _refusal(exc)
+        if refused is None:
+            raise
+        message, code = refused
+        typer.echo(f"rightsdesk: {message}", err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata
 
 from fastapi import FastAPI
 
 from app.accounts.router import router as auth_router
+from app.accounts.router_users import router as users_router
 from app.audit.router import router as audit_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
@@ -18,12 +20,15 @@ from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.nul_guard import NulGuardMiddleware
+from app.core.openapi import install_openapi
 from app.integrations.router import router as integrations_router
 from app.integrations.router_clients import router as clients_router
 from app.integrations.router_webhooks import router as webhooks_router
 from app.law import deadlines
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
+from app.ops.docs import install_docs
+from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
 from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
@@ -50,6 +55,34 @@ this service that explains it.
 """
 
 
+def _version() -> str:
+    try:
+        return metadata.version("rightsdesk")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
+def _started(settings: Settings, ctx: AppContext, mode: DeliveryMode) -> None:
+    """One line at start: what runs, on what, and where notices go (no secrets, no URL)."""
+    if settings.notify_backend == "smtp":
+        notices_to = f"smtp {settings.smtp_host}:{settings.smtp_port or ('465' if settings.smtp_tls else '25')}"
+    else:
+        notices_to = f"files in {settings.resolved_notify_dir}"
+    logging.getLogger("rightsdesk").info(
+        "Rights Desk %s started (%s, delivery %s, notices to %s)",
+        _version(),
+        ctx.db.engine.dialect.name,
+        mode.value,
+        notices_to,
+        extra={
+            "version": _version(),
+            "database": ctx.db.engine.dialect.name,
+            "delivery": mode.value,
+            "notices_to": notices_to,
+        },
+    )
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The deadline calendar for this process: the package's holidays plus the operator's
@@ -61,7 +94,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     pump: OutboxPump | None = None
 
     def deliver() -> None:
-        drain(ctx.db, ctx, sender)
+        from app.integrations.delivery import drain as drain_webhooks
+
+        try:
+            drain(ctx.db, ctx, sender)
+        finally:  # webhooks go out even when notices cannot (the relay away, say)
+            drain_webhooks(ctx.db, ctx)
 
     analyzed_at = [time.monotonic()]
 
@@ -92,6 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             )
         if pump:
             pump.start()
+        _started(settings, ctx, mode)
         try:
             yield
         finally:
@@ -106,10 +145,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         summary="PIPA data-subject rights requests, on the statutory clock.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from packaged assets below, not a CDN
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.sender = sender
     install_problem_handlers(app)
+    install_openapi(app)
+    install_docs(app)
 
     def body_limit(path: str) -> int:
         # Uploads may carry a document plus the multipart envelope; everything else is JSON.
@@ -119,7 +162,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app.add_middleware(NulGuardMiddleware)  # inside the body limit: forms come bounded
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(UnexpectedErrorMiddleware)  # outermost of ours: see its docstring
+    app.add_middleware(UnexpectedErrorMiddleware)  # see its docstring
+    # Outermost: the request id, the log line and the metrics see every answer, 500s included.
+    app.add_middleware(ObserveMiddleware, log_client_ip=settings.log_client_ip)
     app.include_router(ops_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
@@ -132,6 +177,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(results_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(users_router)
     app.include_router(clients_router)
     app.include_router(webhooks_router)
     app.include_router(integrations_router)

@@ -80,7 +80,7 @@ def test_unexpected_errors_are_problems_without_details(tmp_path, caplog):
         )
         body = _is_problem(response, 500, "internal-error")
         assert "Traceback" not in response.text and "sqlite" not in response.text.lower()
-        assert set(body) == {"type", "title", "status", "detail", "instance"}
+        assert set(body) == {"type", "title", "status", "detail", "instance", "request_id"}
     assert "hong@example.com" not in caplog.text and "홍길동" not in caplog.text
 
 

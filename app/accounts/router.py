@@ -36,6 +36,31 @@ def _basic(http: HttpRequest) -> tuple[str, str] | None:
     return unquote(client_id), unquote(secret)
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_non_form(http: HttpRequest) -> None:
+    """JSON (or anything else) sent here would read as an empty form and be answered "username
+    required": say instead that this is the OAuth2 form (RFC 6749 §4.3.2, §4.4.2)."""
+    sent = http.headers.get("content-type")
+    media = (sent or "").split(";")[0].strip().lower()
+    has_body = http.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in http.headers
+    )
+    if media in _FORMS or (sent is None and not has_body):
+        return
+    raise Problem(
+        415,
+        "unsupported-media-type",
+        "This is the OAuth2 token endpoint: send a form (`Content-Type: "
+        "application/x-www-form-urlencoded`), not "
+        + (f"`{media[:100]}`" if media else "a body without a Content-Type")
+        + ", with `username` (the e-mail) and `password`, or `grant_type=client_credentials` "
+        "with `client_id` and `client_secret`.",
+        accept="application/x-www-form-urlencoded",
+    )
+
+
 @router.post(
     "/token",
     response_model=StaffToken,
@@ -43,6 +68,7 @@ def _basic(http: HttpRequest) -> tuple[str, str] | None:
     responses={
         400: {"description": "Unsupported grant type, missing fields, or an ungranted scope"},
         401: {"description": "Wrong e-mail or password, or an invalid client"},
+        415: {"description": "Not a form (e.g. JSON): send application/x-www-form-urlencoded"},
         423: {"description": "Locked after repeated failures; see Retry-After"},
     },
 )
@@ -75,6 +101,7 @@ def token(
     in the form or as HTTP Basic (RFC 6749 §2.3.1), and optionally `scope` (a subset of the
     granted scopes). The token opens the integration routes only.
     """
+    _refuse_non_form(http)
     if grant_type == "client_credentials":
         basic = _basic(http)
         if basic is not None:

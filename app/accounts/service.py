@@ -1,16 +1,24 @@
-"""Creating staff accounts and logging in, with lock-out after repeated failures."""
+"""Staff accounts: creating and administering them (role, active, lock-out), and logging in
+with lock-out after repeated failures.
+
+Every grant, change and revocation of access rights is an access-record entry (PIPC
+safety-measures standard, Art. 5: records of granting, changing and revoking access rights are
+kept 3 years). Entries name accounts by id, never by e-mail, and never carry a password or hash.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.accounts.schemas import Role
 from app.audit import service as audit
+from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.errors import Problem
+from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
 from app.core.security import AUD_STAFF, issue_token
 from app.models import StaffUser
@@ -18,6 +26,15 @@ from app.models import StaffUser
 
 def normalise(email: str) -> str:
     return email.strip().lower()
+
+
+def _invalid(field: str, code: str, message: str) -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        "The staff account is not valid.",
+        errors=[{"field": field, "code": code, "message": message}],
+    )
 
 
 def create_user(
@@ -28,16 +45,23 @@ def create_user(
     role: Role,
     password: str,
     created_by: str = "system",
+    ip: str | None = None,
 ) -> StaffUser:
+    """A new active account. 422 (naming `email` or `password`) for a bad e-mail or a password
+    shorter than RIGHTSDESK_PASSWORD_MIN_LENGTH; 409 when the e-mail has an account."""
     email = normalise(email)
-    if "@" not in email or len(email) > 254:
-        raise ValueError("an e-mail address is required")
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain or len(email) > 254:
+        raise _invalid("email", "invalid", "an e-mail address is required")
     if len(password) < ctx.settings.password_min_length:
-        raise ValueError(
-            f"the password needs at least {ctx.settings.password_min_length} characters"
+        raise _invalid(
+            "password",
+            "too_short",
+            f"the password needs at least {ctx.settings.password_min_length} characters",
         )
-    if session.exec(select(StaffUser).where(StaffUser.email == email)).first():
-        raise ValueError("a staff account with this e-mail exists")
+    taken = Conflict("A staff account with this e-mail exists.")
+    if session.exec(select(StaffUser.id).where(StaffUser.email == email)).first():
+        raise taken
     now = ctx.clock.now()
     user = StaffUser(
         id=new_id("usr"),
@@ -47,13 +71,17 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # created by someone else since our look-up: the constraint decides
+        raise taken from None
     # Granting access rights is itself recorded (PIPC standard: grant records kept 3 years).
     audit.append(
         session,
         at=now,
         actor=created_by,
         action="grant",
+        ip=ip,
         detail={"user": user.id, "role": role.value},
     )
     return user
@@ -152,3 +180,145 @@ def find(session: Session, key: str) -> StaffUser | None:
     if "@" in key:
         return session.exec(select(StaffUser).where(StaffUser.email == normalise(key))).first()
     return session.get(StaffUser, key)
+
+
+# --- administration (the CPO, or `rightsdesk users` as `cli`) -----------------------------------
+
+
+def is_locked(user: StaffUser, now: datetime) -> bool:
+    """Locked out by failed log-ins right now."""
+    return user.locked_until is not None and user.locked_until > now
+
+
+def listing(
+    session: Session,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> list[StaffUser]:
+    """Accounts in id order (oldest first), after the cursor id, optionally filtered."""
+    query = select(StaffUser)
+    if after:
+        query = query.where(StaffUser.id > after)
+    if role is not None:
+        query = query.where(StaffUser.role == role.value)
+    if active is not None:
+        query = query.where(StaffUser.active.is_(active))
+    return list(session.exec(query.order_by(StaffUser.id).limit(limit)))
+
+
+def _lock_active_cpos(session: Session) -> set[str]:
+    """Lock the rows of every active CPO until commit and return their ids.
+
+    Every change of a role or of `active` takes these locks first, in id order (so changers
+    queue instead of deadlocking), and only then reads its target and counts. Without them,
+    two CPOs demoting each other at the same moment each count two CPOs and both succeed,
+    leaving none (PostgreSQL, READ COMMITTED). Waiting here, the second re-reads the rows the
+    first changed and counts what is left. SQLite's write transaction is exclusive already.
+    """
+    return set(
+        session.exec(
+            select(StaffUser.id)
+            .where(StaffUser.role == Role.cpo.value, StaffUser.active.is_(True))
+            .order_by(StaffUser.id)
+            .with_for_update()
+        )
+    )
+
+
+def _locked_user(session: Session, key: str) -> StaffUser:
+    """The account (by id or e-mail), locked until commit and read afresh; 404 if none."""
+    if "@" in key:
+        where = StaffUser.email == normalise(key)
+    else:
+        where = StaffUser.id == key
+    user = session.exec(
+        select(StaffUser).where(where).with_for_update().execution_options(populate_existing=True)
+    ).first()
+    if user is None:
+        raise NotFound("No such staff account.")
+    return user
+
+
+def change(
+    session: Session,
+    ctx: AppContext,
+    key: str,
+    *,
+    actor: Actor,
+    role: Role | None = None,
+    active: bool | None = None,
+    unlock: bool = False,
+) -> StaffUser:
+    """Change an account (by id or e-mail): its role, whether it is active, and/or clear a
+    lock-out. Each real change is one access-record entry (`role_changed`, `deactivated`,
+    `activated`, `unlocked`); asking for what is already so changes and records nothing.
+
+    The company always keeps an active CPO (PIPA Art. 31: a designated privacy officer), so
+    demoting or deactivating the last one is a 409; so is a CPO deactivating their own account
+    (another CPO must). Deactivation and role changes take effect on the account's existing
+    tokens at once: every staff call re-reads the account (core/deps.py).
+    """
+    cpos = _lock_active_cpos(session) if role is not None or active is not None else set()
+    user = _locked_user(session, key)
+    new_role = role.value if role is not None else user.role
+    new_active = active if active is not None else user.active
+    if active is False and user.active and actor.kind == "staff" and actor.id == user.id:
+        raise Conflict(
+            "You cannot deactivate your own account; another CPO can.", reason="own_account"
+        )
+    was_cpo = user.active and user.role == Role.cpo.value
+    stays_cpo = new_active and new_role == Role.cpo.value
+    if was_cpo and not stays_cpo and not cpos - {user.id}:
+        raise Conflict(
+            "This is the last active CPO: make another account CPO first.",
+            reason="last_active_cpo",
+        )
+    now = ctx.clock.now()
+    entries: list[tuple[str, dict]] = []
+    if new_role != user.role:
+        entries.append(("role_changed", {"user": user.id, "from": user.role, "to": new_role}))
+        user.role = new_role
+    if new_active != user.active:
+        entries.append(("activated" if new_active else "deactivated", {"user": user.id}))
+        user.active = new_active
+    if unlock and (user.failed_logins or user.locked_until is not None):
+        entries.append(
+            (
+                "unlocked",
+                {
+                    "user": user.id,
+                    "was_locked": is_locked(user, now),
+                    "failed_logins": user.failed_logins,
+                },
+            )
+        )
+        user.failed_logins = 0
+        user.locked_until = None
+    if not entries:
+        return user
+    session.add(user)
+    session.flush()
+    for action, detail in entries:
+        audit.append(session, at=now, actor=actor.label, action=action, ip=actor.ip, detail=detail)
+    return user
+
+
+def set_role(session: Session, ctx: AppContext, key: str, role: Role, *, actor: Actor) -> StaffUser:
+    return change(session, ctx, key, actor=actor, role=role)
+
+
+def deactivate(session: Session, ctx: AppContext, key: str, *, actor: Actor) -> StaffUser:
+    """The account can no longer log in, and its tokens stop working at once."""
+    return change(session, ctx, key, actor=actor, active=False)
+
+
+def activate(session: Session, ctx: AppContext, key: str, *, actor: Actor) -> StaffUser:
+    return change(session, ctx, key, actor=actor, active=True)
+
+
+def unlock(session: Session, ctx: AppContext, key: str, *, actor: Actor) -> StaffUser:
+    """Clear a lock-out and the count of failed log-ins."""
+    return change(session, ctx, key, actor=actor, unlock=True)

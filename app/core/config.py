@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
 
+    # Observability: log lines as JSON (collectors) or text (people), json by default in
+    # production; the client's IP in the request log line only when asked (it is personal
+    # data); a bearer token that /metrics then requires.
+    log_format: Literal["json", "text"] | None = None
+    log_client_ip: bool = False
+    metrics_token: str | None = None
+
     # Integrations: client-credentials tokens, and Idempotency-Key records kept per client.
     integration_token_ttl_seconds: int = Field(900, ge=60)
     idempotency_ttl_hours: int = Field(24, ge=1)
@@ -133,6 +140,16 @@ class Settings(BaseSettings):
     # Deadline reminders to staff: Korea-time calendar days before the due date ("3,1"), each
     # sent once per deadline, plus one when a request becomes overdue.
     reminder_days_before: str = "3,1"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(
+                "only SQLite (sqlite:///path.db) and PostgreSQL "
+                "(postgresql+psycopg://user@host/db) are supported"
+            )
+        return value
 
     @field_validator("extra_holidays")
     @classmethod
@@ -170,6 +187,18 @@ class Settings(BaseSettings):
             # a short key would let anyone holding the table test addresses offline.
             if len(self.blind_index_key or "") < 32:
                 raise ValueError("RIGHTSDESK_BLIND_INDEX_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_fits_the_lease(self) -> Settings:
+        # One delivery may take connect + write + read, each up to the timeout, and a message
+        # is only started with half a lease left: so the lease must hold two such sends.
+        if self.outbox_lease_seconds < 6 * self.webhook_timeout_seconds:
+            raise ValueError(
+                "RIGHTSDESK_OUTBOX_LEASE_SECONDS must be at least 6 x "
+                "RIGHTSDESK_WEBHOOK_TIMEOUT_SECONDS, so that a webhook in flight never outlives "
+                "its worker's claim"
+            )
         return self
 
     @model_validator(mode="after")
@@ -221,6 +250,12 @@ class Settings(BaseSettings):
         if self.delivery is not None:
             return self.delivery
         return DeliveryMode.background if self.env is Environment.development else DeliveryMode.off
+
+    @property
+    def resolved_log_format(self) -> str:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env is Environment.production else "text"
 
     def resolved_secret_key(self) -> str:
         return self.secret_key or _dev_secret(self.var_dir, "secret_key", _token)

@@ -245,8 +245,12 @@ CPO = Annotated[StaffPrincipal, Staff("cpo")]
 Overseer = Annotated[StaffPrincipal, Staff("cpo", "auditor")]  # may read the access record
 
 
+_VERSION = re.compile(r"^(?:W/)?(\"?)([0-9]{1,18})\1$")
+
+
 def if_match(request: Request) -> int:
-    """The version the caller last saw (If-Match: <version>, quotes allowed). 428 without it."""
+    """The version the caller last saw (If-Match: <version>, quotes allowed). 428 without it,
+    400 when it is there but not a version number."""
     raw = request.headers.get("if-match")
     if raw is None:
         raise Problem(
@@ -254,12 +258,16 @@ def if_match(request: Request) -> int:
             "precondition-required",
             "Send the request's current `version` in the If-Match header.",
         )
-    try:
-        return int(raw.strip().removeprefix("W/").strip('"'))
-    except ValueError:
+    found = _VERSION.match(raw.strip())
+    if found is None:
         raise Problem(
-            428, "precondition-required", "If-Match must be the request's version number."
-        ) from None
+            400,
+            "malformed-if-match",
+            "The If-Match header is malformed: it must be the request's version number, "
+            'e.g. `If-Match: 3` or `If-Match: "3"` (the `version` of GET '
+            "/v1/staff/requests/{id}).",
+        )
+    return int(found.group(2))
 
 
 IfMatch = Annotated[int, Depends(if_match)]

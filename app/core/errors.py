@@ -13,8 +13,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core import request_id
 
 log = logging.getLogger("rightsdesk.errors")
 
@@ -63,13 +66,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "If-Match required",
         "Send the request's current version in If-Match.",
     ),
+    "malformed-if-match": (
+        "Malformed If-Match",
+        "If-Match must be the request's version number, e.g. `If-Match: 3` (quotes allowed).",
+    ),
     "invalid-grounds": (
         "Grounds do not fit",
         "A refusal or restriction must cite registered grounds that apply to this request type.",
     ),
     "unsupported-media-type": (
         "Unsupported media type",
-        "Send the body in a type this endpoint accepts.",
+        "Send the body in a type this endpoint accepts: JSON (`Content-Type: application/json`)"
+        " everywhere except the log-in form and document uploads.",
     ),
     "internal-error": (
         "Internal error",
@@ -148,6 +156,9 @@ class Problem(Exception):
         if self.errors is not None:
             doc["errors"] = self.errors
         doc.update(self.extra)
+        rid = request_id.current.get()
+        if rid is not None:  # the caller quotes it to support; the same id is in our log line
+            doc["request_id"] = rid
         return doc
 
 
@@ -188,22 +199,112 @@ _HTTP_SLUGS = {
 }
 
 
-def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    """Pydantic's errors without the rejected input: it may be personal data."""
-    slug = "validation-error"
-    out = []
-    for err in exc.errors():
-        if err.get("type") == "json_invalid":
-            slug = "malformed-json"
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"] or ["body"]
-        out.append(
+# How to tell a person that a value does not match a pattern, by the pattern: schemas register
+# their patterns with `worded`, so a bad phone number is not answered with a regular expression.
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded(pattern: str, words: str) -> str:
+    """Register what a value must look like, in words, for `pattern`; returns the pattern."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+def field_error(field: str, message: str, code: str = "value_error") -> PydanticCustomError:
+    """An error a model-level rule raises about one of its fields (`field` dotted, relative to
+    the model), so the problem names that field instead of the whole body."""
+    # The message is a template to pydantic: braces in it would be read as placeholders.
+    return PydanticCustomError(
+        code, message.replace("{", "{{").replace("}", "}}"), {"field_path": field}
+    )
+
+
+_BODY_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
+
+
+def _dotted(err: dict[str, Any]) -> str:
+    """FastAPI's loc as the dotted path of the field: `subject.email`, `query.limit`,
+    `scope.corrections.0.item`. The `body` prefix goes; so do the names pydantic gives the
+    members of a union (`function-after[...]`, `list[...]`), which are no field of the body."""
+    parts = [
+        str(p) for p in err.get("loc", ()) if p != "body" and not (isinstance(p, str) and "[" in p)
+    ]
+    extra = (err.get("ctx") or {}).get("field_path")
+    if extra:
+        parts.extend(str(extra).split("."))
+    return ".".join(parts) or "body"
+
+
+def _message(err: dict[str, Any], field: str) -> str:
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid"))
+    ctx = err.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_WORDS.get(str(ctx.get("pattern")), "is not in the expected format")
+    if field == "body" and kind in _BODY_OBJECT:
+        return "The body must be a JSON object."
+    if field == "body" and kind == "missing":
+        return "A JSON body is required."
+    if kind == "extra_forbidden":
+        return "is not a field of this body (unknown fields are refused)"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg.removeprefix(prefix)
+    return msg
+
+
+def _position(doc: Any, pos: Any) -> str:
+    """`line 3, column 14` for a character offset into the JSON text."""
+    if not isinstance(doc, str) or not isinstance(pos, int):
+        return f"character {pos}"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"line {line}, column {column} (character {pos})"
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> Problem:
+    """Pydantic's errors, each at the dotted path of its field and without the rejected
+    input: it may be personal data."""
+    raw = exc.errors()
+    bad_json = next((e for e in raw if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:
+        loc = bad_json.get("loc", ())
+        pos = loc[1] if len(loc) > 1 else None
+        why = str((bad_json.get("ctx") or {}).get("error", "invalid JSON"))
+        where = _position(exc.body, pos)
+        return Problem(
+            422,
+            "malformed-json",
+            f"The body is not valid JSON: {why} at {where}.",
+            errors=[{"field": "body", "code": "json_invalid", "message": f"{why} at {where}"}],
+        )
+    # FastAPI hands a JSON route's body over unparsed (bytes) when its Content-Type is not JSON.
+    if any(
+        e.get("loc", ())[:1] == ("body",) and isinstance(e.get("input"), bytes | bytearray)
+        for e in raw
+    ):
+        sent = request.headers.get("content-type")
+        what = f"`{sent[:100]}`" if sent else "no Content-Type"
+        return Problem(
+            415,
+            "unsupported-media-type",
+            f"This endpoint takes a JSON body: send it with `Content-Type: application/json` "
+            f"(the request had {what}).",
+            accept="application/json",
+        )
+    errors = []
+    for err in raw:
+        field = _dotted(err)
+        errors.append(
             {
-                "field": ".".join(loc),
-                "message": err.get("msg", "invalid"),
-                "code": err.get("type", "invalid"),
+                "field": field,
+                "code": str(err.get("type", "invalid")),
+                "message": _message(err, field),
             }
         )
-    return slug, out
+    return Problem(
+        422, "validation-error", f"{len(errors)} field(s) failed validation.", errors=errors
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -213,13 +314,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        slug, errors = _field_errors(exc)
-        detail = (
-            "The body is not valid JSON."
-            if slug == "malformed-json"
-            else f"{len(errors)} field(s) failed validation."
-        )
-        return problem_response(Problem(422, slug, detail, errors=errors), request.url.path)
+        return problem_response(_validation_problem(request, exc), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter
 from fastapi import Request as HttpRequest
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from app.core.context import AppContext
 from app.core.errors import CATALOGUE, NotFound, Problem, problem_type
 from app.core.migrations import current_revision, head_revision
+from app.ops.metrics import render
 
 router = APIRouter(tags=["operations"])
 
@@ -55,3 +60,30 @@ async def problem_doc(slug: str) -> dict[str, str]:
         raise NotFound("No such problem type.")
     title, meaning = CATALOGUE[slug]
     return {"type": problem_type(slug), "title": title, "description": meaning}
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        401: {"description": "RIGHTSDESK_METRICS_TOKEN is set and the bearer token is not it"},
+    },
+)
+def metrics(http: HttpRequest) -> PlainTextResponse:
+    """Prometheus metrics: HTTP requests by method, route template and status, and their
+    latency; requests by status and type; overdue requests; notices pending and failed and the
+    oldest pending notice's age; webhook deliveries pending and failed. With
+    RIGHTSDESK_METRICS_TOKEN set, send it as a bearer token."""
+    ctx: AppContext = http.app.state.ctx
+    expected = ctx.settings.metrics_token
+    if expected:
+        sent = http.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {expected}".encode()):
+            raise Problem(
+                401,
+                "unauthorized",
+                "Send the metrics token (RIGHTSDESK_METRICS_TOKEN) as a bearer token.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    return PlainTextResponse(render(ctx), media_type=CONTENT_TYPE_LATEST)

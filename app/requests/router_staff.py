@@ -54,7 +54,9 @@ def list_queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> QueuePage:
-    """The queue: everything, sorted by deadline (then id), with days left; no personal data."""
+    """The queue, sorted by deadline (then id), with days left; no personal data. By default
+    the open work (every status not closed); ask for closed ones with `status=` (repeatable).
+    A search (`q`) looks through every status."""
     if due_before is not None and due_before.tzinfo is None:
         raise Problem(
             422,
@@ -72,8 +74,12 @@ def list_queue(
 
         user = find(session, assignee)
         assignee_id = user.id if user else "usr_unknown"
+    if status_:
+        statuses = [s.value for s in status_]
+    else:  # open work unless closed statuses are asked for; a search looks through them all
+        statuses = None if q else sorted(queue.OPEN_STATUSES)
     f = queue.QueueFilter(
-        status=[s.value for s in status_] if status_ else None,
+        status=statuses,
         type=[t.value for t in type_] if type_ else None,
         assignee=assignee_id,
         overdue=overdue,
@@ -172,7 +178,7 @@ def read_request(
     request = service.get(session, request_id)
     principal.may_see(request.assignee_id)
     now = ctx.clock.now()
-    view = staff_view(session, ctx, request, now)
+    view = staff_view(session, ctx, request, now, principal)
     audit.append(
         session,
         at=now,

@@ -7,13 +7,22 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
 
+from app.core.errors import field_error, worded
 from app.core.validation import Line, Moment, StrictBody, Text
 from app.law.rights import RequestType
+from app.workflow.actions import StaffAction
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()\-]{5,30}$"),
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=worded(
+            r"^\+?[0-9][0-9 ()\-]{5,30}$",
+            "must be a phone number: 6 to 31 digits, spaces, hyphens or parentheses, "
+            "optionally after a +, e.g. 010-1234-5678 or +82 10 1234 5678",
+        ),
+    ),
 ]
 CategoryKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
@@ -119,9 +128,13 @@ class RequestFields(StrictBody):
     def _rules(self) -> RequestFields:
         has = bool(self.scope.corrections)
         if self.type is RequestType.correction and not has:
-            raise ValueError("a correction request lists at least one item in scope.corrections")
+            raise field_error(
+                "scope.corrections",
+                "a correction request lists at least one item to correct",
+                "missing",
+            )
         if self.type is not RequestType.correction and self.scope.corrections is not None:
-            raise ValueError("scope.corrections is only for a correction request")
+            raise field_error("scope.corrections", "is only for a correction request")
         r = self.requester
         subject_email = str(self.subject.email).lower() if self.subject.email else None
         if (
@@ -130,22 +143,32 @@ class RequestFields(StrictBody):
             and subject_email
             and str(r.email).lower() != subject_email
         ):
-            raise ValueError("requester.kind is self but the e-mail differs from the subject's")
+            raise field_error(
+                "requester.email",
+                "requester.kind is self but the e-mail differs from the subject's",
+            )
         if self.proxy:
             if subject_email and str(self.proxy.email).lower() == subject_email:
-                raise ValueError("a proxy's e-mail must differ from the subject's")
+                raise field_error(
+                    "requester.email", "a proxy's e-mail must differ from the subject's"
+                )
             if not subject_email and self.proxy.name == self.subject.name:
-                raise ValueError("a proxy must be someone other than the subject")
+                raise field_error(
+                    "requester.name", "a proxy must be someone other than the subject"
+                )
         kind = self.proxy.kind if self.proxy else "self"
         if kind == "delegate":
             if self.power_of_attorney is None:
-                raise ValueError("a delegate files the power of attorney (power_of_attorney)")
+                raise field_error(
+                    "power_of_attorney", "a delegate files the power of attorney", "missing"
+                )
             if self.type not in self.power_of_attorney.rights:
-                raise ValueError(
-                    f"the power of attorney does not delegate the {self.type.value} right"
+                raise field_error(
+                    "power_of_attorney.rights",
+                    f"the power of attorney does not delegate the {self.type.value} right",
                 )
         elif self.power_of_attorney is not None:
-            raise ValueError("power_of_attorney is only for a delegate")
+            raise field_error("power_of_attorney", "is only for a delegate")
         return self
 
 
@@ -156,8 +179,10 @@ class RequestCreate(RequestFields):
     @model_validator(mode="after")
     def _needs_an_address(self) -> RequestCreate:
         if self.filer_email() is None:
-            raise ValueError(
-                "subject.email is required when the subject files (the code goes there)"
+            raise field_error(
+                "subject.email",
+                "is required when the subject files: the one-time code goes there",
+                "missing",
             )
         return self
 
@@ -344,9 +369,13 @@ class StaffRequestCreate(RequestFields):
     @model_validator(mode="after")
     def _offline_rules(self) -> StaffRequestCreate:
         if self.received_at.tzinfo is None:
-            raise ValueError("received_at needs a time-zone offset")
+            raise field_error(
+                "received_at", "needs a time-zone offset, e.g. 2026-03-02T10:00:00+09:00"
+            )
         if self.identity_verified and not self.verification_method:
-            raise ValueError("verification_method is required when identity_verified is true")
+            raise field_error(
+                "verification_method", "is required when identity_verified is true", "missing"
+            )
         return self
 
 
@@ -359,7 +388,7 @@ class QueueItem(BaseModel):
     received_at: datetime
     due_at: datetime
     due_date: date
-    days_left: int
+    days_left: int | None = Field(description="Null once the request is closed.")
     overdue: bool
     assignee_id: str | None
     version: int
@@ -434,12 +463,16 @@ class RequestStaffView(BaseModel):
     due_at: datetime
     statutory_due_at: datetime
     due_date: date
-    days_left: int
+    days_left: int | None = Field(description="Null once the request is closed.")
     overdue: bool
     verified_at: datetime | None
     closed_at: datetime | None
     assignee_id: str | None
-    allowed_actions: list[str]
+    actions: list[StaffAction] = Field(
+        description="The staff endpoints you may call on this request now, by its status and "
+        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold). Empty "
+        "for an auditor, or a handler's view of someone else's request."
+    )
     timeline: list[StaffTimelineItem]
     tasks: list[TaskPublic]
     decisions: list[DecisionPublic]

@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.core.context import AppContext
+from app.core.deps import StaffPrincipal
 from app.law.deadlines import days_left, is_overdue, seoul_date
 from app.law.grounds import GROUNDS
 from app.models import (
@@ -20,7 +21,7 @@ from app.models import (
     Task,
 )
 from app.requests import pii, service
-from app.requests.lifecycle import CLOSED, TRANSITIONS, Action, Status, allowed_actions
+from app.requests.lifecycle import CLOSED, TRANSITIONS, Action, Status
 from app.requests.schemas import (
     DecisionItemOut,
     DecisionOut,
@@ -44,6 +45,8 @@ from app.requests.schemas import (
 )
 from app.workflow import notes as staff_notes
 from app.workflow import service as workflow
+from app.workflow import tasks
+from app.workflow.actions import staff_actions
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 
@@ -61,6 +64,11 @@ def created_view(filed: service.Filed, now: datetime, code_ttl: int) -> RequestC
         if filed.code_sent_to
         else None,
     )
+
+
+def _days_left(request: Request, now: datetime) -> int | None:
+    """Days to the deadline; none once the request is closed (it waits for nothing)."""
+    return None if Status(request.status) in CLOSED else days_left(request.due_at, now)
 
 
 def _overdue(request: Request, now: datetime) -> bool:
@@ -233,7 +241,7 @@ def queue_item(request: Request, now: datetime) -> QueueItem:
         received_at=request.received_at,
         due_at=request.due_at,
         due_date=seoul_date(request.due_at),
-        days_left=days_left(request.due_at, now),
+        days_left=_days_left(request, now),
         overdue=_overdue(request, now),
         assignee_id=request.assignee_id,
         version=request.version,
@@ -261,9 +269,14 @@ def task_view(task: Task, now: datetime, reference: str | None = None) -> TaskPu
 
 
 def staff_view(
-    session: Session, ctx: AppContext, request: Request, now: datetime
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    now: datetime,
+    principal: StaffPrincipal,
 ) -> RequestStaffView:
-    """Everything about a request, personal data decrypted (the caller records the read)."""
+    """Everything about a request, personal data decrypted (the caller records the read), with
+    the actions `principal` may take on it now."""
     keys = ctx.keys
     rid = request.id
     events = service.timeline(session, rid)
@@ -322,12 +335,21 @@ def staff_view(
         due_at=request.due_at,
         statutory_due_at=request.statutory_due_at,
         due_date=seoul_date(request.due_at),
-        days_left=days_left(request.due_at, now),
+        days_left=_days_left(request, now),
         overdue=_overdue(request, now),
         verified_at=request.verified_at,
         closed_at=request.closed_at,
         assignee_id=request.assignee_id,
-        allowed_actions=[a.value for a in allowed_actions(request.status)],
+        actions=staff_actions(
+            status=request.status,
+            request_type=request.type,
+            assignee_id=request.assignee_id,
+            role=principal.role,
+            principal_id=principal.id,
+            unfinished_tasks=sum(
+                t.kind in tasks.WORK_KINDS and t.status in ("open", "failed") for t in task_rows
+            ),
+        ),
         timeline=[
             StaffTimelineItem(
                 at=e.at, kind=e.kind, status=e.to_status, actor=e.actor, from_status=e.from_status

@@ -45,6 +45,7 @@ def verify(
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         404: {"description": "No such request"},
+        409: {"description": "The request has no e-mail address to send a code to"},
         429: {"description": "Too soon or too many; see Retry-After"},
     },
 )

@@ -9,11 +9,20 @@ from fastapi import APIRouter, Query
 from sqlalchemy import tuple_
 from sqlmodel import select
 
-from app.core.deps import CPO, AnyStaff, ContextDep, IfMatch, Operator, SessionDep
+from app.core.deps import (
+    CPO,
+    AnyStaff,
+    ContextDep,
+    IfMatch,
+    Operator,
+    SessionDep,
+    StaffPrincipal,
+)
 from app.core.errors import Problem
 from app.core.validation import Day
 from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
+from app.law.rights import RequestType
 from app.models import Request, Task
 from app.requests.locks import lock_request
 from app.requests.queue import decode_cursor, encode_cursor
@@ -56,8 +65,8 @@ def _act(session, ctx, request_id: str, version: int) -> Request:
     return request
 
 
-def _view(session, ctx, request: Request) -> RequestStaffView:
-    return staff_view(session, ctx, request, ctx.clock.now())
+def _view(session, ctx, request: Request, principal: StaffPrincipal) -> RequestStaffView:
+    return staff_view(session, ctx, request, ctx.clock.now(), principal)
 
 
 @router.post("/requests/{request_id}/assign", response_model=RequestStaffView, responses=ACTION)
@@ -72,7 +81,7 @@ def assign(
     """Give the request to a handler (the CPO), or take it (a handler). An open request moves
     to in_progress and its assignee gets the decide task."""
     request = _act(session, ctx, request_id, version)
-    return _view(session, ctx, service.assign(session, ctx, request, body, principal))
+    return _view(session, ctx, service.assign(session, ctx, request, body, principal), principal)
 
 
 @router.post("/requests/{request_id}/verify", response_model=RequestStaffView, responses=ACTION)
@@ -87,7 +96,7 @@ def verify(
     """A person confirms the requester's identity or a proxy's authority (opens the request),
     or rejects it under PIPA-38-identity (closes it and tells the requester how to object)."""
     request = _act(session, ctx, request_id, version)
-    return _view(session, ctx, service.verify(session, ctx, request, body, principal))
+    return _view(session, ctx, service.verify(session, ctx, request, body, principal), principal)
 
 
 @router.post("/requests/{request_id}/extend", response_model=RequestStaffView, responses=ACTION)
@@ -102,7 +111,7 @@ def extend(
     """Postpone the deadline (연기) with a justified reason; the subject is told the reason and
     the new date. The new date must be later than the current one."""
     request = _act(session, ctx, request_id, version)
-    return _view(session, ctx, service.extend(session, ctx, request, body, principal))
+    return _view(session, ctx, service.extend(session, ctx, request, body, principal), principal)
 
 
 @router.post(
@@ -126,7 +135,7 @@ def decide(
     what the plan retains or holds)."""
     request = _act(session, ctx, request_id, version)
     service.decide(session, ctx, request, body, principal)
-    return _view(session, ctx, request)
+    return _view(session, ctx, request, principal)
 
 
 @router.post(
@@ -150,11 +159,8 @@ def complete(
     assembled now from what the collect tasks returned and can be downloaded for
     `RIGHTSDESK_RESULT_TTL_DAYS`; the completion notice says where and until when."""
     request = _act(session, ctx, request_id, version)
-    return _view(
-        session,
-        ctx,
-        service.complete(session, ctx, request, principal, body.note if body else None),
-    )
+    done = service.complete(session, ctx, request, principal, body.note if body else None)
+    return _view(session, ctx, done, principal)
 
 
 @router.get("/tasks", response_model=TaskList, responses={401: {}, 403: {}})
@@ -282,6 +288,9 @@ def metrics(
     return metrics_service.compute(session, ctx, since, until)
 
 
+_TYPES = frozenset(t.value for t in RequestType)
+
+
 @router.get("/grounds", response_model=GroundList, responses={401: {}, 403: {}})
 def grounds(principal: AnyStaff) -> GroundList:
     """The legal grounds registry: what a refusal or restriction may cite, per request type."""
@@ -293,7 +302,9 @@ def grounds(principal: AnyStaff) -> GroundList:
                 article_en=g.article_en,
                 text_ko=g.text_ko,
                 text_en=g.text_en,
-                applies_to=sorted(g.applies_to),
+                # Only the types this service takes (the registry also knows Art. 37's
+                # withdrawal of consent, which is not a request here).
+                applies_to=sorted(t for t in g.applies_to if t in _TYPES),
                 public_bodies_only=g.public_bodies_only,
             )
             for g in GROUNDS.values()

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
 
 GroundCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,40}$")]
@@ -32,7 +33,9 @@ class Outcome(StrEnum):
 
 
 class AssignIn(StrictBody):
-    assignee: Line(254) = Field(description="A staff user's id or e-mail (cpo or handler).")
+    assignee: Line(254) = Field(
+        description="A staff user's id or e-mail (cpo or handler), or `me` to take it."
+    )
 
 
 class VerifyIn(StrictBody):
@@ -54,7 +57,7 @@ class ExtendIn(StrictBody):
     @model_validator(mode="after")
     def _aware(self) -> ExtendIn:
         if self.due_at.tzinfo is None:
-            raise ValueError("due_at needs a time-zone offset, e.g. 2026-12-24T23:59:59+09:00")
+            raise field_error("due_at", "needs a time-zone offset, e.g. 2026-12-24T23:59:59+09:00")
         return self
 
 

@@ -60,7 +60,8 @@ def objection_until(ctx: AppContext, at: datetime) -> datetime:
 def assign(
     session: Session, ctx: AppContext, request: Request, body: AssignIn, principal: StaffPrincipal
 ) -> Request:
-    assignee = accounts.find(session, body.assignee)
+    # `me`: the caller takes it (a handler's usual way; the dashboard needs no user id).
+    assignee = accounts.find(session, principal.id if body.assignee == "me" else body.assignee)
     if assignee is None or not assignee.active or assignee.role not in ("cpo", "handler"):
         raise Problem(
             422,

@@ -160,14 +160,17 @@ class TestInvalid:
         assert response.json()["type"] == "/problems/malformed-json"
         assert count_rows(database_url, "request") == 0
 
-    def test_not_json_at_all(self, client):
+    def test_not_json_at_all(self, client, database_url):
         response = client.post(
             "/v1/requests",
             content=b"type=access",
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-        assert response.status_code == 422
+        assert response.status_code == 415  # the body is a form: say to send JSON
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "/problems/unsupported-media-type"
+        assert "application/json" in response.json()["detail"]
+        assert count_rows(database_url, "request") == 0
 
     def test_oversized_body(self, client, database_url, settings):
         big = request_body(details="x" * (settings.max_body_bytes + 10))

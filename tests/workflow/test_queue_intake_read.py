@@ -189,7 +189,8 @@ class TestRead:
         }
         assert view["requester"]["kind"] == "self" and view["documents"] == []
         assert view["details"] == "주소가 바뀌었습니다"
-        assert view["version"] == 1 and view["allowed_actions"] == ["verify", "reject", "withdraw"]
+        # The auditor reads only: no action is offered to them.
+        assert view["version"] == 1 and view["actions"] == []
         engine = create_engine(database_url)
         with engine.connect() as conn:
             row = conn.execute(

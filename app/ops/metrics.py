@@ -1,0 +1,118 @@
+"""Prometheus metrics (`GET /metrics`).
+
+HTTP traffic is counted in each process by the observing middleware; under
+`rightsdesk serve --workers N` every worker writes its counts to PROMETHEUS_MULTIPROC_DIR (set
+by `serve` before the workers start) and a scrape of any worker sums them all. The state of the
+service (requests by status and type, overdue, the outboxes) is read from the database at
+scrape time, so every worker answers the same. Labels carry methods, route templates, statuses
+and types: never an id, a reference or personal data.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+from sqlalchemy import func, select
+
+from app.core.context import AppContext
+from app.models import OutboxMessage, Request, WebhookDelivery
+
+HTTP_REQUESTS = Counter(
+    "rightsdesk_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "rightsdesk_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+_r, _o, _w = Request.__table__, OutboxMessage.__table__, WebhookDelivery.__table__
+
+
+class StateCollector(Collector):
+    """The service's state, from the database, at each scrape."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def collect(self):
+        now: datetime = self.ctx.clock.now()
+        with self.ctx.db.engine.connect() as conn:
+            by_status = conn.execute(
+                select(_r.c.status, _r.c.type, func.count()).group_by(_r.c.status, _r.c.type)
+            ).all()
+            overdue = conn.execute(
+                select(func.count()).where(_r.c.closed_at.is_(None), _r.c.due_at < now)
+            ).scalar_one()
+            outbox = conn.execute(
+                select(_o.c.state, func.count())
+                .where(_o.c.state.in_(("pending", "failed")))
+                .group_by(_o.c.state)
+            ).all()
+            oldest = conn.execute(
+                select(func.min(_o.c.created_at)).where(_o.c.state == "pending")
+            ).scalar_one()
+            hooks = conn.execute(
+                select(_w.c.status, func.count())
+                .where(_w.c.status.in_(("pending", "failed")))
+                .group_by(_w.c.status)
+            ).all()
+        requests = GaugeMetricFamily(
+            "rightsdesk_requests", "Requests by status and type.", labels=["status", "type"]
+        )
+        for status, kind, n in by_status:
+            requests.add_metric([status, kind], n)
+        yield requests
+        yield GaugeMetricFamily(
+            "rightsdesk_requests_overdue", "Open requests past their deadline.", value=overdue
+        )
+        messages = GaugeMetricFamily(
+            "rightsdesk_outbox_messages", "Notices waiting or given up.", labels=["state"]
+        )
+        counts = dict(outbox)
+        for state in ("pending", "failed"):
+            messages.add_metric([state], counts.get(state, 0))
+        yield messages
+        if oldest is not None and oldest.tzinfo is None:  # SQLite keeps no offset
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        yield GaugeMetricFamily(
+            "rightsdesk_outbox_oldest_pending_age_seconds",
+            "Age of the oldest notice not yet delivered (0 when none waits).",
+            value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        )
+        deliveries = GaugeMetricFamily(
+            "rightsdesk_webhook_deliveries",
+            "Webhook deliveries waiting or failed for good.",
+            labels=["status"],
+        )
+        counts = dict(hooks)
+        for status in ("pending", "failed"):
+            deliveries.add_metric([status], counts.get(status, 0))
+        yield deliveries
+
+
+def render(ctx: AppContext) -> bytes:
+    """The exposition text: HTTP traffic (summed over the workers) and the service's state."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        traffic = CollectorRegistry()
+        multiprocess.MultiProcessCollector(traffic)
+    else:
+        traffic = REGISTRY
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector(ctx))
+    return generate_latest(traffic) + generate_latest(state)

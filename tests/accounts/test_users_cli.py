@@ -1,0 +1,290 @@
+"""`rightsdesk users list|set-role|deactivate|activate|unlock` and `rightsdesk create-user`
+(issue 10.7), run as an operator would — the installed command, in a subprocess, against the
+database of the API under test; the password prompt through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import PASSWORD, TEST_KEY, login
+
+RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+NEW_PASSWORD = "typed twice, hidden"
+
+
+def _env(settings) -> dict:
+    return {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": settings.database_url,
+        "RIGHTSDESK_VAR_DIR": str(settings.var_dir),
+        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
+        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
+        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
+        # Cheap hashing, as the API under test uses (tests/support.make_settings).
+        "RIGHTSDESK_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+        "RIGHTSDESK_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
+    }
+
+
+def _cli(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RIGHTSDESK, *args],
+        env=_env(settings),
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _refused(done: subprocess.CompletedProcess, code: int = 1) -> str:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    return done.stderr
+
+
+def _audit(client, staff, action: str) -> list[dict]:
+    response = client.get(
+        "/v1/staff/audit", headers=staff["cpo"]["headers"], params={"action": action}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def _token(client, email: str, password: str = PASSWORD) -> int:
+    return client.post("/v1/auth/token", data={"username": email, "password": password}).status_code
+
+
+# --- rightsdesk users … -------------------------------------------------------------------------
+
+
+def test_list_is_one_json_object_per_line_without_hashes(client, settings, staff):
+    out = _ok(_cli(settings, "users", "list"))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["email"] for r in rows] == [
+        "cpo@example.com",
+        "handler@example.com",
+        "handler2@example.com",
+        "auditor@example.com",
+    ]
+    assert rows[0]["id"] == staff["cpo"]["id"] and rows[0]["role"] == "cpo"
+    assert set(rows[0]) == {
+        "id",
+        "email",
+        "role",
+        "active",
+        "locked",
+        "locked_until",
+        "failed_logins",
+        "last_login_at",
+        "created_at",
+    }
+    assert "argon2" not in out and "password" not in out
+
+
+def test_set_role_takes_effect_on_the_existing_token(client, settings, staff):
+    handler = staff["handler"]
+    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 403
+    row = json.loads(_ok(_cli(settings, "users", "set-role", "Handler@Example.com", "cpo")))
+    assert row["role"] == "cpo" and row["email"] == handler["email"]
+    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 200
+    [entry] = _audit(client, staff, "role_changed")
+    assert entry["actor"] == "cli"
+    assert entry["detail"] == {"user": handler["id"], "from": "handler", "to": "cpo"}
+
+
+def test_deactivate_and_activate(client, settings, staff):
+    handler = staff["handler"]
+    row = json.loads(_ok(_cli(settings, "users", "deactivate", handler["email"])))
+    assert row["active"] is False
+    assert client.get("/v1/staff/requests", headers=handler["headers"]).status_code == 401
+    assert _token(client, handler["email"]) == 401
+    # Once more: already so, nothing changes and nothing is recorded.
+    _ok(_cli(settings, "users", "deactivate", handler["email"]))
+    row = json.loads(_ok(_cli(settings, "users", "activate", handler["email"])))
+    assert row["active"] is True
+    assert _token(client, handler["email"]) == 200
+    assert [(e["actor"], e["detail"]) for e in _audit(client, staff, "deactivated")] == [
+        ("cli", {"user": handler["id"]})
+    ]
+    assert len(_audit(client, staff, "activated")) == 1
+
+
+def test_unlock_after_a_lock_out(client, settings, staff):
+    email = staff["auditor"]["email"]
+    for _ in range(settings.login_max_failures):
+        assert _token(client, email, "wrong password!") == 401
+    assert _token(client, email) == 423
+    locked = next(
+        json.loads(line)
+        for line in _ok(_cli(settings, "users", "list")).splitlines()
+        if json.loads(line)["email"] == email
+    )
+    # The CLI reads the wall clock, the API under test a frozen one: only the flag is compared.
+    assert locked["locked_until"] is None or locked["locked"] is True
+    row = json.loads(_ok(_cli(settings, "users", "unlock", email)))
+    assert row["locked"] is False and row["failed_logins"] == 0
+    assert _token(client, email) == 200
+    [entry] = _audit(client, staff, "unlocked")
+    assert entry["actor"] == "cli" and entry["detail"]["user"] == staff["auditor"]["id"]
+
+
+def test_errors_are_one_line_and_non_zero(client, settings, staff):
+    assert "No such staff account" in _refused(_cli(settings, "users", "unlock", "x@example.com"))
+    assert "ROLE" in _refused(_cli(settings, "users", "set-role", "cpo@example.com", "root"), 2)
+    last = _refused(_cli(settings, "users", "set-role", "cpo@example.com", "handler"))
+    assert "last active CPO" in last
+    assert "last active CPO" in _refused(_cli(settings, "users", "deactivate", staff["cpo"]["id"]))
+    assert client.get("/v1/staff/users", headers=staff["cpo"]["headers"]).status_code == 200
+    assert _audit(client, staff, "role_changed") == []
+
+
+def test_list_of_an_empty_database(client, settings):
+    assert _ok(_cli(settings, "users", "list")) == ""
+
+
+# --- rightsdesk create-user ---------------------------------------------------------------------
+
+
+def test_create_user_with_password_stdin(client, settings, staff):
+    done = _cli(
+        settings,
+        "create-user",
+        "--email",
+        "New@Example.com",
+        "--role",
+        "auditor",
+        "--password-stdin",
+        stdin=NEW_PASSWORD + "\n",
+    )
+    made = json.loads(_ok(done))
+    assert made["email"] == "new@example.com" and made["role"] == "auditor"
+    headers = login(client, "new@example.com", NEW_PASSWORD)
+    assert client.get("/v1/staff/audit", headers=headers).status_code == 200
+    [grant] = [g for g in _audit(client, staff, "grant") if g["actor"] == "cli"]
+    assert grant["detail"] == {"user": made["id"], "role": "auditor"}
+
+
+def test_create_user_refusals(client, settings, staff):
+    args = ["create-user", "--email", "new@example.com", "--role", "handler"]
+    # Not a terminal and no --password-stdin: nowhere to read a password from.
+    assert "--password-stdin" in _refused(_cli(settings, *args), 2)
+    short = _refused(_cli(settings, *args, "--password-stdin", stdin="short\n"))
+    assert "password" in short and "12" in short
+    taken = ["create-user", "--email", "HANDLER@example.com", "--role", "handler"]
+    assert "exists" in _refused(_cli(settings, *taken, "--password-stdin", stdin=NEW_PASSWORD))
+    assert "role" in _refused(_cli(settings, "create-user", "--email", "a@b.c", "--role", "x"), 2)
+
+
+class Terminal:
+    """The command on a pseudo-terminal of its own (a new session, so it cannot reach the test
+    runner's terminal): what it prints is read back, and lines are typed into it."""
+
+    def __init__(self, argv: list[str], env: dict) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+        self.seen = b""
+        self.pos = 0
+
+    def expect(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until `text` appears after what the last expect matched."""
+        wanted = text.encode()
+        deadline = time.monotonic() + timeout
+        while (at := self.seen.find(wanted, self.pos)) < 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(left):
+                pytest.fail(f"no {text!r} in {self.seen!r}")
+        self.pos = at + len(wanted)
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def finish(self, timeout: float = 30.0) -> tuple[int, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._read(deadline - time.monotonic()):
+            pass
+        code = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        os.close(self.master)
+        return code, self.seen.decode(errors="replace")
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 4096)
+        except OSError:  # EIO: the command exited and closed the terminal
+            return False
+        self.seen += chunk
+        return bool(chunk)
+
+
+def _prompted(settings, email: str) -> Terminal:
+    return Terminal(
+        [RIGHTSDESK, "create-user", "--email", email, "--role", "handler"], _env(settings)
+    )
+
+
+def test_create_user_prompts_twice_without_echo(client, settings, staff):
+    term = _prompted(settings, "typed@example.com")
+    # The trailing space comes after echo is off: typing before it could be echoed or lost.
+    term.expect("Password: ")
+    term.type(NEW_PASSWORD)
+    term.expect("Repeat for confirmation: ")
+    term.type(NEW_PASSWORD)
+    code, transcript = term.finish()
+    assert code == 0, transcript
+    assert NEW_PASSWORD not in transcript  # never echoed
+    made = json.loads(transcript[transcript.index("{") :].strip())
+    assert made["email"] == "typed@example.com" and made["role"] == "handler"
+    assert _token(client, "typed@example.com", NEW_PASSWORD) == 200
+
+
+def test_create_user_prompt_refuses_a_mismatch(client, settings, staff):
+    term = _prompted(settings, "typo@example.com")
+    term.expect("Password: ")
+    term.type(NEW_PASSWORD)
+    term.expect("Repeat for confirmation: ")
+    term.type(NEW_PASSWORD + "x")
+    # Refused, nothing created, and asked again from the start.
+    term.expect("do not match")
+    term.expect("Password: ")
+    assert _token(client, "typo@example.com", NEW_PASSWORD) == 401
+    term.type(NEW_PASSWORD)
+    term.expect("Repeat for confirmation: ")
+    term.type(NEW_PASSWORD)
+    code, transcript = term.finish()
+    assert code == 0, transcript
+    assert NEW_PASSWORD not in transcript
+    assert _token(client, "typo@example.com", NEW_PASSWORD) == 200
+    assert _token(client, "typo@example.com", NEW_PASSWORD + "x") == 401
+
+
+def test_create_user_prompt_then_too_short(client, settings, staff):
+    term = _prompted(settings, "short@example.com")
+    term.expect("Password: ")
+    term.type("short")
+    term.expect("Repeat for confirmation: ")
+    term.type("short")
+    code, transcript = term.finish()
+    assert code == 1 and "at least 12 characters" in transcript and "Traceback" not in transcript
+    assert _token(client, "short@example.com", "short") == 401
