@@ -52,6 +52,8 @@ def database_url(tmp_path_factory) -> str:
 # Children before parents, for SQLite's DELETEs.
 TABLES = [
     "audit_entry",
+    "audit_review",
+    "rate_limit_bucket",
     "webhook_delivery",
     "webhook_endpoint",
     "idempotency_key",

@@ -3,6 +3,7 @@
 from app.models.access_result import AccessResult
 from app.models.api_client import ApiClient
 from app.models.audit_entry import AuditEntry, AuditHead
+from app.models.audit_review import AuditReview
 from app.models.base import UTCDateTime  # noqa: F401  (naming convention first)
 from app.models.decision import Decision
 from app.models.document import Document
@@ -11,6 +12,7 @@ from app.models.hold import Hold
 from app.models.idempotency_key import IdempotencyKey
 from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
+from app.models.rate_limit import RateLimitBucket
 from app.models.reference_counter import ReferenceCounter
 from app.models.reminder import Reminder
 from app.models.request import Request
@@ -27,6 +29,7 @@ __all__ = [
     "ApiClient",
     "AuditEntry",
     "AuditHead",
+    "AuditReview",
     "Decision",
     "Document",
     "Extension",
@@ -34,6 +37,7 @@ __all__ = [
     "IdempotencyKey",
     "Objection",
     "OutboxMessage",
+    "RateLimitBucket",
     "ReferenceCounter",
     "Reminder",
     "Request",
