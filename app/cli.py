@@ -178,6 +178,7 @@ def worker(
     settings = get_settings()
     _logging(settings)
     log = logging.getLogger("rightsdesk.worker")
+    from app.core.rate_limit import purge_expired as purge_rate_windows
     from app.integrations.idempotency import purge_expired as forget_keys
     from app.law import deadlines
     from app.requests.deadline_sync import recompute_deadlines
@@ -259,6 +260,8 @@ def worker(
         summary.add("idempotency_keys_forgotten", forgotten)
         if forgotten:
             log.info("forgot %d idempotency key(s) past their 24 hours", forgotten)
+        ended = purge_rate_windows(ctx.db, ctx)
+        summary.add("rate_limit_windows_dropped", ended)
 
     try:  # once per start: RIGHTSDESK_EXTRA_HOLIDAYS may have gained a temporary holiday
         recompute_deadlines(ctx.db, ctx)

@@ -13,6 +13,7 @@ from fastapi import Request as HttpRequest
 
 from app.accounts import service
 from app.accounts.schemas import Role, StaffToken
+from app.core import rate_limit
 from app.core.deps import ContextDep, SessionDep, client_ip
 from app.core.errors import Problem
 from app.integrations import clients
@@ -70,6 +71,7 @@ def _refuse_non_form(http: HttpRequest) -> None:
         401: {"description": "Wrong e-mail or password, or an invalid client"},
         415: {"description": "Not a form (e.g. JSON): send application/x-www-form-urlencoded"},
         423: {"description": "Locked after repeated failures; see Retry-After"},
+        429: {"description": "Too many attempts from this address or for this account"},
     },
 )
 def token(
@@ -110,6 +112,7 @@ def token(
             cid, secret = client_id, client_secret
         else:
             raise clients.invalid_client(basic=False)
+        rate_limit.guard(ctx, "client_token", ip=client_ip(http), identifier=cid)
         done = clients.issue(
             session,
             ctx,
@@ -140,7 +143,9 @@ def token(
                 if not value and (name == "username" or value is None)
             ],
         )
-    done = service.log_in(session, ctx, email=username, password=password, ip=client_ip(http))
+    ip = client_ip(http)
+    rate_limit.guard(ctx, "login", ip=ip, identifier=service.normalise(username))
+    done = service.log_in(session, ctx, email=username, password=password, ip=ip)
     return StaffToken(
         access_token=done.token, expires_in=done.expires_in, role=Role(done.user.role)
     )

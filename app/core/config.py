@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +34,25 @@ class DeliveryMode(StrEnum):
 
 
 SMTP_REPLIES_PER_MESSAGE = 4
+
+# The rate-limit settings (Settings.rate_limit_*), each validated by parse_rate_limit.
+RATE_LIMITS = tuple(
+    "rate_limit_" + name
+    for name in (
+        "filing_per_address",
+        "sign_in_per_address",
+        "sign_in_per_reference",
+        "resend_per_address",
+        "resend_per_request",
+        "code_check_per_address",
+        "code_check_per_request",
+        "login_per_address",
+        "login_per_email",
+        "client_token_per_address",
+        "client_token_per_client",
+        "integration_filing_per_client",
+    )
+)
 
 
 class Settings(BaseSettings):
@@ -120,6 +142,10 @@ class Settings(BaseSettings):
     log_client_ip: bool = False
     metrics_token: str | None = None
 
+    # The portal's origins that browsers may call the API from (CORS), comma-separated
+    # (`https://privacy.example.com`); none by default: same-origin only.
+    cors_origins: str = ""
+
     # Integrations: client-credentials tokens, and Idempotency-Key records kept per client.
     integration_token_ttl_seconds: int = Field(900, ge=60)
     idempotency_ttl_hours: int = Field(24, ge=1)
@@ -134,12 +160,39 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: int = Field(24, ge=0)
     webhook_batch_size: int = Field(20, ge=1)
 
+    # Rate limits (issue 11) against guessers and floods, on top of the per-request and
+    # per-account rules above, counted in the database so they hold across API processes.
+    # Behind a reverse proxy or a server-side portal, list it in trusted_proxies
+    # (comma-separated IPs or CIDRs): X-Forwarded-For is then read from the right, skipping
+    # trusted hops; otherwise every caller would share the proxy's address.
+    trusted_proxies: str = ""
+    # Each limit is "N/unit" (unit: second, minute, hour or day; "N/k unit" for k units, e.g.
+    # "20/15 minutes"), or "off". Fixed windows; a refused call counts too. Per client
+    # address (an IPv6 address counts by its /64) and per identifier across all addresses.
+    # The defaults are far above what a person does (see README) and far below what guessing
+    # a 6-digit code or a password needs.
+    rate_limit_filing_per_address: str = "100/hour"
+    rate_limit_sign_in_per_address: str = "60/hour"
+    rate_limit_sign_in_per_reference: str = "20/hour"
+    rate_limit_resend_per_address: str = "60/hour"
+    rate_limit_resend_per_request: str = "20/day"
+    rate_limit_code_check_per_address: str = "100/hour"
+    rate_limit_code_check_per_request: str = "60/day"
+    rate_limit_login_per_address: str = "100/hour"
+    rate_limit_login_per_email: str = "30/hour"
+    rate_limit_client_token_per_address: str = "600/hour"
+    rate_limit_client_token_per_client: str = "600/hour"
+    rate_limit_integration_filing_per_client: str = "1000/hour"
+
     # Temporary public holidays (임시공휴일) declared after the `holidays` package was released:
     # "YYYY-MM-DD,…". They join the deadline calendar; open deadlines are recomputed at start.
     extra_holidays: str = ""
     # Deadline reminders to staff: Korea-time calendar days before the due date ("3,1"), each
     # sent once per deadline, plus one when a request becomes overdue.
     reminder_days_before: str = "3,1"
+    # The monthly review of the access record: a staff account with more reads of personal
+    # data (view, search, download entries) than this in one Korea-time day is flagged.
+    audit_flag_reads_per_day: int = Field(200, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -151,6 +204,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: str) -> str:
+        origins = [o.strip() for o in value.split(",") if o.strip()]
+        for origin in origins:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"RIGHTSDESK_CORS_ORIGINS: {origin!r} is not an origin "
+                    "(scheme://host[:port], no path, no wildcard)"
+                )
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o for o in self.cors_origins.split(",") if o]
+
     @field_validator("extra_holidays")
     @classmethod
     def _valid_extra_holidays(cls, value: str) -> str:
@@ -160,6 +229,25 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_reminder_days(cls, value: str) -> str:
         return ",".join(str(n) for n in parse_reminder_days(value))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        return ",".join(str(n) for n in parse_trusted_proxies(value))
+
+    @field_validator(*RATE_LIMITS)
+    @classmethod
+    def _valid_rate_limit(cls, value: str, info) -> str:
+        parse_rate_limit(value, "RIGHTSDESK_" + info.field_name.upper())
+        return value.strip().lower()
+
+    def rate_limit(self, name: str) -> RateLimit | None:
+        """The limit `rate_limit_<name>` (e.g. "code_check_per_request"); None when off."""
+        return parse_rate_limit(getattr(self, "rate_limit_" + name))
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_trusted_proxies(self.trusted_proxies)
 
     @property
     def extra_holiday_dates(self) -> tuple[date, ...]:
@@ -301,6 +389,54 @@ def parse_reminder_days(value: str) -> tuple[int, ...]:
             )
         out.add(int(part))
     return tuple(sorted(out, reverse=True))
+
+
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_RATE = re.compile(r"([0-9]{1,9})\s*/\s*([0-9]{1,6})?\s*(second|minute|hour|day)s?")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`count` calls per fixed window of `seconds`."""
+
+    count: int
+    seconds: int
+
+
+@lru_cache(maxsize=256)
+def parse_rate_limit(value: str, setting: str = "rate limit") -> RateLimit | None:
+    """ "50/day" → RateLimit(50, 86400); "20/15 minutes" → RateLimit(20, 900); "off" → None.
+    Anything else is a start-up error that names the setting."""
+    text = (value or "").strip().lower()
+    if text == "off":
+        return None
+    found = _RATE.fullmatch(text)
+    count = int(found.group(1)) if found else 0
+    units = int(found.group(2) or 1) if found else 0
+    if not found or count < 1 or units < 1:
+        raise ValueError(
+            f"{setting}: {value[:40]!r} is not a rate limit; expected e.g. 100/hour, "
+            "20/15 minutes, 50/day, or off"
+        )
+    return RateLimit(count, units * _RATE_UNITS[found.group(3)])
+
+
+@lru_cache(maxsize=16)
+def parse_trusted_proxies(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """ "10.0.0.2, 10.1.0.0/16" → the networks; anything else is a start-up error."""
+    out: list[IPv4Network | IPv6Network] = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"RIGHTSDESK_TRUSTED_PROXIES: {part[:60]!r} is not an IP address or network; "
+                "expected addresses or CIDRs separated by commas, e.g. 10.0.0.2,10.1.0.0/16"
+            ) from None
+    return tuple(dict.fromkeys(out))
 
 
 def _token() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -78,7 +79,49 @@ WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function"
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address: the peer's, unless the peer is a trusted proxy
+    (RIGHTSDESK_TRUSTED_PROXIES); then the right-most X-Forwarded-For hop that is not itself
+    trusted, which is the address the last trusted proxy saw. Hops further left were written
+    by the caller and could say anything, so they are never read past an untrusted one."""
+    peer = request.client.host if request.client else None
+    trusted = request.app.state.ctx.settings.trusted_proxy_networks
+    if peer is None or not trusted or not _is_trusted(_parse_ip(peer), trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        addr = _parse_ip(hop)
+        if addr is None:  # not an address ("unknown", garbage): the proxy is all we know
+            return peer
+        if not _is_trusted(addr, trusted):
+            return str(addr)
+    # Every hop is a trusted proxy (a call from inside): the first one is the caller.
+    first = _parse_ip(hops[0]) if hops else None
+    return str(first) if first is not None else peer
+
+
+def _parse_ip(text: str) -> IPv4Address | IPv6Address | None:
+    """An address as proxies write it: bare, `[v6]`, `v4:port` or `[v6]:port`."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else text
+    elif text.count(":") == 1:
+        text = text.split(":")[0]
+    try:
+        addr = ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _is_trusted(addr: IPv4Address | IPv6Address | None, networks) -> bool:
+    return addr is not None and any(addr in network for network in networks)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from the code verification.")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from app.core import rate_limit
 from app.core.deps import ContextDep, SessionDep, WriteSessionDep
 from app.integrations import idempotency, service
 from app.integrations.auth import Filer, Reader, TaskReader, TaskWriter
@@ -38,7 +39,7 @@ _AUTH = {
         400: {"description": "No Idempotency-Key, or a malformed one"},
         409: {"description": "The first call with this Idempotency-Key is still running"},
         422: {"description": "Invalid body, or the key was used with another body"},
-        429: {"description": "Too many filings for this e-mail address this hour"},
+        429: {"description": "Too many filings for this e-mail address or by this client"},
     },
 )
 def file_request(
@@ -66,6 +67,7 @@ def file_request(
     while the first call is still running 409.
     """
     key = idempotency.parse_key(idempotency_key)
+    rate_limit.guard(ctx, "integration_filing", ip=None, identifier=client.id)
     answer = service.file(ctx, client, body, key=key)
     headers = {"Location": f"/v1/integrations/requests/{answer.body['id']}"}
     if answer.replayed:

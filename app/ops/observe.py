@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import request_id
+from app.core.deps import client_ip
 from app.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = logging.getLogger("rightsdesk.access")
@@ -53,6 +55,7 @@ class ObserveMiddleware:
                 "duration_ms": round(elapsed * 1000, 2),
             }
             if self.log_client_ip and scope.get("client"):
-                extra["client_ip"] = scope["client"][0]
+                # The caller, not the proxy: the same rule as rate limits (trusted proxies).
+                extra["client_ip"] = client_ip(Request(scope))
             log.info("%s %s %s", method, route, status, extra=extra)
             request_id.current.reset(token)

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Response, status
 from fastapi import Request as HttpRequest
 
+from app.core import rate_limit
 from app.core.actors import Actor
 from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip, owned_request_id
 from app.law.rights import Channel
@@ -41,9 +42,13 @@ async def file_request(
     The service sets `received_at` (now) and `due_at` (10 days under the Civil Act counting
     rules, in Korea time); a body that tries to set either is refused. A 6-digit one-time code
     is e-mailed to the filer: post it to `/v1/requests/{id}/verification` to get a token for
-    this request.
+    this request. Too many filings for one e-mail address, or from one client address, within
+    the hour get a 429 with Retry-After.
     """
-    actor = Actor("subject", None, client_ip(http))
+    ip = client_ip(http)
+    # Counted before the group writer takes the work: a refused filing never queues.
+    await rate_limit.guard_async(ctx, "filing", ip=ip)
+    actor = Actor("subject", None, ip)
 
     def file(session):
         now = ctx.clock.now()
@@ -62,7 +67,10 @@ async def file_request(
     "/sign-in",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignInAccepted,
-    responses={422: {"description": "Invalid body (problem document)"}},
+    responses={
+        422: {"description": "Invalid body (problem document)"},
+        429: {"description": "Too many sign-ins from this address or for this reference"},
+    },
 )
 def sign_in(
     body: SignInIn, session: SessionDep, ctx: ContextDep, http: HttpRequest
@@ -74,7 +82,9 @@ def sign_in(
     for a token. Works in every status, so you can come back for the decision, to object,
     or to download the result. The answer is the same 202 whether or not they match.
     """
-    verification.sign_in(session, ctx, body.reference, str(body.email), client_ip(http))
+    ip = client_ip(http)
+    rate_limit.guard(ctx, "sign_in", ip=ip, identifier=body.reference.upper())
+    verification.sign_in(session, ctx, body.reference, str(body.email), ip)
     return SignInAccepted(
         detail="If the reference and e-mail address match a request, a verification code "
         "has been sent to that address. 접수번호와 전자우편 주소가 일치하는 요구가 있으면 "
