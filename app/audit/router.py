@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, BaseModel
+from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator, BaseModel, StringConstraints
 from sqlmodel import select
 
-from app.audit import service
+from app.audit import review, service
 from app.core.deps import ContextDep, Overseer, SessionDep, WriteSessionDep
-from app.core.errors import Problem
+from app.core.errors import Problem, worded
+from app.core.validation import StrictBody, Text
 from app.models import AuditEntry
 
 router = APIRouter(prefix="/v1/staff/audit", tags=["staff: access record"])
@@ -144,4 +146,174 @@ def verify_chain(principal: Overseer, session: SessionDep) -> ChainCheckOut:
     result = service.verify(session)
     return ChainCheckOut(
         ok=result.ok, checked=result.checked, first_bad=result.first_bad, problem=result.problem
+    )
+
+
+# The monthly review (PIPC safety-measures standard: reviewed at least monthly; a download's
+# reason is checked) ----------------------------------------------------------------------
+
+_MONTH = worded(review.MONTH_PATTERN, review.MONTH_WORDS)
+
+
+def _reason(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("give the reason for the download")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+_EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+class FlagOut(BaseModel):
+    actor: str
+    day: date
+    reads: int
+
+
+class AccessRecordExport(BaseModel):
+    """The JSON export (`format=json`); the CSV has one row per entry, the same columns."""
+
+    month: str
+    exported_at: datetime
+    rows: int
+    reads_per_day_threshold: int
+    flags: list[FlagOut]
+    entries: list[AuditEntryPublic]
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "model": AccessRecordExport,
+            "description": "The month's entries, as a download (JSON or CSV)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        401: {},
+        403: {},
+        422: {"description": "month malformed or not begun yet, reason missing, unknown format"},
+    },
+)
+def export_month(
+    principal: Overseer,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    month: Annotated[
+        str,
+        Query(pattern=_MONTH, description="A Korea-time calendar month, `YYYY-MM`."),
+    ],
+    reason: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Why the record is downloaded (e.g. `monthly review`); recorded.",
+        ),
+        AfterValidator(_reason),
+    ],
+    format: Annotated[
+        Literal["csv", "json"],
+        Query(description="`csv` (UTF-8 with a BOM, for Excel) or `json`."),
+    ] = "json",
+) -> StreamingResponse:
+    """Download one month of the access record (Korea time) for the monthly review, in order
+    of sequence number, times in Korea time. The current month is exported as far as it goes;
+    a month not begun yet is a 422. The download is itself an access-record entry
+    (`download`, with the reason, month, format and number of rows). The JSON carries
+    `flags`: each staff account and Korea-time day with more reads of personal data (`view`,
+    `search`, `download` entries) than `RIGHTSDESK_AUDIT_FLAG_READS_PER_DAY`."""
+    wanted = review.exportable_month(month, ctx.clock.now())
+    export = review.begin_export(
+        session, ctx, month=wanted, fmt=format, reason=reason, actor=principal.actor
+    )
+    body = review.stream_csv if format == "csv" else review.stream_json
+    return StreamingResponse(
+        body(ctx.db, export),
+        media_type=_EXPORT_MEDIA[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="access-record-{wanted}.{format}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+class ReviewCreate(StrictBody):
+    month: Annotated[str, StringConstraints(pattern=_MONTH)]
+    note: Text(2000) | None = None
+
+
+class ReviewPublic(BaseModel):
+    id: str
+    month: str
+    reviewed_by: str
+    reviewed_at: datetime
+
+
+class ReviewItem(ReviewPublic):
+    note: str | None
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewItem]
+    next_cursor: str | None
+    unreviewed: list[str]
+    reads_per_day_threshold: int
+    flags: list[FlagOut]
+
+
+@router.post(
+    "/reviews",
+    status_code=201,
+    response_model=ReviewPublic,
+    responses={
+        401: {},
+        403: {},
+        409: {"description": "This month has already been reviewed"},
+        422: {"description": "month malformed or not ended yet (Korea time)"},
+    },
+)
+def create_review(
+    body: ReviewCreate, principal: Overseer, session: SessionDep, ctx: ContextDep
+) -> ReviewPublic:
+    """Record that you reviewed the access record of a month that has ended (Korea time),
+    with an optional note (kept encrypted). One review per month: a second is a 409. The
+    review is an access-record entry."""
+    row = review.record_review(
+        session, ctx, month_text=body.month, note=body.note, actor=principal.actor
+    )
+    return ReviewPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/reviews", response_model=ReviewList, responses={401: {}, 403: {}})
+def list_reviews(
+    principal: Overseer,
+    session: WriteSessionDep,
+    ctx: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=120)] = 24,
+    cursor: Annotated[str | None, Query(pattern=_MONTH, description="The last month seen.")] = None,
+) -> ReviewList:
+    """The monthly reviews, newest month first, with `unreviewed`: every ended month since
+    the record began that nobody has reviewed yet, and the `flags` of those months (staff
+    accounts with more reads in a Korea-time day than `RIGHTSDESK_AUDIT_FLAG_READS_PER_DAY`).
+    Reading the reviews is recorded."""
+    found = review.list_reviews(session, ctx, limit=limit, before=cursor, actor=principal.actor)
+    return ReviewList(
+        items=[
+            ReviewItem(
+                id=r.id,
+                month=r.month,
+                reviewed_by=r.reviewed_by,
+                reviewed_at=r.reviewed_at,
+                note=note,
+            )
+            for r, note in found.items
+        ],
+        next_cursor=found.next_cursor,
+        unreviewed=[m.label for m in found.unreviewed],
+        reads_per_day_threshold=found.threshold,
+        flags=[FlagOut(**f.as_dict()) for f in found.flags],
     )

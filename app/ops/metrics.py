@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import func, select
 
+from app.audit.review import unreviewed_months
 from app.core.context import AppContext
 from app.models import OutboxMessage, Request, WebhookDelivery
 
@@ -65,6 +66,7 @@ class StateCollector(Collector):
             oldest = conn.execute(
                 select(func.min(_o.c.created_at)).where(_o.c.state == "pending")
             ).scalar_one()
+            unreviewed = unreviewed_months(conn, now)
             hooks = conn.execute(
                 select(_w.c.status, func.count())
                 .where(_w.c.status.in_(("pending", "failed")))
@@ -94,6 +96,11 @@ class StateCollector(Collector):
             "rightsdesk_outbox_oldest_pending_age_seconds",
             "Age of the oldest notice not yet delivered (0 when none waits).",
             value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "rightsdesk_audit_months_unreviewed",
+            "Past months of the access record not yet reviewed (PIPC standard: monthly).",
+            value=unreviewed,
         )
         deliveries = GaugeMetricFamily(
             "rightsdesk_webhook_deliveries",

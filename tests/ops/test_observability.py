@@ -61,6 +61,7 @@ class TestMetrics:
         )
         assert _value(after, "rightsdesk_outbox_messages", state="pending") == 0  # sync delivery
         assert _value(after, "rightsdesk_requests_overdue") == 0
+        assert _value(after, "rightsdesk_audit_months_unreviewed") == 0  # the record began today
         for private in (created["id"], created["reference"], "hong.gildong", "홍길동", "req_nope"):
             assert private not in text
 
@@ -68,9 +69,10 @@ class TestMetrics:
         self, app, client, outbox_dir, clock, tmp_path, database_url
     ):
         verified(client, outbox_dir)
-        clock.advance(days=30)
+        clock.advance(days=31)  # into January (Korea time): December is a past month now
         samples = _samples(client.get("/metrics").text)
         assert _value(samples, "rightsdesk_requests_overdue") == 1
+        assert _value(samples, "rightsdesk_audit_months_unreviewed") == 1  # December 2026
         # Notices that cannot be sent wait in the outbox: their count and age show.
         offline = create_app(make_settings(database_url, tmp_path, delivery="off"), clock)
         with TestClient(offline) as c:
@@ -125,6 +127,13 @@ class TestRequestLog:
         assert line.duration_ms >= 0
         assert created["id"] not in line.getMessage()
         assert getattr(line, "client_ip", None) is None  # not unless RIGHTSDESK_LOG_CLIENT_IP
+
+    def test_the_client_ip_only_when_asked(self, clock, tmp_path, database_url, caplog):
+        app = create_app(make_settings(database_url, tmp_path, log_client_ip=True), clock)
+        with TestClient(app) as c, caplog.at_level(logging.INFO, logger="rightsdesk.access"):
+            c.get("/healthz")
+        [line] = [r for r in caplog.records if r.name == "rightsdesk.access"]
+        assert line.client_ip == "testclient"  # the peer (no trusted proxy in between)
 
     def test_json_lines(self):
         import json
