@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.accounts.router import router as auth_router
 from app.accounts.router_users import router as users_router
 from app.audit.router import router as audit_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
-from app.core.config import DeliveryMode, Settings, get_settings
+from app.core.config import DeliveryMode, Environment, Settings, get_settings
 from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
@@ -27,6 +28,8 @@ from app.integrations.router_webhooks import router as webhooks_router
 from app.law import deadlines
 from app.notifications.outbox import OutboxPump, drain
 from app.notifications.senders import make_sender
+from app.ops.browser import BrowserSafetyMiddleware
+from app.ops.docs import ASSETS as DOCS_ASSETS
 from app.ops.docs import install_docs
 from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
@@ -163,6 +166,32 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(NulGuardMiddleware)  # inside the body limit: forms come bounded
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(UnexpectedErrorMiddleware)  # see its docstring
+    if settings.cors_origin_list:  # the portal's own origins; bearer tokens, no cookies
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Retry-After",
+                "X-Request-ID",
+                "Idempotent-Replayed",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(
+        BrowserSafetyMiddleware,
+        hsts=settings.env is Environment.production,
+        cacheable_prefix=DOCS_ASSETS,
+    )
     # Outermost: the request id, the log line and the metrics see every answer, 500s included.
     app.add_middleware(ObserveMiddleware, log_client_ip=settings.log_client_ip)
     app.include_router(ops_router)
