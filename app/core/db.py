@@ -14,14 +14,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, select
+
+from app.core.errors import NotFound
 
 log = logging.getLogger("rightsdesk.db")
 
 AfterCommit = Callable[[], None]
+T = TypeVar("T")
 
 
 WRITE_LOCK_TIMEOUT = 30.0
@@ -167,3 +171,18 @@ def refresh_statistics(db: Database) -> None:
     with db.engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
+
+
+def locked(session: Session, model: type[T], row_id: str, *, missing: str) -> T:
+    """The row `model[row_id]`, locked until commit (FOR UPDATE; SQLite's write transaction is
+    exclusive already) and re-read, so a copy loaded before the lock is refreshed in place and
+    checks see what the last committed writer left. 404 `missing` when there is none."""
+    row = session.exec(
+        select(model)
+        .where(model.id == row_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFound(missing)
+    return row

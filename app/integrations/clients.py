@@ -20,7 +20,8 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.db import locked
+from app.core.errors import Conflict, Problem
 from app.core.ids import new_id
 from app.core.security import AUD_INTEGRATION, issue_token
 from app.models import ApiClient
@@ -124,15 +125,7 @@ def create(
 
 
 def _locked(session: Session, client_id: str) -> ApiClient:
-    client = session.exec(
-        select(ApiClient)
-        .where(ApiClient.id == client_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if client is None:
-        raise NotFound("No such client.")
-    return client
+    return locked(session, ApiClient, client_id, missing="No such client.")
 
 
 def rotate(session: Session, ctx: AppContext, client_id: str, *, actor: Actor) -> Issued:

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.db import after_commit
+from app.core.db import after_commit, locked
 from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
 from app.integrations.schemas_webhooks import WebhookCreate
@@ -124,15 +124,7 @@ def register(session: Session, ctx: AppContext, body: WebhookCreate, *, actor: A
 
 
 def _locked(session: Session, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = session.exec(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.id == endpoint_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if endpoint is None:
-        raise NotFound("No such webhook.")
-    return endpoint
+    return locked(session, WebhookEndpoint, endpoint_id, missing="No such webhook.")
 
 
 def listing(

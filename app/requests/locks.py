@@ -18,10 +18,10 @@ until it ends (core/db.py). Call these only in a write session.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.audit import service as audit
-from app.core.errors import NotFound
+from app.core.db import locked
 from app.models import Request
 
 
@@ -29,15 +29,7 @@ def lock_request(session: Session, request_id: str) -> Request:
     """The request, locked until commit and re-read: a copy loaded before the lock is
     refreshed in place, so checks see what the last committed writer left (and a later ORM
     update carries the current version). Lock before changing the request."""
-    request = session.exec(
-        select(Request)
-        .where(Request.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if request is None:
-        raise NotFound("No such request.")
-    return request
+    return locked(session, Request, request_id, missing="No such request.")
 
 
 def lock_access_record(session: Session) -> None:
