@@ -51,6 +51,7 @@ def database_url(tmp_path_factory) -> str:
 
 # Children before parents, for SQLite's DELETEs.
 TABLES = [
+    "maintenance_job",
     "audit_entry",
     "audit_review",
     "rate_limit_bucket",
@@ -86,7 +87,10 @@ def _clean(url: str) -> None:
                 for table in TABLES:
                     conn.execute(text(f"DELETE FROM {table}"))
             conn.execute(
-                text("UPDATE audit_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64}
+                text(
+                    "UPDATE audit_head SET seq = 0, hash = :h, base_seq = 0, base_hash = :h WHERE id = 1"
+                ),
+                {"h": "0" * 64},
             )
     finally:
         engine.dispose()

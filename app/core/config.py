@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     encryption_keys: str | None = None
     # Key for the keyed blind index (HMAC) of e-mail addresses; it never rotates with the ring.
     blind_index_key: str | None = None
+    # While `rightsdesk keys reindex` moves the blind index to a new key: the key it leaves,
+    # so look-ups still find the rows not yet moved.
+    blind_index_previous_key: str | None = None
     var_dir: Path = Path("./var")
     # The company profile (data categories, retention, processors); default: the reference one.
     profile_path: str | None = None
@@ -129,6 +132,12 @@ class Settings(BaseSettings):
     # How long a completed access request's result (열람 결과) can be downloaded; then the
     # worker destroys it and the route answers 410.
     result_ttl_days: int = Field(30, ge=1)
+    # A closed request's personal data (subject, requester, documents, results, notice
+    # payloads, free text) is destroyed this long after closing: three years, for disputes.
+    request_retention_days: int = Field(1095, ge=1)
+    # The access record (접속기록) is kept at least two years (PIPC safety-measures standard,
+    # Art. 8); older entries are removed by the purge. Below 730 days is refused.
+    audit_retention_days: int = Field(730, ge=730)
 
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"

@@ -10,6 +10,7 @@ from app.models.document import Document
 from app.models.extension import Extension
 from app.models.hold import Hold
 from app.models.idempotency_key import IdempotencyKey
+from app.models.maintenance_job import MaintenanceJob
 from app.models.objection import Objection
 from app.models.outbox_message import OutboxMessage
 from app.models.rate_limit import RateLimitBucket
@@ -35,6 +36,7 @@ __all__ = [
     "Extension",
     "Hold",
     "IdempotencyKey",
+    "MaintenanceJob",
     "Objection",
     "OutboxMessage",
     "RateLimitBucket",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index
+from sqlalchemy import JSON, BigInteger, Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime
@@ -39,3 +39,13 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     hash: str = Field(max_length=64)
+    # Where the chain now starts: entries up to base_seq were removed once older than
+    # RIGHTSDESK_AUDIT_RETENTION_DAYS, and base_hash is the hash of the last one removed, so
+    # the entries kept still link to it (all zeros while nothing was ever removed).
+    base_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
+    base_hash: str = Field(
+        default="0" * 64,
+        sa_column=Column(String(64), nullable=False, server_default="0" * 64),
+    )

@@ -26,7 +26,7 @@ class Decision(SQLModel, table=True):
     items: list[dict] = Field(
         sa_column=Column(JSON, nullable=False)
     )  # [{category, result, grounds}]
-    explanation_enc: str
+    explanation_enc: str | None = None  # None once the request is purged
     decided_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     decided_by: str = Field(max_length=80)
     # Until when the subject may object (이의제기), from the objection window setting.

@@ -21,6 +21,6 @@ class Extension(SQLModel, table=True):
     )
     previous_due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     new_due_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    reason_enc: str
+    reason_enc: str | None = None  # None once the request is purged
     extended_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     extended_by: str = Field(max_length=80)

@@ -32,6 +32,6 @@ class Objection(SQLModel, table=True):
         default=None,
         sa_column=Column(String(32), ForeignKey("extension.id", ondelete="CASCADE")),
     )
-    reason_enc: str
+    reason_enc: str | None = None  # None once the request is purged
     filed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

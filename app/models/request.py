@@ -33,6 +33,13 @@ class Request(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
+        # The purge's work list: closed requests whose personal data is still held.
+        Index(
+            "ix_request_unpurged_closed_at",
+            "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
+            postgresql_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -41,7 +48,8 @@ class Request(SQLModel, table=True):
     status: str = Field(max_length=24)
     channel: str = Field(max_length=16)
     locale: str = Field(max_length=2)
-    subject_name_enc: str
+    # None once purged (RIGHTSDESK_REQUEST_RETENTION_DAYS after closing): see purged_at.
+    subject_name_enc: str | None = None
     # Offline requests (letter, phone) may come without an e-mail address.
     subject_email_enc: str | None = None
     subject_email_bidx: str | None = Field(default=None, max_length=64, index=True)
@@ -79,6 +87,9 @@ class Request(SQLModel, table=True):
     external_ref_enc: str | None = None
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # When the personal data was destroyed, the retention period after closing having run
+    # out; the reference, type, dates, timeline shape and access record stay.
+    purged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     version: int = Field(default=1, sa_column=_version)

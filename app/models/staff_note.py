@@ -23,4 +23,4 @@ class StaffNote(SQLModel, table=True):
     kind: str = Field(max_length=24)  # verification | completion
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     author: str = Field(max_length=80)  # actor label, e.g. "staff:usr_…"
-    text_enc: str
+    text_enc: str | None = None  # None once the request is purged
