@@ -18,6 +18,7 @@ import typer
 from app.accounts.cli_users import users_cli
 from app.core.config import Settings, get_settings
 from app.integrations.cli_clients import clients_cli
+from app.maintenance.cli_keys import keys_cli
 
 cli = typer.Typer(
     help="Rights Desk: PIPA data-subject rights requests.",
@@ -30,6 +31,7 @@ profile_cli = typer.Typer(help="The company profile (categories, retention, proc
 cli.add_typer(profile_cli, name="profile")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
 
 
 @profile_cli.command("check")
