@@ -117,8 +117,8 @@ class Database:
         # Wakes whoever delivers the outbox (notices, webhooks); set by the app or worker.
         self.wake: Callable[[], None] = lambda: None
 
-    def session(self, *, write: bool = True) -> Session:
-        session = Session(bind=self._write_engine if write else self.engine, expire_on_commit=False)
+    def session(self, *, write: bool = True, cls: type[Session] = Session) -> Session:
+        session = cls(bind=self._write_engine if write else self.engine, expire_on_commit=False)
         session.info["after_commit"] = []
         session.info["wake_outbox"] = self._wake
         return session

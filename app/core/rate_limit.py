@@ -12,6 +12,11 @@ begins, so a refused call, a wrong code or a rolled-back request counts all the 
 `guard` before the route's session does anything: on SQLite the writers of a process queue on
 one lock (core/db.py), which the route's session would hold once it starts writing.
 
+Filing (the hottest route) spares that transaction: its hits (`hits`) ride with the unit of
+work to the group writer, which counts them first in the batch's own transaction
+(`count_units`: one upsert per bucket, buckets in key order, before anything else is locked)
+and, should the filing fail or roll back, commits the count alone (core/group_writer.py).
+
 Keys are HMACs of the address or identifier, never an address or an e-mail in clear.
 """
 
@@ -83,6 +88,7 @@ def _hmac_key(secret: str) -> bytes:
     return hashlib.sha256(b"rightsdesk-rate-limit\x00" + secret.encode()).digest()
 
 
+@lru_cache(maxsize=4096)  # the hottest route asks for the same few addresses again and again
 def address_key(ip: str) -> str:
     """What an address counts as: IPv6 by its /64 (one subscriber's prefix: counting single
     addresses would let anyone rotate through 2^64 of them); an IPv4-mapped one as IPv4."""
@@ -97,6 +103,7 @@ def address_key(ip: str) -> str:
     return str(addr)
 
 
+@lru_cache(maxsize=4096)
 def bucket_key(secret: str, name: str, value: str) -> str:
     """The stored key: HMAC-SHA256 of the limit's name and the value (64 hex characters)."""
     message = name.encode() + b"\x00" + value.encode()
@@ -113,9 +120,10 @@ def window(now: datetime, seconds: int) -> tuple[datetime, datetime]:
 def _upsert(dialect: str):
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(_bucket)
+    # `count` in the VALUES is the number of hits counted at once (1, or a group writer's batch).
     return stmt.on_conflict_do_update(
         index_elements=[_bucket.c.name, _bucket.c.key, _bucket.c.window_start],
-        set_={"count": _bucket.c.count + 1},
+        set_={"count": _bucket.c.count + stmt.excluded.count},
     ).returning(_bucket.c.count)
 
 
@@ -190,8 +198,25 @@ def _hit(
     identifier: str | None,
 ) -> None:
     count, end = count_hit(session, name, bucket_key(ctx.secret_key, name, value), rule, now)
+    problem = _judge(session, g, name, rule, count, end, now, ip, identifier)
+    if problem is not None:
+        raise problem
+
+
+def _judge(
+    session: Session,
+    g: Guard,
+    name: str,
+    rule: RateLimit,
+    count: int,
+    end: datetime,
+    now: datetime,
+    ip: str | None,
+    identifier: str | None,
+) -> Problem | None:
+    """The 429 for the `count`-th call of a window, if it is one too many (None if it passes)."""
     if count <= rule.count:
-        return
+        return None
     retry = max(1, math.ceil((end - now).total_seconds()))
     if g.audited and count == rule.count + 1:  # once per window and key, not per refusal
         audit.append(
@@ -205,13 +230,86 @@ def _hit(
             detail={"limit": name, "max": rule.count, "window_seconds": rule.seconds},
         )
     whose = "from your network" if identifier is None else f"for this {g.identifier_noun}"
-    raise Problem(
+    return Problem(
         429,
         "rate-limited",
         f"Too many {g.what} {whose}; try again in {retry} seconds.",
         headers={"Retry-After": str(retry)},
         retry_after=retry,
     )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One call to count against one limit, prepared outside any transaction (`hits`) and
+    counted later in the caller's transaction (`count_units`)."""
+
+    action: str
+    name: str  # the bucket name (the setting's name without `rate_limit_`)
+    key: str  # HMAC of the address or identifier
+    rule: RateLimit
+    now: datetime
+    ip: str | None
+    identifier: str | None
+
+
+def hits(
+    ctx: AppContext, action: str, *, ip: str | None, identifier: str | None = None
+) -> tuple[Hit, ...]:
+    """What `guard` would count for this call (by address, then by identifier), not counted
+    yet: for a unit of work that counts in its own transaction (the group writer)."""
+    g, s, now = GUARDS[action], ctx.settings, ctx.clock.now()
+    out = []
+    if g.by_address and ip and (rule := s.rate_limit(g.by_address)) is not None:
+        key = bucket_key(ctx.secret_key, g.by_address, address_key(ip))
+        out.append(Hit(action, g.by_address, key, rule, now, ip, None))
+    if g.by_identifier and identifier is not None:
+        if (rule := s.rate_limit(g.by_identifier)) is not None:
+            key = bucket_key(ctx.secret_key, g.by_identifier, identifier)
+            out.append(Hit(action, g.by_identifier, key, rule, now, ip, identifier))
+    return tuple(out)
+
+
+def count_units(session: Session, units: list[tuple[Hit, ...]]) -> list[Problem | None]:
+    """Count the hits of several units of work in `session`'s transaction; per unit, the 429
+    of its first limit exceeded, or None.
+
+    One upsert per bucket, adding all of the batch's hits at once, so the numbers they get
+    are consecutive and exactly `limit` calls pass across processes, as with `guard`. The
+    buckets are upserted in key order, before the units lock anything else (the access
+    record's head, say): two batches in two processes lock them in the same order and cannot
+    deadlock. Every hit of a unit counts (`guard` stops at the first limit exceeded)."""
+    groups: dict[tuple, list[tuple[int, int, Hit]]] = {}
+    for i, unit in enumerate(units):
+        for j, hit in enumerate(unit):
+            start, end = window(hit.now, hit.rule.seconds)
+            groups.setdefault((hit.name, hit.key, start, end), []).append((i, j, hit))
+    problems: list[Problem | None] = [None] * len(units)
+    if not groups:
+        return problems
+    conn = session.connection()
+    upsert = _UPSERT[conn.dialect.name]
+    numbered = []
+    for group in sorted(groups):  # (name, key, window start, window end)
+        members = groups[group]
+        name, key, start, end = group
+        total = conn.execute(
+            upsert,
+            {"name": name, "key": key, "window_start": start, "count": len(members),
+             "expires_at": end},
+        ).scalar_one()  # fmt: skip
+        first = total - len(members) + 1
+        numbered += [(i, j, hit, first + n, end) for n, (i, j, hit) in enumerate(members)]
+    # Judged after every bucket is counted: an audited refusal appends to the access record,
+    # whose head lock comes after the buckets'. A unit's limits in its own order (address first).
+    for i, _j, hit, number, end in sorted(numbered, key=lambda x: (x[0], x[1])):
+        if problems[i] is not None:
+            continue
+        problems[i] = _judge(
+            session, GUARDS[hit.action], hit.name, hit.rule, number, end, hit.now, hit.ip,
+            hit.identifier,
+        )  # fmt: skip
+    return problems
 
 
 def purge_expired(db: Database, ctx: AppContext) -> int:

@@ -24,13 +24,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlmodel import Session
 
 from app.core.context import AppContext
-from app.core.db import Database, after_commit
+from app.core.db import Database, after_commit, commit
 from app.core.ids import new_id
+from app.core.prepared import PreparedSession
+from app.law.rights import RIGHTS, RequestType
 from app.models import OutboxMessage
 from app.notifications.render import render
 from app.notifications.senders import Batch, Message, Sender, open_batch
@@ -55,16 +58,60 @@ class Notice:
 
 _INSERT_MESSAGE = insert(_outbox)
 
+# Payload versions (inside the encrypted JSON; no column needed). Version 1 (no "v"): the notice
+# rendered at filing, {"to", "subject", "text"}. Version 2: {"v": 2, "to", "context"}, rendered
+# by whoever delivers it (the template is the row's `template` column, the language its
+# `locale`): jinja is no work of the business transaction. Both deliver.
+PAYLOAD_VERSION = 2
+# Context entries every notice has and the deliverer knows itself: not stored in each row.
+_DERIVED = ("company", "right")
+
+
+def _stored_context(ctx: AppContext, context: dict) -> dict:
+    """The context without what delivery derives again (the company, the request type's right)."""
+    kept = {k: v for k, v in context.items() if k not in _DERIVED}
+    if "company" in context and context["company"] is not ctx.profile.company:
+        kept["company"] = context["company"]  # not the profile's: keep it (then rendered now)
+    right = context.get("right")
+    if right is not None and (kept.get("type") is None or _right(kept["type"]) is not right):
+        kept["right"] = right
+    return kept
+
+
+def _right(type_: str):
+    try:
+        return RIGHTS[RequestType(type_)]
+    except ValueError:
+        return None
+
+
+def _payload(ctx: AppContext, notice: Notice) -> str:
+    """The JSON to encrypt: the context to render at delivery, or, when it is not plain JSON
+    (a producer passing objects), the notice rendered now (version 1)."""
+    try:
+        return json.dumps(
+            {
+                "v": PAYLOAD_VERSION,
+                "to": notice.to,
+                "context": _stored_context(ctx, notice.context),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+    except TypeError:
+        rendered = render(notice.template, notice.locale, notice.context)
+        return json.dumps({"to": notice.to, "subject": rendered.subject, "text": rendered.text})
+
 
 def enqueue_notices(
     session: Session, ctx: AppContext, notices: list[Notice], *, now: datetime
 ) -> list[str]:
-    """Render notices and queue them in the caller's transaction (one statement for all)."""
+    """Queue notices in the caller's transaction (one statement for all), to be rendered
+    when delivered; the payload, personal data and all, is encrypted."""
     rows = []
+    encrypt = ctx.keys.encrypt
     for notice in notices:
-        rendered = render(notice.template, notice.locale, notice.context)
         message_id = new_id("msg")
-        payload = json.dumps({"to": notice.to, "subject": rendered.subject, "text": rendered.text})
         rows.append(
             {
                 "id": message_id,
@@ -72,7 +119,7 @@ def enqueue_notices(
                 "template": notice.template,
                 "request_id": notice.request_id,
                 "locale": notice.locale,
-                "payload_enc": ctx.keys.encrypt(payload, _aad(message_id)),
+                "payload_enc": encrypt(_payload(ctx, notice), _aad(message_id)),
                 "state": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -96,7 +143,7 @@ def enqueue_notice(
     context: dict,
     now: datetime,
 ) -> str:
-    """Render a notice and queue it in the caller's transaction."""
+    """Queue a notice in the caller's transaction (rendered when delivered)."""
     notice = Notice(template, to, locale, request_id, context)
     return enqueue_notices(session, ctx, [notice], now=now)[0]
 
@@ -155,6 +202,28 @@ class Queue:
 
 
 NOTICES = Queue(_outbox, "state", _CLAIM_COLUMNS)
+
+
+_RECORDS: dict[tuple, Any] = {}
+
+
+def _record_statement(queue: Queue, keys: tuple[str, ...]):
+    """`record`'s UPDATE for these outcome columns, built once (a statement built per message
+    cost more than the UPDATE itself): the row, still under this claim, still pending."""
+    statement = _RECORDS.get((queue.table.name, keys))
+    if statement is None:
+        table = queue.table
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("_id"),
+                table.c.claim_token == bindparam("_token"),
+                queue.status_column == "pending",
+            )
+            .values(claim_token=None, **{k: bindparam("_v_" + k) for k in keys})
+        )
+        _RECORDS[(queue.table.name, keys)] = statement
+    return statement
 
 
 class Claim:
@@ -216,16 +285,17 @@ class Claim:
     def record(self, message_id: str, values: dict, *, session: Session | None = None) -> bool:
         """Write the outcome of one message, if it is still ours (in `session` when given,
         so that other changes can share its transaction; else in a transaction of its own)."""
-        statement = (
-            update(self.queue.table)
-            .where(*self.mine([message_id]))
-            .values(claim_token=None, **values)
-        )
+        keys = tuple(sorted(values))
+        statement = _record_statement(self.queue, keys)
+        params = {"_id": message_id, "_token": self.token}
+        params.update(("_v_" + k, values[k]) for k in keys)
         if session is not None:
-            result = session.connection().execute(statement)
+            result = session.connection().execute(statement, params)
         else:
-            with self.db.transaction() as own:
-                result = own.connection().execute(statement)
+            # One short transaction per outcome (recorded as soon as known), on the driver.
+            with self.db.session(write=True, cls=PreparedSession) as own:
+                result = own.connection().execute(statement, params)
+                commit(own)
         self.held.discard(message_id)
         return result.rowcount == 1
 
@@ -271,11 +341,20 @@ def claim(db: Database, ctx: AppContext, queue: Queue, now: datetime, limit: int
 
 def _message(ctx: AppContext, row) -> Message:
     payload = json.loads(ctx.keys.decrypt(row.payload_enc, _aad(row.id)) or "{}")
+    if "context" in payload:  # version 2: rendered now, by the deliverer
+        context = payload["context"]
+        context.setdefault("company", ctx.profile.company)
+        if "right" not in context and context.get("type") is not None:
+            context["right"] = _right(context["type"])
+        rendered = render(row.template, row.locale, context)
+        subject, text = rendered.subject, rendered.text
+    else:  # version 1: rendered at filing (rows queued before rendering moved here)
+        subject, text = payload["subject"], payload["text"]
     return Message(
         id=row.id,
         to=payload["to"],
-        subject=payload["subject"],
-        text=payload["text"],
+        subject=subject,
+        text=text,
         template=row.template,
         locale=row.locale,
         request_id=row.request_id,

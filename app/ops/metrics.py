@@ -40,6 +40,23 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+# The labelled children, looked up once per (method, route, status): `labels()` takes a lock
+# and builds a key on every call, and the set of route templates is small and fixed.
+_HTTP_CHILDREN: dict[tuple[str, str, int], tuple] = {}
+
+
+def observe_http(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered HTTP request and its duration."""
+    children = _HTTP_CHILDREN.get((method, route, status))
+    if children is None:
+        children = _HTTP_CHILDREN[(method, route, status)] = (
+            HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_LATENCY.labels(method, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+
+
 _r, _o, _w = Request.__table__, OutboxMessage.__table__, WebhookDelivery.__table__
 
 

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import request_id
 from app.core.deps import client_ip
-from app.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.ops.metrics import observe_http
 
 log = logging.getLogger("rightsdesk.access")
 
@@ -45,8 +45,7 @@ class ObserveMiddleware:
             # The template (`/v1/requests/{request_id}`), never the path itself: paths hold ids.
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            observe_http(method, route, status, elapsed)
             extra = {
                 "request_id": rid,
                 "method": method,

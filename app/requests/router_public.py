@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Response, status
 from fastapi import Request as HttpRequest
 
@@ -46,8 +44,6 @@ async def file_request(
     the hour get a 429 with Retry-After.
     """
     ip = client_ip(http)
-    # Counted before the group writer takes the work: a refused filing never queues.
-    await rate_limit.guard_async(ctx, "filing", ip=ip)
     actor = Actor("subject", None, ip)
 
     def file(session):
@@ -57,8 +53,11 @@ async def file_request(
         )
 
     # The hottest route: filings are committed in groups by one writer thread (see
-    # core/group_writer.py); the answer waits for its group's commit.
-    now, filed = await asyncio.wrap_future(ctx.intake_writer.submit(file))
+    # core/group_writer.py); the answer waits for its group's commit. The per-address limit
+    # is counted there first, in the same transaction (a refused filing is never run, and a
+    # failed one still counts).
+    hits = rate_limit.hits(ctx, "filing", ip=ip)
+    now, filed = await ctx.intake_writer.run(file, hits)
     response.headers["Location"] = f"/v1/requests/{filed.id}"
     return created_view(filed, now, ctx.settings.code_ttl_seconds)
 
@@ -96,7 +95,11 @@ def sign_in(
 @router.get(
     "/{request_id}",
     response_model=RequestPublic,
-    responses={401: {"description": "No or bad token"}, 404: {"description": "Not yours"}},
+    responses={
+        401: {"description": "No or bad token"},
+        404: {"description": "Not yours"},
+        410: {"description": "The request's personal data was purged (retention ran out)"},
+    },
 )
 def read_request(
     request_id: str, principal: SubjectToken, session: SessionDep, ctx: ContextDep
@@ -115,6 +118,7 @@ def read_request(
         401: {"description": "No or bad token"},
         404: {"description": "Not yours"},
         409: {"description": "Already closed"},
+        410: {"description": "The request's personal data was purged (retention ran out)"},
     },
 )
 def withdraw_request(

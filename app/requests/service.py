@@ -122,6 +122,20 @@ _RECENT_BY_FILER = (
         Request.created_at > bindparam("since"),
     )
 )
+# While the blind index moves to a new key (keys reindex), a filer's earlier rows may carry the
+# previous key's digest: count under both. (An expanding IN leaves the driver fast path, so the
+# equality above stays the everyday statement.)
+_RECENT_BY_FILER_ANY = (
+    select(func.count())
+    .select_from(Request)
+    .where(
+        or_(
+            Request.subject_email_bidx.in_(bindparam("bidx", expanding=True)),
+            Request.requester_email_bidx.in_(bindparam("bidx", expanding=True)),
+        ),
+        Request.created_at > bindparam("since"),
+    )
+)
 
 
 def _check_flood(
@@ -136,14 +150,15 @@ def _check_flood(
     email = data.filer_email()
     if not counted or email is None:
         return
-    recent = (
-        session.connection()
-        .execute(
-            _RECENT_BY_FILER,
-            {"bidx": ctx.blind_index.email(email), "since": now - timedelta(hours=1)},
+    since = now - timedelta(hours=1)
+    if ctx.blind_index.moving:
+        query, params = (
+            _RECENT_BY_FILER_ANY,
+            {"bidx": list(ctx.blind_index.email_candidates(email)), "since": since},
         )
-        .scalar_one()
-    )
+    else:
+        query, params = _RECENT_BY_FILER, {"bidx": ctx.blind_index.email(email), "since": since}
+    recent = session.connection().execute(query, params).scalar_one()
     if recent >= ctx.settings.intake_max_per_email_per_hour:
         raise Problem(
             429,

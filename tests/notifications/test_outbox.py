@@ -3,6 +3,7 @@ worker that outlives database errors."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -16,7 +17,7 @@ from app.core.context import AppContext
 from app.main import create_app
 from app.notifications.outbox import backoff, deliver_due, drain
 from app.notifications.senders import FileSender, SMTPSender
-from tests.support import file_request, make_settings
+from tests.support import CODE_RE, file_request, make_settings, read_outbox
 
 
 def _rows(ctx: AppContext):
@@ -260,3 +261,67 @@ def test_backoff_grows_and_caps():
         timedelta(seconds=120),
     ]
     assert backoff(50) == timedelta(hours=1)
+
+
+def _payloads(ctx: AppContext) -> list[dict]:
+    with ctx.db.transaction(write=False) as session:
+        rows = session.connection().execute(
+            text("SELECT id, template, payload_enc FROM outbox_message ORDER BY created_at, id")
+        )
+        return [
+            {"template": r.template}
+            | json.loads(ctx.keys.decrypt(r.payload_enc, f"outbox_message.payload:{r.id}"))
+            for r in rows
+        ]
+
+
+def test_notices_are_queued_unrendered_and_rendered_when_delivered(
+    database_url, tmp_path, clock, app
+):
+    """The filing stores the template's context (encrypted), not the text; the deliverer
+    renders it, Korean first with the English beside, the company and the right added back."""
+    settings = make_settings(database_url, tmp_path, delivery="off")
+    with TestClient(create_app(settings, clock)) as c:
+        created = file_request(c)
+    ctx = AppContext.build(settings, clock)
+    stored = _payloads(ctx)
+    assert {p["template"] for p in stored} == {"receipt", "verification_code"}
+    for p in stored:
+        assert p["v"] == 2 and "text" not in p and "subject" not in p
+        assert "company" not in p["context"] and "right" not in p["context"]
+        assert p["context"]["reference"] == created["reference"]
+    assert drain(ctx.db, ctx, FileSender(tmp_path / "out")).sent == 2
+    delivered = read_outbox(tmp_path / "out")
+    receipt = next(m for m in delivered if m["template"] == "receipt")
+    assert created["reference"] in receipt["subject"]
+    assert receipt["text"].index("개인정보") < receipt["text"].index("personal")  # ko first
+    code = next(m for m in delivered if m["template"] == "verification_code")
+    assert CODE_RE.search(code["text"])
+    assert {r.payload_enc for r in _rows(ctx)} == {None}  # nothing kept once delivered
+    ctx.db.dispose()
+
+
+def test_a_notice_rendered_at_filing_by_an_older_version_still_delivers(
+    database_url, tmp_path, clock, app
+):
+    settings = make_settings(database_url, tmp_path, delivery="off")
+    ctx = AppContext.build(settings, clock)
+    now = clock.now()
+    payload = json.dumps({"to": "old@example.com", "subject": "옛 알림 / Old", "text": "본문\n"})
+    with ctx.db.transaction() as session:
+        session.connection().execute(
+            text(
+                "INSERT INTO outbox_message (id, kind, template, request_id, locale, payload_enc,"
+                " state, attempts, next_attempt_at, created_at) VALUES ('msg_old', 'notice',"
+                " 'receipt', NULL, 'ko', :p, 'pending', 0, :now, :now)"
+            ),
+            {"p": ctx.keys.encrypt(payload, "outbox_message.payload:msg_old"), "now": now},
+        )
+    assert drain(ctx.db, ctx, FileSender(tmp_path / "out")).sent == 1
+    (message,) = read_outbox(tmp_path / "out")
+    assert (message["to"], message["subject"], message["text"]) == (
+        "old@example.com",
+        "옛 알림 / Old",
+        "본문\n",
+    )
+    ctx.db.dispose()
