@@ -37,7 +37,9 @@ class AppContext:
             settings=settings,
             db=Database(settings.resolved_database_url),
             keys=KeyRing(settings.resolved_encryption_keys()),
-            blind_index=BlindIndex(settings.resolved_blind_index_key()),
+            blind_index=BlindIndex(
+                settings.resolved_blind_index_key(), settings.blind_index_previous_key
+            ),
             secret_key=settings.resolved_secret_key(),
             profile=load_profile(settings.profile_path),
             clock=clock or Clock(),

@@ -49,6 +49,11 @@ class KeyRing:
         if not self._keys:
             raise CryptoError("the key ring is empty")
 
+    @property
+    def kids(self) -> tuple[str, ...]:
+        """The key ids in the ring, newest (the one that seals) first."""
+        return tuple(self._keys)
+
     def encrypt_bytes(self, plaintext: bytes, aad: str) -> str:
         nonce = os.urandom(12)
         sealed = self._keys[self.current_kid].encrypt(nonce, plaintext, aad.encode())
@@ -85,13 +90,48 @@ def normalise_email(email: str) -> str:
 
 
 class BlindIndex:
-    """HMAC-SHA256 of a normalised value: equality search without decrypting rows."""
+    """HMAC-SHA256 of a normalised value: equality search without decrypting rows.
 
-    def __init__(self, key: str) -> None:
-        self._key = hashlib.sha256(b"rightsdesk-blind-index\x00" + key.encode()).digest()
+    The index moves to a new key with `rightsdesk keys reindex` (maintenance/keys.py): new
+    rows are indexed with the new key (`email`), while look-ups try `email_candidates` — the
+    new key's digest first, then the previous key's while RIGHTSDESK_BLIND_INDEX_PREVIOUS_KEY
+    is set — so rows not yet moved are still found (`column IN (candidates)`)."""
+
+    def __init__(self, key: str, previous: str | None = None) -> None:
+        self._key = self._derive(key)
+        self._previous = self._derive(previous) if previous and previous != key else None
+
+    @staticmethod
+    def _derive(key: str) -> bytes:
+        return hashlib.sha256(b"rightsdesk-blind-index\x00" + key.encode()).digest()
+
+    @staticmethod
+    def _digest(key: bytes, email: str) -> str:
+        return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
 
     def email(self, email: str) -> str:
-        return hmac.new(self._key, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+        """The digest to store (always the current key)."""
+        return self._digest(self._key, email)
+
+    def email_candidates(self, email: str) -> tuple[str, ...]:
+        """Every digest a stored row may carry for `email`: the current key's first, then
+        the previous key's while a move is under way."""
+        if self._previous is None:
+            return (self.email(email),)
+        return (self.email(email), self._digest(self._previous, email))
+
+    @property
+    def moving(self) -> bool:
+        """Whether a previous key is configured (a reindex may be under way)."""
+        return self._previous is not None
+
+    @property
+    def fingerprint(self) -> str:
+        """A short public name for the current key (names the reindex job); derived with its
+        own label, so it reveals nothing usable for computing digests."""
+        return hmac.new(
+            self._key, b"rightsdesk-blind-index-fingerprint", hashlib.sha256
+        ).hexdigest()[:16]
 
 
 def keyed_digest(key: str, *parts: str) -> str:

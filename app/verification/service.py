@@ -284,7 +284,11 @@ def sign_in(session: Session, ctx: AppContext, reference: str, email: str, ip: s
     # sign-ins for one request queue here and see each other's codes.
     request = lock_request(session, request_id)
     expected = _filer_email_bidx(request)
-    if expected is None or not hmac.compare_digest(expected, ctx.blind_index.email(email)):
+    # Every candidate digest: while the blind index moves to a new key (keys reindex), this
+    # row may still carry the previous key's.
+    if expected is None or not any(
+        hmac.compare_digest(expected, digest) for digest in ctx.blind_index.email_candidates(email)
+    ):
         return False
     if _wait_for_next_code(session, ctx, request.id, now) is not None:
         return False
