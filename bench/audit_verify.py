@@ -3,10 +3,14 @@
 Not a test (not collected by pytest, not run in CI). It fills an empty, migrated database with
 N chained entries (default 200,000), then times, in alternating rounds:
 
-- **verify**: `app.audit.service.verify`, the whole check (keyset pages bounded by the head,
-  each entry rehashed and linked);
-- **scan**: the same keyset pages read and thrown away, no hashing: the floor any check that
-  reads every entry must pay.
+- **verify**: `app.audit.service.verify`, the whole check (one streaming statement through the
+  driver bounded by the head, each entry rehashed and linked);
+- **scan**: the same statement through the same cursor, rows thrown away, no hashing: the
+  floor any check that reads every entry must pay;
+- **before** (`--before`): the first version of the check (`check_v1`), for the speed-up.
+
+Entries are written as `append` writes them (`detail` as canonical text), or with `--legacy`
+as they were stored before issue 11.8.
 
 It prints the median of each, entries/s, the ratio verify / scan, and the peak of Python
 allocations during one more (untimed) check, which must not grow with N: the check holds one
@@ -23,6 +27,7 @@ refuses otherwise); it is emptied again at the end. Exit status 1 when the check
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -37,7 +42,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from sqlalchemy import func, select, update  # noqa: E402
 
 from app.audit import service  # noqa: E402
-from app.audit.chain import GENESIS, entry_hash  # noqa: E402
+from app.audit.chain import GENESIS, canonical, entry_hash  # noqa: E402
 from app.core.db import Database  # noqa: E402
 from app.core.migrations import upgrade  # noqa: E402
 from app.models import AuditEntry, AuditHead  # noqa: E402
@@ -46,8 +51,12 @@ _entry, _head = AuditEntry.__table__, AuditHead.__table__
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
 
-def fill(db: Database, n: int, chunk: int = 10_000) -> None:
+def fill(db: Database, n: int, legacy: bool = False, chunk: int = 10_000) -> None:
+    """N chained entries as `append` writes them (`detail` stored as its canonical text), or as
+    entries written before that change were stored (`legacy`: `detail` dumped by the JSON
+    column type, so the check parses and re-dumps it)."""
     prev, seq = GENESIS, 0
+    insert = _entry.insert() if legacy else service._INSERT_ENTRY
     with db.transaction() as session:
         conn = session.connection()
         while seq < n:
@@ -64,23 +73,22 @@ def fill(db: Database, n: int, chunk: int = 10_000) -> None:
                     detail={"what": "request", "fields": ["name", "email", "phone"]},
                 )
                 digest = entry_hash(prev, **fields)
-                rows.append({**fields, "prev_hash": prev, "hash": digest})
+                stored = fields["detail"] if legacy else canonical(fields["detail"])
+                rows.append({**fields, "detail": stored, "prev_hash": prev, "hash": digest})
                 prev = digest
-            conn.execute(_entry.insert(), rows)
+            conn.execute(insert, rows)
         conn.execute(update(_head).where(_head.c.id == 1).values(seq=seq, hash=prev))
 
 
 def scan(db: Database, batch: int) -> int:
+    """The floor: the check's own statement and cursor, every page fetched, nothing hashed."""
     with db.transaction(write=False) as session:
         conn = session.connection()
         head = conn.execute(service._HEAD).one().seq
-        last, count = 0, 0
-        while last < head:
-            rows = conn.execute(service._PAGE, {"after": last, "upto": head, "size": batch}).all()
-            if not rows:
-                break
-            count += len(rows)
-            last = rows[-1].seq
+        count = 0
+        with service._stream(conn, 0, head, batch) as pages:
+            for rows in pages:
+                count += len(rows)
         return count
 
 
@@ -89,12 +97,51 @@ def check(db: Database, batch: int) -> service.ChainCheck:
         return service.verify(session, batch=batch)
 
 
+def check_v1(db: Database, batch: int = 1000) -> bool:
+    """The first version of the check (before issue 11.8), kept here as the "before" figure:
+    SQLAlchemy keyset pages of 1,000, each row's `at` and `detail` through the column types,
+    `entry_hash` (json.dumps of a dict) per entry."""
+    with db.transaction(write=False) as session:
+        conn = session.connection()
+        head_seq, head_hash = conn.execute(service._HEAD).one()
+        prev, last = GENESIS, 0
+        while last < head_seq:
+            rows = conn.execute(
+                service._PAGE, {"after": last, "upto": head_seq, "size": batch}
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                if row.seq != last + 1 or row.prev_hash != prev:
+                    return False
+                digest = entry_hash(
+                    prev,
+                    seq=row.seq,
+                    at=row.at,
+                    actor=row.actor,
+                    action=row.action,
+                    request_id=row.request_id,
+                    ip=row.ip,
+                    detail=row.detail,
+                )
+                if digest != row.hash:
+                    return False
+                prev, last = row.hash, row.seq
+        return last == head_seq and prev == head_hash
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=1000, help="page size of the check")
+    parser.add_argument("--batch", type=int, default=2000, help="page size of the check")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--legacy", action="store_true", help="entries stored as before issue 11.8 (JSON column)"
+    )
+    parser.add_argument(
+        "--before", action="store_true", help="also time the first version of the check"
+    )
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="rightsdesk-bench-")
@@ -108,20 +155,27 @@ def main() -> int:
                 print("refusing: the database already holds an access record", file=sys.stderr)
                 return 2
         started = time.perf_counter()
-        fill(db, args.entries)
+        fill(db, args.entries, legacy=args.legacy)
         print(
-            f"{db.engine.dialect.name}: {args.entries:,} entries written in "
+            f"{db.engine.dialect.name}: {args.entries:,} {'legacy ' if args.legacy else ''}"
+            f"entries written in "
             f"{time.perf_counter() - started:.1f} s"
         )
         timings: dict[str, list[float]] = {"verify": [], "scan": []}
+        if args.before:
+            timings["before"] = []
         ok = True
         for r in range(args.rounds):
-            order = ("verify", "scan") if r % 2 == 0 else ("scan", "verify")
+            order = ["verify", "scan"] if r % 2 == 0 else ["scan", "verify"]
+            if args.before:
+                order.insert(r % 3, "before")
             for name in order:
                 started = time.perf_counter()
                 if name == "verify":
                     result = check(db, args.batch)
                     ok = ok and result.ok and result.checked == args.entries
+                elif name == "before":
+                    ok = ok and check_v1(db)
                 else:
                     assert scan(db, args.batch) == args.entries
                 timings[name].append(time.perf_counter() - started)
@@ -139,6 +193,14 @@ def main() -> int:
             + " ".join(f"{t:.2f}" for t in timings["scan"])
         )
         print(f"ratio verify/scan: {v / s:.2f}")
+        if args.before:
+            b = statistics.median(timings["before"])
+            print(
+                f"before: {b:.2f} s ({args.entries / b:,.0f} entries/s)  rounds "
+                + " ".join(f"{t:.2f}" for t in timings["before"])
+            )
+            print(f"speed-up verify vs before: {b / v:.2f}")
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"peak allocations during a check: {peak / 1024 / 1024:.1f} MiB")
         print(f"chain ok: {ok}")
         return 0 if ok else 1

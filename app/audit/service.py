@@ -7,14 +7,23 @@ never both extend the same head, so the chain does not fork.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, TypeDecorator, bindparam, func, insert, select, update
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session
 
-from app.audit.chain import GENESIS, entry_hash
+from app.audit.chain import HASHED_TEXT, canonical, entry_hash, hash_fields
 from app.models import AuditEntry, AuditHead
 
 _entry = AuditEntry.__table__
@@ -22,7 +31,20 @@ _head = AuditHead.__table__
 
 # Built once: constructing a statement costs more than running it on the hot path.
 _READ_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
-_INSERT_ENTRY = insert(_entry)
+
+
+class _JSONText(TypeDecorator):
+    """A JSON column written from text that already is JSON: `detail` is stored as the
+    canonical text its hash covers, so the chain check hashes it without parsing it."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        return None
+
+
+_INSERT_ENTRY = insert(_entry).values(detail=bindparam("detail", type_=_JSONText()))
 _MOVE_HEAD = (
     update(_head)
     .where(_head.c.id == 1)
@@ -61,17 +83,8 @@ def append(
     seq, prev = lock_head(session)
     conn = session.connection()
     seq += 1
-    detail = detail or {}
-    digest = entry_hash(
-        prev,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        request_id=request_id,
-        ip=ip,
-        detail=detail,
-    )
+    detail_json = canonical(detail or {})  # stored as hashed (chain.py)
+    digest = hash_fields(prev, seq, at.isoformat(), actor, action, request_id, ip, detail_json)
     conn.execute(
         _INSERT_ENTRY,
         {
@@ -81,7 +94,7 @@ def append(
             "action": action,
             "request_id": request_id,
             "ip": ip,
-            "detail": detail,
+            "detail": detail_json,
             "prev_hash": prev,
             "hash": digest,
         },
@@ -98,40 +111,175 @@ class ChainCheck:
     problem: str | None = None
 
 
-def verify(session: Session, batch: int = 1000) -> ChainCheck:
-    """Walk the chain up to its head: a changed entry fails its own hash, a deleted one leaves
-    a gap in `seq`, a reordered one fails the link to its predecessor, a cut tail disagrees
-    with the head, an entry slipped in past the head is not covered by it.
+# Called after each page with (entries checked so far, entries the check will cover).
+Progress = Callable[[int, int], None]
+
+_BOUNDS = select(_head.c.seq, _head.c.hash, _head.c.base_seq, _head.c.base_hash).where(
+    _head.c.id == 1
+)
+_BASE = select(_head.c.base_seq, _head.c.base_hash).where(_head.c.id == 1)
+_ONE = select(_entry).where(_entry.c.seq == bindparam("seq"))
+
+# The check reads through the driver (no SQLAlchemy result processing: most of its time in
+# the first version), with `at` already as `isoformat()` text and `detail` as stored text.
+# SQLite keeps `at` as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC); any other shape gives NULL and the
+# entry is checked the slow way, through the column types.
+_SQLITE_AT = (
+    "CASE WHEN at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] "
+    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]' "
+    "THEN substr(at, 1, 10) || 'T' || substr(at, 12, 8) "
+    "|| CASE substr(at, 21) WHEN '000000' THEN '' ELSE substr(at, 20) END || '+00:00' END"
+)
+_PG_AT = (
+    "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN date_trunc('second', at) = at THEN '' "
+    "ELSE to_char(at AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+)
+_STREAM = (
+    "SELECT seq, {at}, actor, action, request_id, ip, {detail}, prev_hash, hash "
+    "FROM audit_entry WHERE seq > {p} AND seq <= {p} ORDER BY seq"
+)
+_SQLITE_STREAM = _STREAM.format(at=_SQLITE_AT, detail="detail", p="?")
+_PG_STREAM = _STREAM.format(at=_PG_AT, detail="detail::text", p="%s")
+
+
+@contextmanager
+def _stream(conn: Connection, after: int, upto: int, size: int) -> Iterator[Iterator[list]]:
+    """Pages of entries after..upto in `seq` order from one statement (one snapshot): a
+    server-side cursor on PostgreSQL, SQLite's own stepping cursor. A thread fetches the next
+    page while the caller hashes this one (the driver releases the GIL while the database
+    works); at most three pages are in memory."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        # A named cursor lives in the caller's transaction; other statements may interleave.
+        cursor = raw.cursor(name=f"audit_verify_{secrets.token_hex(6)}", binary=True)
+        cursor.execute(_PG_STREAM, (after, upto))
+    else:
+        cursor = raw.cursor()
+        cursor.execute(_SQLITE_STREAM, (after, upto))
+    pages: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stop.is_set():
+                rows = cursor.fetchmany(size)
+                pages.put(rows)
+                if not rows:
+                    return
+        except BaseException as exc:  # handed to the caller, raised there
+            pages.put(exc)
+
+    def read() -> Iterator[list]:
+        while True:
+            rows = pages.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield rows
+
+    fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    fetcher.start()
+    try:
+        yield read()
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # unblock a fetcher waiting to hand over a page
+            try:
+                pages.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        cursor.close()
+
+
+def _checks_out(conn: Connection, row: tuple, prev: str) -> bool:
+    """An entry whose stored text did not hash right at once: one written before `detail` was
+    stored canonical (its JSON is parsed and re-dumped), or, failing that, the definition on
+    the row as the column types read it (an `at` stored in another shape). False if changed."""
+    seq, at_iso, actor, action, request_id, ip, detail, _, digest = row
+    if at_iso is not None:
+        try:
+            text = canonical(json.loads(detail))
+            if hash_fields(prev, seq, at_iso, actor, action, request_id, ip, text) == digest:
+                return True
+        except (TypeError, ValueError):
+            pass
+    try:
+        entry = conn.execute(_ONE, {"seq": seq}).one()
+        return digest == entry_hash(
+            prev,
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            request_id=entry.request_id,
+            ip=entry.ip,
+            detail=entry.detail,
+        )
+    except (TypeError, ValueError, AttributeError, NoResultFound):
+        return False
+
+
+def verify(session: Session, batch: int = 2000, progress: Progress | None = None) -> ChainCheck:
+    """Walk the chain from its base (where a trim left it; GENESIS before any) up to its head:
+    a changed entry fails its own hash, a deleted one leaves a gap in `seq` (also at the
+    start: the first entry kept must follow the base), a reordered one fails the link to its
+    predecessor, a cut tail disagrees with the head, an entry slipped in past the head is
+    not covered by it.
 
     Correct under READ COMMITTED while others append, with no snapshot: appends serialise on
     the head row and commit entry and head together, so every entry up to the head read first
-    is already visible, and each page is bounded by that head so later appends are left for
-    the next check. Keyset pages keep memory constant however long the chain."""
+    is already visible, and the walk is bounded by that head so later appends are left for
+    the next check. A trim committed after the base was read shows as a gap at the start;
+    the base is read again then, and the walk goes on from it. One streaming statement, one
+    page in memory at a time, however long the chain."""
     conn = session.connection()
-    head_seq, head_hash = conn.execute(_HEAD).one()
-    prev, checked, last = GENESIS, 0, 0
-    while last < head_seq:
-        rows = conn.execute(_PAGE, {"after": last, "upto": head_seq, "size": batch}).all()
-        if not rows:
-            break
-        for row in rows:
-            if row.seq != last + 1:
-                return ChainCheck(False, checked, last + 1, "missing entry")
-            if row.prev_hash != prev:
-                return ChainCheck(False, checked, row.seq, "broken link")
-            digest = entry_hash(
-                prev,
-                seq=row.seq,
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                request_id=row.request_id,
-                ip=row.ip,
-                detail=row.detail,
-            )
-            if digest != row.hash:
-                return ChainCheck(False, checked, row.seq, "content changed")
-            prev, last, checked = row.hash, row.seq, checked + 1
+    head_seq, head_hash, base_seq, base_hash = conn.execute(_BOUNDS).one()
+    prev, last, checked = base_hash, base_seq, 0
+    total = max(head_seq - base_seq, 0)
+    sha, enc, text = hashlib.sha256, encode_basestring, HASHED_TEXT
+    with _stream(conn, base_seq, head_seq, batch) as pages:
+        for rows in pages:
+            for row in rows:
+                seq, at_iso, actor, action, request_id, ip, detail, prev_hash, digest = row
+                if seq != last + 1:
+                    if seq <= last:  # removed by a trim since the base was read again
+                        continue
+                    moved_seq, moved_hash = conn.execute(_BASE).one()
+                    if moved_seq > last:  # a trim committed since: the chain starts later
+                        last, prev = moved_seq, moved_hash
+                        if seq <= last:
+                            continue
+                    if seq != last + 1:
+                        return ChainCheck(False, checked, last + 1, "missing entry")
+                if prev_hash != prev:
+                    return ChainCheck(False, checked, seq, "broken link")
+                try:  # the entry's own text as stored: `detail` canonical, `at` isoformat
+                    fields = (
+                        prev,
+                        enc(action),
+                        enc(actor),
+                        at_iso,
+                        detail,
+                        "null" if ip is None else enc(ip),
+                        "null" if request_id is None else enc(request_id),
+                        seq,
+                    )
+                    own = sha((text % fields).encode()).hexdigest()
+                except (TypeError, ValueError):  # a value of the wrong type: the slow way
+                    own = None
+                if (own != digest or at_iso is None) and not _checks_out(conn, row, prev):
+                    return ChainCheck(False, checked, seq, "content changed")
+                prev, last, checked = digest, seq, checked + 1
+            if progress is not None:
+                progress(checked, total)
+    if last < head_seq:
+        moved_seq, moved_hash = conn.execute(_BASE).one()
+        if moved_seq >= head_seq:  # all that was left to check has been trimmed since
+            last, prev = head_seq, moved_hash if moved_seq == head_seq else head_hash
+        elif moved_seq > last:
+            last, prev = moved_seq, moved_hash
     if last != head_seq or prev != head_hash:
         return ChainCheck(False, checked, last + 1, "entries missing at the end")
     # An entry seen before the head is re-read was committed with its own head move, so a

@@ -226,3 +226,125 @@ def test_requests_filed_in_parallel_keep_one_chain(client, database_url):
     assert result.ok and result.checked == 6
     refs = sorted(file_request(client)["reference"] for _ in range(1))
     assert refs == ["RD-2026-000007"]
+
+
+# The check hashes what is stored: `detail` as canonical text (new entries), `at` as text.
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from app.audit.chain import canonical, hash_fields  # noqa: E402
+
+_text = st.text(max_size=12)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**62),
+    at=st.datetimes(timezones=st.just(__import__("datetime").UTC)),
+    actor=_text,
+    action=_text,
+    request_id=st.none() | _text,
+    ip=st.none() | _text,
+    detail=st.dictionaries(_text, _json, max_size=4),
+)
+def test_the_fast_hash_is_the_definition(seq, at, actor, action, request_id, ip, detail):
+    """Pure: the field-by-field text (what append writes and verify hashes) is exactly the
+    definition's json.dumps of a dict, for any text (quotes, backslashes, Korean, controls)."""
+    fields = dict(seq=seq, at=at, actor=actor, action=action, request_id=request_id, ip=ip)
+    expected = entry_hash(GENESIS, **fields, detail=detail)
+    got = hash_fields(
+        GENESIS, seq, at.isoformat(), actor, action, request_id, ip, canonical(detail)
+    )
+    assert got == expected
+
+
+def _legacy_entries(database_url, n=4):
+    """Entries as written before `detail` was stored canonical: the JSON column's own dump
+    (spaces, ASCII escapes, keys unsorted)."""
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            conn, prev = session.connection(), GENESIS
+            for seq in range(1, n + 1):
+                fields = dict(
+                    seq=seq,
+                    at=T0 + timedelta(seconds=seq),
+                    actor="staff:usr_1",
+                    action="view",
+                    request_id=None if seq % 2 else f"req_{seq}",
+                    ip="203.0.113.7",
+                    detail={"z": "홍길동", "a": [1, {"y": None, "b": 'x"y'}]},
+                )
+                digest = entry_hash(prev, **fields)
+                conn.execute(
+                    AuditEntry.__table__.insert(), {**fields, "prev_hash": prev, "hash": digest}
+                )
+                prev = digest
+            conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": n, "h": prev})
+    finally:
+        db.dispose()
+
+
+def test_entries_written_before_the_canonical_detail_still_verify(app, database_url):
+    _legacy_entries(database_url)
+    stored = _one(database_url, "SELECT CAST(detail AS TEXT) FROM audit_entry WHERE seq = 1")
+    assert stored != canonical({"z": "홍길동", "a": [1, {"y": None, "b": 'x"y'}]})
+    # New entries follow them, canonical.
+    db = Database(database_url)
+    with db.transaction() as session:
+        audit.append(session, at=T0, actor="system", action="view", detail={"b": 1, "a": "한"})
+    db.dispose()
+    stored = _one(database_url, "SELECT CAST(detail AS TEXT) FROM audit_entry WHERE seq = 5")
+    assert stored == '{"a":"한","b":1}'
+    result = _check(database_url)
+    assert (result.ok, result.checked) == (True, 5), result
+
+
+def test_a_changed_legacy_entry_is_found(app, database_url):
+    _legacy_entries(database_url)
+    _sql(database_url, 'UPDATE audit_entry SET detail = \'{"z": "mallory"}\' WHERE seq = 3')
+    result = _check(database_url)
+    assert (result.ok, result.first_bad, result.problem) == (False, 3, "content changed")
+
+
+def test_an_at_stored_in_another_shape_is_checked_through_the_column_type(app, database_url):
+    """An `at` written another way is read the way the column type reads it: the same instant
+    verifies, another instant does not. SQLite keeps text, so the shape is one the fast path
+    does not recognise (no microseconds); PostgreSQL keeps timestamptz, so it is the instant
+    written in Seoul time."""
+    _legacy_entries(database_url)
+    same, other = (
+        ("2026-12-01 01:00:02", "2026-12-01 01:00:09")
+        if database_url.startswith("sqlite")
+        else ("2026-12-01 10:00:02+09", "2026-12-01 10:00:09+09")
+    )
+    _sql(database_url, f"UPDATE audit_entry SET at = '{same}' WHERE seq = 2")
+    assert _check(database_url).ok
+    _sql(database_url, f"UPDATE audit_entry SET at = '{other}' WHERE seq = 2")
+    result = _check(database_url)
+    assert (result.ok, result.first_bad, result.problem) == (False, 2, "content changed")
+
+
+def test_progress_is_reported_per_page(app, database_url):
+    _legacy_entries(database_url, n=7)
+    seen: list[tuple[int, int]] = []
+    db = Database(database_url)
+    try:
+        with db.transaction(write=False) as session:
+            result = audit.verify(session, batch=3, progress=lambda c, t: seen.append((c, t)))
+    finally:
+        db.dispose()
+    assert result.ok and seen == [(3, 7), (6, 7), (7, 7)]
+
+
+def _one(database_url, statement):
+    db = Database(database_url)
+    try:
+        with db.transaction(write=False) as session:
+            return session.connection().execute(text(statement)).scalar_one()
+    finally:
+        db.dispose()
