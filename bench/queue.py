@@ -12,15 +12,30 @@ would settle on were the statement prepared). Full table scans, sorts for ORDER 
 walks that check the WHERE row by row are flagged; the matching row count is printed too.
 Three extra cases show how the cost moves with the cursor (mid-table, page 50, page 20).
 
-SQLite is measured twice: as the service runs it today (no `sqlite_stat1`: nothing in the app
-runs ANALYZE) and after ANALYZE. Then, unless --no-what-if, a "what if" phase times the slow
-shapes as raw SQL (no ORM) three ways: as page() writes them; the same with candidate indexes
-added; and a proposed WHERE (row-value cursor, `closed_at IS NULL`) with those indexes. The
+SQLite is measured twice: without planner statistics (a file nothing has analysed yet: the
+service itself runs ANALYZE at `serve` and `migrate` and hourly, so this is the worst case,
+not how it runs) and after ANALYZE (as the service runs). Then, unless --no-what-if, a "what
+if" phase times the shapes that were slow before the queue fix as raw SQL (no ORM) three
+ways: the old WHERE (an OR for the cursor, `status NOT IN (closed)` for overdue: what page()
+sent before the fix, not what it sends now); the same with candidate indexes added (the
+schema has their equivalents since the fix, so this mostly shows the duplicates cost nothing);
+and page()'s current WHERE (row-value cursor, `closed_at IS NULL`) with those indexes. The
 candidate indexes are dropped again; nothing outside the benchmark database changes.
+
+Then, unless --no-http, an HTTP phase: a real `rightsdesk serve` (--workers 1 on SQLite, 4 on
+PostgreSQL) on the benchmark database answers GET /v1/staff/requests?limit=50 to a CPO token
+(an account made by `rightsdesk create-user`, logged in at /v1/auth/token), and in the same
+run a bare FastAPI app (bench/_common.py `page_app`, same uvicorn settings and workers)
+answers the same 50-item page from memory through the same response model. wrk (bench/get.lua)
+drives each in turn at 1 and 32 connections, alternating for a few rounds; it prints req/s,
+p50/p99, CPU ms per request (the server's process tree, from /proc) and the ratio service /
+bare per connection count. With --reuse the databases a --keep run left are used again.
 
     .venv/bin/python bench/queue.py                          # 1,000,000 rows, both databases
     .venv/bin/python bench/queue.py --rows 100000 --db sqlite
     .venv/bin/python bench/queue.py --layout uniform --json /tmp/queue.json
+    .venv/bin/python bench/queue.py --db sqlite --keep                 # build once, keep
+    .venv/bin/python bench/queue.py --db sqlite --reuse --no-query     # HTTP phase only
 
 Data (`--layout recent`, the default): received_at uniform over 3 years from 2024-01-01,
 due_at from the real statutory-deadline code (end of the Seoul day, so ~1,300 requests share
@@ -65,12 +80,17 @@ ROOT = BENCH_DIR.parent
 VAR_DIR = ROOT / "var" / "bench-queue"
 
 PG_HOST = "127.0.0.1"  # the only host this benchmark ever connects to
-PG_DB = "rightsdesk_bench_queue"
+PG_DB = "rightsdesk_bench_queue"  # the default of --pg-db
 PG_STATEMENT_TIMEOUT_MS = 120_000
-PG_URL = (
-    f"postgresql+psycopg://postgres@{PG_HOST}:5432/{PG_DB}"
-    f"?options=-c%20statement_timeout%3D{PG_STATEMENT_TIMEOUT_MS}"
-)
+PG_REFUSED = re.compile(r"^(postgres|template\d|test(_\w+)?)$")  # never dropped by this script
+
+
+def pg_url(db: str) -> str:
+    return (
+        f"postgresql+psycopg://postgres@{PG_HOST}:5432/{db}"
+        f"?options=-c%20statement_timeout%3D{PG_STATEMENT_TIMEOUT_MS}"
+    )
+
 
 BLIND_INDEX_KEY = "bench-queue-blind-index-key-" + "b" * 20
 ENCRYPTION_KEYS = "k:" + base64.urlsafe_b64encode(bytes(range(32))).decode()
@@ -358,13 +378,19 @@ class SQLiteTarget:
     def __init__(self, rows: int) -> None:
         self.path = VAR_DIR / f"queue-{rows}.db"
         self.url = f"sqlite:///{self.path}"
+        self.picks_file = VAR_DIR / f"queue-{rows}.picks.json"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
 
     def create(self) -> None:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
+        self.picks_file.unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def drop(self) -> None:
+        self.picks_file.unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         if VAR_DIR.is_dir() and not any(VAR_DIR.iterdir()):
@@ -423,13 +449,39 @@ class SQLiteTarget:
             conn.close()
         return time.perf_counter() - t0
 
+    def clear_statistics(self) -> None:
+        """Forget ANALYZE's results (a reused file was analysed by an earlier run or serve)."""
+        import sqlite3
+
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+            if has:
+                conn.execute("DELETE FROM sqlite_stat1")
+                conn.execute("ANALYZE sqlite_schema")  # reload: the planner forgets them now
+        finally:
+            conn.close()
+
     def size(self) -> str:
         return f"{self.path.stat().st_size / 2**20:,.0f} MiB file"
 
 
 class PostgresTarget:
     name = "postgresql"
-    url = PG_URL
+
+    def __init__(self, rows: int, db: str) -> None:
+        if PG_REFUSED.match(db):
+            raise Fatal(f"refusing to use the database {db!r} (it would be dropped)")
+        self.db = db
+        self.url = pg_url(db)
+        self.picks_file = VAR_DIR / f"{db}-{rows}.picks.json"
+
+    def exists(self) -> bool:
+        with self._admin() as conn:
+            return (
+                conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db,)).fetchone()
+                is not None
+            )
 
     def _admin(self):
         import psycopg
@@ -445,20 +497,20 @@ class PostgresTarget:
             host=PG_HOST,
             port=5432,
             user="postgres",
-            dbname=PG_DB,
+            dbname=self.db,
             options=f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS * 5}",
         )
 
     def create(self) -> None:
-        if PG_DB in ("test", "postgres"):
-            raise Fatal("refusing to touch that database")
+        self.picks_file.unlink(missing_ok=True)
         with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.db}"')
 
     def drop(self) -> None:
+        self.picks_file.unlink(missing_ok=True)
         with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
 
     def seed(self, n: int, layout: str, seed: int, picks: Picks) -> float:
         with self._connect() as conn:
@@ -797,15 +849,15 @@ WHAT_IF_INDEXES = {
     "bench_ix_request_open_due_at_id": "(due_at, id) WHERE closed_at IS NULL",
     "bench_ix_request_type_due_at_id": "(type, due_at, id)",
 }
-OR_CURSOR = "(due_at > :d OR (due_at = :d AND id > :i))"  # what page() sends
-ROW_CURSOR = "(due_at, id) > (:d, :i)"
+OR_CURSOR = "(due_at > :d OR (due_at = :d AND id > :i))"  # what page() sent before the fix
+ROW_CURSOR = "(due_at, id) > (:d, :i)"  # what it sends now
 
 
 @dataclass
 class WhatIf:
     name: str
-    now: str  # WHERE as page() builds it
-    proposed: str
+    old: str  # WHERE as page() built it before the fix
+    current: str  # WHERE as page() builds it now
     params: dict | None
 
 
@@ -900,7 +952,7 @@ def run_what_if(ctx, capture: Capture, items: list[WhatIf], stage: str, which: s
 
 
 def what_if_phase(target, label: str, args, results: list[Result]) -> list[WhatIfResult]:
-    """Time the current WHERE and a proposed one as raw SQL (no ORM), before and after adding
+    """Time the old WHERE and page()'s current one as raw SQL (no ORM), before and after adding
     the candidate indexes (ANALYZEd too, unless this is SQLite without stats); the indexes are
     dropped again at the end."""
     items = what_ifs(results)
@@ -912,7 +964,7 @@ def what_if_phase(target, label: str, args, results: list[Result]) -> list[WhatI
     ctx = build_context(target.url, False)
     try:
         capture = Capture(ctx.db.engine)
-        run_what_if(ctx, capture, items, "now SQL, now indexes", "now", args, out)
+        run_what_if(ctx, capture, items, "old SQL, schema indexes", "old", args, out)
         with ctx.db.engine.begin() as conn:
             for name, definition in WHAT_IF_INDEXES.items():
                 t0 = time.perf_counter()
@@ -921,8 +973,8 @@ def what_if_phase(target, label: str, args, results: list[Result]) -> list[WhatI
             if analyze:
                 conn.exec_driver_sql("ANALYZE request")
         ctx.db.dispose()
-        run_what_if(ctx, capture, items, "now SQL, + indexes", "now", args, out)
-        run_what_if(ctx, capture, items, "proposed SQL, + indexes", "proposed", args, out)
+        run_what_if(ctx, capture, items, "old SQL, + candidates", "old", args, out)
+        run_what_if(ctx, capture, items, "page() SQL, + candidates", "current", args, out)
     finally:
         try:
             with ctx.db.engine.begin() as conn:
@@ -931,6 +983,255 @@ def what_if_phase(target, label: str, args, results: list[Result]) -> list[WhatI
         finally:
             ctx.db.dispose()
     return out
+
+
+# --- HTTP: the route through a real server, against a bare app in the same run ------------
+
+HTTP_PATH = f"/v1/staff/requests?limit={LIMIT}"
+HTTP_USER = "bench.http@bench.example"
+HTTP_PASSWORD = "bench-queue-http-password"
+LUA_GET = BENCH_DIR / "get.lua"
+HTTP_GOAL = 0.35  # service / bare at the highest connection count (issue 11, part 7)
+
+
+def _common():
+    """bench/_common.py, loaded by path: this folder is off sys.path (see the top)."""
+    import importlib.util
+
+    module = sys.modules.get("_common")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("_common", BENCH_DIR / "_common.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["_common"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class HttpFigures:
+    name: str  # service | bare
+    connections: int
+    rounds: list[dict] = field(default_factory=list)
+
+    def median(self, key: str) -> float:
+        return statistics.median(r[key] for r in self.rounds)
+
+
+def _figures(res) -> dict:
+    return {
+        "rps": res.rps,
+        "p50_ms": res.p50_ms,
+        "p99_ms": res.p99_ms,
+        "cpu_ms_per_request": res.cpu_ms_per_request,
+        "cpu_share": res.cpu_share,
+        "requests": res.requests,
+        "errors": res.errors,
+        "statuses": res.statuses,
+    }
+
+
+def _staff_token(c, rightsdesk: str, env: dict, tmp: Path, service) -> str:
+    """A CPO account made by `rightsdesk create-user` (kept from an earlier run if there),
+    logged in through POST /v1/auth/token like the dashboard does."""
+    import subprocess
+    from urllib.parse import urlencode
+
+    done = subprocess.run(
+        [rightsdesk, "create-user", "--email", HTTP_USER, "--role", "cpo", "--password-stdin"],
+        input=HTTP_PASSWORD + "\n",
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0 and "exists" not in (done.stderr + done.stdout).lower():
+        raise c.Fatal(f"create-user failed: {done.stderr.strip() or done.stdout.strip()}")
+    status, body = c.http(
+        service,
+        "/v1/auth/token",
+        method="POST",
+        body=urlencode({"username": HTTP_USER, "password": HTTP_PASSWORD}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    if status != 200:
+        raise c.Fatal(f"log-in answered {status}: {body[:300]!r}")
+    return json.loads(body)["access_token"]
+
+
+def http_phase(target, args) -> dict:
+    """GET /v1/staff/requests?limit=50 through a real `rightsdesk serve` on the benchmark
+    database, and in the same run a bare FastAPI app answering the same page from memory,
+    both under wrk at each connection count, alternating for --http-rounds rounds."""
+    import secrets
+    import shutil
+    import subprocess
+    import tempfile
+
+    c = _common()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Fatal("wrk not found: install it with `apt-get install wrk` (Debian's package)")
+    rightsdesk = str(Path(sys.executable).parent / "rightsdesk")
+    if not Path(rightsdesk).exists():
+        rightsdesk = shutil.which("rightsdesk") or ""
+    if not rightsdesk:
+        raise Fatal("the `rightsdesk` command was not found: `make install` first")
+    info = c.machine()
+    workers = args.http_workers or (1 if target.name == "sqlite" else 4)
+    version = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
+    print(
+        f"\n== {target.name}: HTTP, GET {HTTP_PATH} (serve --workers {workers}; bare app the "
+        f"same), wrk -t{args.http_threads} -d{args.http_duration:g}s, connections "
+        f"{', '.join(map(str, args.http_connections))}, {args.http_rounds} rounds alternating"
+    )
+    print(
+        f"  machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
+        f"load {info['loadavg']}; {(version.stdout.splitlines() or ['wrk ?'])[0].strip()}"
+    )
+    (ROOT / "var").mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-queue-http-", dir=ROOT / "var"))
+    servers = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
+        env.update(
+            RIGHTSDESK_DATABASE_URL=target.url,
+            RIGHTSDESK_VAR_DIR=str(tmp / "var"),
+            RIGHTSDESK_NOTIFY_DIR=str(tmp / "notify"),
+            # No background pump: no reminder, expiry or rejection sweeps over the bench data
+            # (they would write to it); the queue read does not depend on it.
+            RIGHTSDESK_DELIVERY="off",
+            RIGHTSDESK_SECRET_KEY=secrets.token_urlsafe(48),
+            RIGHTSDESK_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
+            RIGHTSDESK_BLIND_INDEX_KEY=BLIND_INDEX_KEY,
+            PYTHONUNBUFFERED="1",
+        )
+        service = c.start(
+            "service",
+            [rightsdesk, "serve", "--host", c.HOST, "--port", str(c.free_port()),
+             "--workers", str(workers)],
+            env,
+            tmp,
+            tmp / "service.log",
+        )  # fmt: skip
+        servers.append(service)
+        c.wait_http(service, "/readyz", timeout=300)
+        token = _staff_token(c, rightsdesk, env, tmp, service)
+        status, body = c.http(service, HTTP_PATH, headers={"Authorization": f"Bearer {token}"})
+        if status != 200:
+            raise Fatal(f"the queue answered {status}: {body[:300]!r}")
+        page = json.loads(body)
+        if len(page["items"]) != LIMIT:
+            raise Fatal(f"the queue page has {len(page['items'])} items, not {LIMIT}")
+        (tmp / "page.json").write_bytes(body)
+        bare = c.start(
+            "bare",
+            [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR),
+             "_common:page_app", "--host", c.HOST, "--port", str(c.free_port()),
+             "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+             "--no-proxy-headers"],
+            {**env, c.PAGE_ENV: str(tmp / "page.json")},
+            tmp,
+            tmp / "bare.log",
+        )  # fmt: skip
+        servers.append(bare)
+        c.wait_http(bare, HTTP_PATH)
+        status, bare_body = c.http(bare, HTTP_PATH)
+        if json.loads(bare_body) != page:
+            raise Fatal("the bare app's page differs from the service's")
+        print(
+            f"  service pid {service.proc.pid}, bare pid {bare.proc.pid}; page of "
+            f"{len(body):,} bytes, {LIMIT} items"
+        )
+        by_name = {"service": service, "bare": bare}
+
+        def measure(name: str, connections: int, duration: float, tag: str):
+            pid = by_name[name].proc.pid
+            before = c.tree_cpu_seconds(pid)
+            res = c.run_wrk(
+                wrk,
+                by_name[name].url(HTTP_PATH),
+                lua=LUA_GET,
+                script_args=[tag, token if name == "service" else ""],
+                connections=connections,
+                duration=duration,
+                threads=args.http_threads,
+            )
+            res.cpu_s = c.tree_cpu_seconds(pid) - before
+            return res
+
+        if args.http_warmup:
+            for name in ("service", "bare"):
+                w = measure(name, max(args.http_connections), args.http_warmup, "warm")
+                print(f"  warm-up {name:<8} {w.rps:8.1f} req/s  errors {w.errors}")
+        figures: dict[tuple[str, int], HttpFigures] = {}
+        for conns in args.http_connections:
+            for name in ("service", "bare"):
+                figures[name, conns] = HttpFigures(name, conns)
+            for i in range(args.http_rounds):
+                order = ("service", "bare") if i % 2 == 0 else ("bare", "service")
+                line = []
+                for name in order:
+                    res = measure(name, conns, args.http_duration, f"c{conns}r{i}")
+                    figures[name, conns].rounds.append(_figures(res))
+                    line.append(
+                        f"{name} {res.rps:7.1f}/s p50 {res.p50_ms:6.1f} p99 {res.p99_ms:7.1f} ms"
+                        f" cpu {res.cpu_ms_per_request:5.2f} ms/req err {res.errors}"
+                    )
+                print(f"  c={conns:<3} round {i + 1}: " + " | ".join(line), flush=True)
+        info["loadavg_after"] = c.machine()["loadavg"]
+    except c.Fatal as exc:
+        raise Fatal(str(exc)) from None
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        if args.keep_http:
+            print(f"  kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = []
+    print(
+        f"\n  {'median':<8} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'cpu ms/req':>10} {'cpu':>5} {'errors':>6}  service/bare"
+    )
+    for conns in args.http_connections:
+        svc, bare_f = figures["service", conns], figures["bare", conns]
+        ratio = svc.median("rps") / bare_f.median("rps") if bare_f.median("rps") else 0.0
+        for f in (svc, bare_f):
+            print(
+                f"  {f.name:<8} {conns:>5} {f.median('rps'):>9.1f} {f.median('p50_ms'):>8.2f} "
+                f"{f.median('p99_ms'):>8.2f} {f.median('cpu_ms_per_request'):>10.2f} "
+                f"{100 * f.median('cpu_share'):>4.0f}% {sum(r['errors'] for r in f.rounds):>6}"
+                + (f"  {ratio:.3f}" if f is svc else "")
+            )
+        rows.append(
+            {
+                "connections": conns,
+                "ratio": ratio,
+                **{
+                    f"{f.name}_{k}": f.median(k)
+                    for f in (svc, bare_f)
+                    for k in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request", "cpu_share")
+                },
+                "rounds": {"service": svc.rounds, "bare": bare_f.rounds},
+            }
+        )
+    low, high = rows[0], rows[-1]
+    verdicts = [
+        f"ratio at {high['connections']} connections {high['ratio']:.3f} "
+        f"(goal >= {HTTP_GOAL}: {'met' if high['ratio'] >= HTTP_GOAL else 'NOT met'})",
+        f"service at {high['connections']} vs {low['connections']} connections "
+        f"{high['service_rps']:.0f} vs {low['service_rps']:.0f} req/s "
+        f"({'not slower' if high['service_rps'] >= low['service_rps'] else 'SLOWER'})",
+    ]
+    for v in verdicts:
+        print("  " + v)
+    errors = sum(r["errors"] for f in figures.values() for r in f.rounds)
+    if errors:
+        print(f"  WARNING: {errors} answers were not 200 or failed (the figures are not valid)")
+    print(f"  load average before {info['loadavg']}, after {info['loadavg_after']}")
+    return {"workers": workers, "machine": info, "rows": rows, "errors": errors}
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -976,29 +1277,73 @@ def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[
     return results
 
 
+def load_picks(target, args) -> Picks | None:
+    """The picks saved when this database was seeded (None if it was seeded otherwise)."""
+    try:
+        saved = json.loads(target.picks_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.pop("key", None) != [args.rows, args.layout, args.seed]:
+        return None
+    return Picks(**saved)
+
+
+def save_picks(target, args, picks: Picks) -> None:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    target.picks_file.write_text(
+        json.dumps({"key": [args.rows, args.layout, args.seed], **picks.__dict__})
+    )
+
+
+def regenerate_picks(args, dt_suffix: str) -> Picks:
+    """The generator is deterministic: run it again without writing to learn the picks."""
+    picks = Picks()
+    _staff, picks.staff_ids = staff_rows(dt_suffix, True)
+    for _batch in generate(args.rows, args.layout, args.seed, picks.staff_ids, dt_suffix, picks):
+        pass
+    return picks
+
+
 def bench_target(target, args) -> dict:
     from app.core.migrations import upgrade
 
-    out: dict = {"db": target.name, "phases": {}, "what_if": {}}
+    out: dict = {"db": target.name, "phases": {}, "what_if": {}, "http": None}
     print(f"\n######## {target.name}: {args.rows:,} rows, layout {args.layout}")
-    target.create()
-    t0 = time.perf_counter()
-    upgrade(target.url)
-    print(f"schema by migrations: {time.perf_counter() - t0:.1f} s")
-    picks = Picks()
-    out["seed_s"] = target.seed(args.rows, args.layout, args.seed, picks)
-    print(f"seeded {args.rows:,} rows in {out['seed_s']:.1f} s")
-    print(
-        f"picks: reference {picks.reference}, e-mail {picks.email} ({picks.email_rows} rows), "
-        f"assignee {picks.staff_ids[1]}"
-    )
-    ctx = build_context(target.url, False)
-    try:
-        deep_cursor = deep_cursor_for(ctx, args.rows)
-    finally:
-        ctx.db.dispose()
-    if target.name == "sqlite":
-        # As the service runs today: nothing in the app runs ANALYZE, so no sqlite_stat1.
+    picks = None
+    if args.reuse and target.exists():
+        print(f"reusing the kept database ({target.url.split('?')[0]})")
+        out["seed_s"] = 0.0
+        upgrade(target.url)  # as `rightsdesk serve` would: a no-op when at head
+        if args.query:
+            picks = load_picks(target, args)
+            if picks is None:
+                print("  no saved picks for these --rows/--layout/--seed: regenerating them")
+                picks = regenerate_picks(args, "" if target.name == "sqlite" else "+00")
+                save_picks(target, args, picks)
+    else:
+        target.create()
+        t0 = time.perf_counter()
+        upgrade(target.url)
+        print(f"schema by migrations: {time.perf_counter() - t0:.1f} s")
+        picks = Picks()
+        out["seed_s"] = target.seed(args.rows, args.layout, args.seed, picks)
+        save_picks(target, args, picks)
+        print(f"seeded {args.rows:,} rows in {out['seed_s']:.1f} s")
+    if args.query:
+        print(
+            f"picks: reference {picks.reference}, e-mail {picks.email} "
+            f"({picks.email_rows} rows), assignee {picks.staff_ids[1]}"
+        )
+        ctx = build_context(target.url, False)
+        try:
+            deep_cursor = deep_cursor_for(ctx, args.rows)
+        finally:
+            ctx.db.dispose()
+    if args.query and target.name == "sqlite":
+        # A file without planner statistics: what SQLite does before anything has run
+        # ANALYZE. The service itself analyses at `serve` and `migrate` (sampled: PRAGMA
+        # analysis_limit) and hourly, so this is the worst case, not how it runs.
+        target.clear_statistics()
         label = "sqlite, no stats"
         out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
         if args.what_if:
@@ -1006,10 +1351,14 @@ def bench_target(target, args) -> dict:
     out["analyze_s"] = target.analyze()
     out["size"] = target.size()
     print(f"\nANALYZE: {out['analyze_s']:.1f} s; size: {out['size']}")
-    label = "sqlite, after ANALYZE" if target.name == "sqlite" else "postgresql"
-    out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
-    if args.what_if:
-        out["what_if"][label] = what_if_phase(target, label, args, out["phases"][label])
+    if args.query:
+        # SQLite with statistics, as the service runs it (ANALYZE at serve/migrate).
+        label = "sqlite, after ANALYZE" if target.name == "sqlite" else "postgresql"
+        out["phases"][label] = run_phase(target, label, args, picks, deep_cursor)
+        if args.what_if:
+            out["what_if"][label] = what_if_phase(target, label, args, out["phases"][label])
+    if args.http:
+        out["http"] = http_phase(target, args)
     return out
 
 
@@ -1017,16 +1366,51 @@ def print_summary(outcomes: list[dict], args) -> None:
     print(f"\n######## summary ({args.rows:,} rows, layout {args.layout}, limit {LIMIT})")
     for o in outcomes:
         print(
-            f"{o['db']}: seeded in {o['seed_s']:.1f} s, ANALYZE {o['analyze_s']:.1f} s, {o['size']}"
+            f"{o['db']}: seeded in {o['seed_s']:.1f} s (0: reused), ANALYZE {o['analyze_s']:.1f} s,"
+            f" {o['size']}"
         )
     labels = [label for o in outcomes for label in o["phases"]]
+    if labels:
+        print_query_summary(outcomes, labels)
+    print_http_summary(outcomes)
+
+
+def print_http_summary(outcomes: list[dict]) -> None:
+    runs = [o for o in outcomes if o.get("http")]
+    if not runs:
+        return
+    print(
+        f"\nHTTP, GET {HTTP_PATH}, medians (service = rightsdesk serve, bare = the same page "
+        "from memory):\n"
+    )
+    print(
+        "| database | workers | connections | service req/s | p50 / p99 ms | cpu ms/req "
+        "| bare req/s | p50 / p99 ms | cpu ms/req | service / bare |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for o in runs:
+        h = o["http"]
+        for r in h["rows"]:
+            print(
+                f"| {o['db']} | {h['workers']} | {r['connections']} | {r['service_rps']:.0f} | "
+                f"{r['service_p50_ms']:.1f} / {r['service_p99_ms']:.1f} | "
+                f"{r['service_cpu_ms_per_request']:.2f} | {r['bare_rps']:.0f} | "
+                f"{r['bare_p50_ms']:.1f} / {r['bare_p99_ms']:.1f} | "
+                f"{r['bare_cpu_ms_per_request']:.2f} | {r['ratio']:.3f} |"
+            )
+        print(f"\n{o['db']}: load average {h['machine']['loadavg']} -> "
+              f"{h['machine']['loadavg_after']}")  # fmt: skip
+
+
+def print_query_summary(outcomes: list[dict], labels: list[str]) -> None:
     print(
         "\n| case | matching rows | "
         + " | ".join(f"{label} median / p95 ms" for label in labels)
         + " |"
     )
     print("| --- | ---: |" + " ---: |" * len(labels))
-    first = next(iter(outcomes[0]["phases"].values()))
+    first = next(iter(o for o in outcomes if o["phases"]))["phases"]
+    first = next(iter(first.values()))
     for i, r0 in enumerate(first):
         cells = []
         for o in outcomes:
@@ -1047,7 +1431,7 @@ def print_summary(outcomes: list[dict], args) -> None:
         for label, items in o["what_if"].items():
             stages = list(items[0].figures)
             print(f"\nwhat if, {label} (raw SQL median / p95 ms):\n")
-            print("| query | " + " | ".join(stages) + " | plan of the proposed SQL |")
+            print("| query | " + " | ".join(stages) + " | plan of page()'s SQL |")
             print("| --- |" + " ---: |" * len(stages) + " --- |")
             for w in items:
                 cells = [f"{w.figures[s][0]:.2f} / {w.figures[s][1]:.2f}" for s in stages]
@@ -1071,9 +1455,58 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="write the figures and plans here")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the database a --keep run left (same --rows) instead of building it "
+        "again (implies --keep)",
+    )
+    parser.add_argument(
+        "--pg-db",
+        default=PG_DB,
+        help=f"the PostgreSQL database to create, seed and (unless --keep) drop ({PG_DB})",
+    )
+    parser.add_argument(
+        "--no-query",
+        dest="query",
+        action="store_false",
+        help="skip the page() timings and plans (and the what-if phase)",
+    )
+    parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP phase")
+    parser.add_argument(
+        "--http-connections",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 32],
+        help="wrk connection counts, comma-separated (1,32)",
+    )
+    parser.add_argument("--http-duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--http-rounds", type=int, default=3, help="alternating rounds; medians")
+    parser.add_argument("--http-warmup", type=float, default=3, help="seconds per server")
+    parser.add_argument("--http-threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument(
+        "--http-workers",
+        type=int,
+        default=0,
+        help="serve --workers (and the bare app's); default 1 on SQLite, 4 on PostgreSQL",
+    )
+    parser.add_argument(
+        "--keep-http", action="store_true", help="keep the HTTP phase's folder (logs, page)"
+    )
     args = parser.parse_args()
     if args.rows < 20_000:
         parser.error("--rows must be at least 20,000 (page 200 of 50)")
+    if not args.query:
+        args.what_if = False
+    if args.reuse:
+        args.keep = True  # a database worth reusing is worth keeping
+    if not all(1 <= n <= 512 for n in args.http_connections):
+        parser.error("--http-connections: each between 1 and 512")
+    if not (1 <= args.http_duration <= 600 and 1 <= args.http_rounds <= 50):
+        parser.error("keep --http-duration in 1..600 and --http-rounds in 1..50")
+    if not (0 <= args.http_warmup <= 60 and 1 <= args.http_threads <= 16):
+        parser.error("keep --http-warmup in 0..60 and --http-threads in 1..16")
+    if not 0 <= args.http_workers <= 16:
+        parser.error("keep --http-workers in 0..16")
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -1085,10 +1518,10 @@ def main() -> int:
     targets = []
     if args.db in ("sqlite", "both"):
         targets.append(SQLiteTarget(args.rows))
-    if args.db in ("postgresql", "both"):
-        targets.append(PostgresTarget())
     outcomes = []
     try:
+        if args.db in ("postgresql", "both"):
+            targets.append(PostgresTarget(args.rows, args.pg_db))
         for target in targets:
             try:
                 outcomes.append(bench_target(target, args))

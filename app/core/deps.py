@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
@@ -167,11 +172,26 @@ def resolve_request_id(session: Session, key: str) -> str:
 
 
 def owned_request_id(session: Session, principal: SubjectPrincipal, key: str) -> str:
-    """Resolve an id or reference, then apply the one owner check (404 for someone else's)."""
+    """Resolve an id or reference, then apply the one owner check (404 for someone else's).
+    A request whose personal data was purged answers 410 to every subject route: the token
+    was issued before the purge, and nothing of the subject's is left to show."""
     if key == principal.request_id:
-        return key  # the token's own id: nothing to look up
-    request_id = resolve_request_id(session, key)
-    principal.owns(request_id)
+        request_id = key  # the token's own id: no resolving
+    else:
+        request_id = resolve_request_id(session, key)
+        principal.owns(request_id)
+    purged_at = session.exec(
+        select(RequestRow.purged_at).where(RequestRow.id == request_id)
+    ).first()
+    if purged_at is not None:
+        raise Problem(
+            410,
+            "request-purged",
+            "This request was closed more than its retention period ago and its personal data "
+            f"was destroyed on {purged_at.date().isoformat()} (PIPA Art. 21). 보존기간이 지나 "
+            "이 요구의 개인정보는 파기되었습니다.",
+            purged_at=purged_at.isoformat(),
+        )
     return request_id
 
 
@@ -226,7 +246,42 @@ class StaffPrincipal:
             raise Problem(403, "forbidden", "This request is assigned to another handler.")
 
 
-def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
+# Short reads that async routes and dependencies send to a worker thread share a small
+# limiter instead of the 40-thread default: at 32 connections, 32 threads taking turns at the
+# GIL (SQLite lets go of it for every row) cost more CPU than the reads, and throughput fell
+# below that of one connection (bench/queue.py). PostgreSQL gets more: its reads wait on the
+# network, not on the GIL. Per event loop (a RunVar), as anyio keeps its own default.
+DB_READ_THREADS = {"sqlite": 2, "postgresql": 8}
+_db_reads: RunVar[CapacityLimiter] = RunVar("rightsdesk_db_reads")
+
+T = TypeVar("T")
+
+
+async def read_in_thread(ctx: AppContext, fn: Callable[..., T], *args) -> T:
+    """`fn(*args)` (a short database read) in a worker thread, at most DB_READ_THREADS at once."""
+    try:
+        limiter = _db_reads.get()
+    except LookupError:
+        limiter = CapacityLimiter(DB_READ_THREADS.get(ctx.db.engine.dialect.name, 8))
+        _db_reads.set(limiter)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+_account = StaffUser.__table__
+# The account as it is now: one primary-key read of four columns, no ORM session or object.
+_ACCOUNT = sa_select(_account.c.id, _account.c.email, _account.c.role, _account.c.active).where(
+    _account.c.id == bindparam("id")
+)
+
+
+def _read_account(ctx: AppContext, user_id: str) -> tuple[str, str, str, bool] | None:
+    with ctx.db.engine.connect() as conn:  # read-only; ends in a rollback
+        row = conn.execute(_ACCOUNT, {"id": user_id}).first()
+    return None if row is None else tuple(row)
+
+
+def _staff_claims(request: Request, token: str | None) -> dict:
+    """The verified claims of a staff token (401 none or bad; 403 a token of another kind)."""
     ctx: AppContext = request.app.state.ctx
     if not token:
         raise Problem(
@@ -236,9 +291,14 @@ def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     now = ctx.clock.now()
+    key = (ctx.secret_key, token)
+    claims = _verified.get(key)
+    if claims is not None and claims["exp"] > now.timestamp():
+        return claims  # this exact token's signature was checked before; expiry is checked now
     try:
         claims = read_token(ctx.secret_key, token, audience=AUD_STAFF, now=now)
     except TokenError as exc:
+        _verified.pop(key, None)
         # A valid token of another kind is a known principal without staff rights: 403.
         other = token_audience(ctx.secret_key, token, now=now)
         if other is None:
@@ -250,27 +310,47 @@ def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
             ) from None
         whose = "A data subject's" if other == AUD_SUBJECT else "An integration client's"
         raise Problem(403, "forbidden", f"{whose} token does not open staff routes.") from None
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.pop(next(iter(_verified)))  # the oldest
+    _verified[key] = claims
+    return claims
+
+
+# Staff tokens whose signature, issuer and audience were verified (python-jose took about a
+# tenth of a queue call): a token is immutable, so the result holds for as long as the token
+# does; its expiry is compared with the clock on every call, and the account behind it is
+# read again on every call (_staff_principal), so a deactivation or a role change still
+# applies to the very next call. Keyed by the secret too: a new key verifies afresh.
+_VERIFIED_MAX = 4096
+_verified: dict[tuple[str, str], dict] = {}
+
+
+async def _staff_principal(request: Request, token: str | None) -> StaffPrincipal:
+    ctx: AppContext = request.app.state.ctx
+    # The signature is checked on the event loop (CPU only, no hop to a thread).
+    claims = _staff_claims(request, token)
     # The role comes from the account as it is now, so a revoked or changed grant takes effect
-    # at once (PIPC standard: change or revoke access rights promptly).
-    with ctx.db.session(write=False) as session:
-        user = session.get(StaffUser, claims["sub"])
-    if user is None or not user.active:
+    # at once, on the very next call of a token already given out (PIPC standard: change or
+    # revoke access rights promptly). The account is never cached: every call reads its row.
+    account = await read_in_thread(ctx, _read_account, ctx, claims["sub"])
+    if account is None or not account[3]:
         raise Problem(
             401,
             "unauthorized",
             "The account no longer exists or is inactive.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return StaffPrincipal(user.id, user.email, user.role, client_ip(request))
+    user_id, email, role, _active = account
+    return StaffPrincipal(user_id, email, role, client_ip(request))
 
 
 def Staff(*roles: str):
     """`Staff("cpo", "handler")`: a dependency that admits these staff roles (all when none)."""
 
-    def dependency(
+    async def dependency(
         request: Request, token: Annotated[str | None, Depends(_staff_login)]
     ) -> StaffPrincipal:
-        principal = _staff_principal(request, token)
+        principal = await _staff_principal(request, token)
         if roles and principal.role not in roles:
             raise Problem(
                 403,

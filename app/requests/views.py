@@ -31,7 +31,7 @@ from app.requests.schemas import (
     NoticeItem,
     ObjectionState,
     PublicAction,
-    QueueItem,
+    QueuePage,
     RequestCreated,
     RequesterOut,
     RequestPublic,
@@ -231,21 +231,45 @@ def public_view(
     )
 
 
-def queue_item(request: Request, now: datetime) -> QueueItem:
-    return QueueItem(
-        id=request.id,
-        reference=request.reference,
-        type=request.type,
-        status=request.status,
-        channel=request.channel,
-        received_at=request.received_at,
-        due_at=request.due_at,
-        due_date=seoul_date(request.due_at),
-        days_left=_days_left(request, now),
-        overdue=_overdue(request, now),
-        assignee_id=request.assignee_id,
-        version=request.version,
+_CLOSED = frozenset(s.value for s in CLOSED)
+
+
+def queue_item(row, now: datetime, dates: dict | None = None) -> dict:
+    """One queue entry (the fields of `QueueItem`) from a row of `queue.page()` (its columns
+    in the order of `queue.QUEUE_COLUMNS`). `dates` remembers, across one page, each due
+    moment's Seoul date and days left: many requests share a due moment (the end of a Seoul
+    day), so a page has few of them."""
+    id_, reference, type_, status, channel, received_at, due_at, assignee_id, version = row
+    known = None if dates is None else dates.get(due_at)
+    if known is None:
+        known = (seoul_date(due_at), days_left(due_at, now))
+        if dates is not None:
+            dates[due_at] = known
+    closed = status in _CLOSED  # a closed request waits for nothing and is never overdue
+    return {
+        "id": id_,
+        "reference": reference,
+        "type": type_,
+        "status": status,
+        "channel": channel,
+        "received_at": received_at,
+        "due_at": due_at,
+        "due_date": known[0],
+        "days_left": None if closed else known[1],
+        "overdue": not closed and is_overdue(due_at, now),
+        "assignee_id": assignee_id,
+        "version": version,
+    }
+
+
+def queue_page_json(rows, next_cursor: str | None, now: datetime) -> bytes:
+    """The body of a queue page: validated as the route's response model (`QueuePage`) in one
+    call, then dumped as FastAPI would dump it (but once, not dumped, re-validated, dumped)."""
+    dates: dict = {}
+    page = QueuePage.model_validate(
+        {"items": [queue_item(r, now, dates) for r in rows], "next_cursor": next_cursor}
     )
+    return page.__pydantic_serializer__.to_json(page)
 
 
 def task_view(task: Task, now: datetime, reference: str | None = None) -> TaskPublic:
@@ -314,7 +338,7 @@ def staff_view(
         locale=request.locale,
         version=request.version,
         subject=SubjectOut(
-            name=pii.open_text(keys, request, "subject_name") or "",
+            name=pii.open_text(keys, request, "subject_name"),  # None once purged
             email=pii.open_text(keys, request, "subject_email"),
             phone=pii.open_text(keys, request, "subject_phone"),
             birth_date=pii.open_text(keys, request, "subject_birth_date"),
@@ -339,8 +363,12 @@ def staff_view(
         overdue=_overdue(request, now),
         verified_at=request.verified_at,
         closed_at=request.closed_at,
+        purged_at=request.purged_at,
         assignee_id=request.assignee_id,
-        actions=staff_actions(
+        # A purged request takes no more changes (lifecycle.refuse_purged).
+        actions=[]
+        if request.purged_at is not None
+        else staff_actions(
             status=request.status,
             request_type=request.type,
             assignee_id=request.assignee_id,
@@ -363,7 +391,7 @@ def staff_view(
                 outcome=d.outcome,
                 grounds=d.grounds,
                 items=d.items,
-                explanation=keys.decrypt(d.explanation_enc, f"decision.explanation:{d.id}") or "",
+                explanation=keys.decrypt(d.explanation_enc, f"decision.explanation:{d.id}"),
                 decided_at=d.decided_at,
                 decided_by=d.decided_by,
                 objection_until=d.objection_until,
@@ -374,7 +402,7 @@ def staff_view(
             ExtensionPublic(
                 previous_due_at=x.previous_due_at,
                 new_due_at=x.new_due_at,
-                reason=keys.decrypt(x.reason_enc, f"extension.reason:{x.id}") or "",
+                reason=keys.decrypt(x.reason_enc, f"extension.reason:{x.id}"),
                 extended_at=x.extended_at,
                 extended_by=x.extended_by,
             )
@@ -386,7 +414,7 @@ def staff_view(
                 kind=o.kind,
                 decision_id=o.decision_id,
                 extension_id=o.extension_id,
-                reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}") or "",
+                reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}"),
                 filed_at=o.filed_at,
                 resolved_at=o.resolved_at,
             )
