@@ -19,6 +19,7 @@ from app.accounts.cli_users import users_cli
 from app.core.config import Settings, get_settings
 from app.integrations.cli_clients import clients_cli
 from app.maintenance.cli_keys import keys_cli
+from app.retention.cli_purge import purge_command
 
 cli = typer.Typer(
     help="Rights Desk: PIPA data-subject rights requests.",
@@ -32,6 +33,7 @@ cli.add_typer(profile_cli, name="profile")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(keys_cli, name="keys")
+cli.command("purge")(purge_command)
 
 
 @profile_cli.command("check")
@@ -242,6 +244,14 @@ def worker(
         if destroyed:
             log.info("destroyed %d access result(s) past their download time", destroyed)
 
+    def purge() -> None:
+        from app.retention.purge import purge as purge_requests
+
+        purged = purge_requests(ctx.db, ctx, max_batches=1, stop=stop.is_set).requests
+        summary.add("requests_purged", purged)
+        if purged:
+            log.info("purged the personal data of %d request(s) past their retention", purged)
+
     def expire() -> None:
         expired = reject_unverified(ctx.db, ctx)
         summary.add("requests_expired", expired)
@@ -253,6 +263,26 @@ def worker(
         if time.monotonic() - analyzed_at > 3600:
             refresh_statistics(ctx.db)
             analyzed_at = time.monotonic()
+
+    trim_due = 0.0  # at start, then about once an hour (sooner while a backlog remains)
+
+    def trim_audit() -> None:
+        nonlocal trim_due
+        if time.monotonic() < trim_due:
+            return
+        from app.audit.retention import trim
+
+        report = trim(
+            ctx.db,
+            ctx.clock.now(),
+            settings.audit_retention_days,
+            max_batches=10,
+            stop=stop.is_set,
+        )
+        trim_due = time.monotonic() + (0 if report.more else 3600)
+        summary.add("audit_entries_trimmed", report.removed)
+        if report.removed:
+            log.info("trimmed %d access-record entries past their retention", report.removed)
 
     def remind() -> None:
         summary.add("reminders_sent", send_reminders(ctx.db, ctx))
@@ -273,7 +303,17 @@ def worker(
     failures = 0  # rounds in a row with a failed step
     while True:
         failed = False
-        for step in (deliver, destroy, destroy_results, expire, remind, forget, analyze):
+        for step in (
+            deliver,
+            destroy,
+            destroy_results,
+            purge,
+            expire,
+            remind,
+            forget,
+            analyze,
+            trim_audit,
+        ):
             if stop.is_set():
                 break
             try:
@@ -363,18 +403,30 @@ def openapi() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain of the access record; exit 1 if it is broken."""
+def audit_verify(
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show progress on stderr (only when stderr is a terminal).",
+        ),
+    ] = True,
+) -> None:
+    """Check the hash chain of the access record from its base to its head; exit 1 if it is
+    broken. One JSON line on stdout; progress (entries, rate) on stderr when it is a terminal."""
     from app.audit.service import verify
     from app.core.db import Database
 
     db = Database(get_settings().resolved_database_url)
+    bar = _VerifyProgress() if progress and sys.stderr.isatty() else None
     try:
         # Safe while the API appends: the check covers the chain up to the head it read first.
         with db.transaction(write=False) as session:
-            result = verify(session)
+            result = verify(session, progress=bar)
     finally:
         db.dispose()
+        if bar is not None:
+            bar.close()
     typer.echo(
         json.dumps(
             {
@@ -387,6 +439,73 @@ def audit_verify() -> None:
     )
     if not result.ok:
         raise typer.Exit(1)
+
+
+class _VerifyProgress:
+    """One line on stderr, redrawn at most ten times a second: entries checked of the total,
+    percent, rate and time left."""
+
+    def __init__(self) -> None:
+        self.started = self.drawn = time.monotonic()
+        self.shown = False
+
+    def __call__(self, checked: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn < 0.1 and checked < total:
+            return
+        self.drawn = now
+        rate = checked / max(now - self.started, 1e-6)
+        share = checked / total if total else 1.0
+        width = 30
+        filled = int(width * share)
+        left = f", {(total - checked) / rate:,.0f} s left" if rate and checked < total else ""
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {checked:,}/{total:,} entries "
+            f"({share:.0%}, {rate:,.0f}/s{left})\x1b[K"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@audit_cli.command("trim")
+def audit_trim(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be removed; change nothing.")
+    ] = False,
+) -> None:
+    """Remove the access record's entries older than RIGHTSDESK_AUDIT_RETENTION_DAYS (at least
+    730: the PIPC safety-measures standard keeps it two years) from the start of the chain, in
+    short transactions; each is recorded as an `audit_trimmed` entry, and what is kept still
+    verifies from the new base. One JSON line on stdout. Safe beside running workers."""
+    from app.audit.retention import BrokenChain, trim
+    from app.core.clock import Clock
+    from app.core.db import Database
+
+    settings = get_settings()  # a retention below 730 days is refused here (main())
+    db = Database(settings.resolved_database_url)
+    try:
+        report = trim(db, Clock().now(), settings.audit_retention_days, dry_run=dry_run)
+    except BrokenChain as exc:
+        typer.echo(f"rightsdesk: {exc}; nothing removed (see rightsdesk audit verify)", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(
+        json.dumps(
+            {
+                "dry_run": dry_run,
+                "removed": report.removed,
+                "up_to": report.up_to,
+                "cutoff": report.cutoff.isoformat() if report.cutoff else None,
+                "batches": report.batches,
+            }
+        )
+    )
 
 
 def _refusal(exc: BaseException) -> tuple[str, int] | None:

@@ -53,6 +53,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The access result was destroyed when its download period ended; ask the privacy "
         "officer if you still need it.",
     ),
+    "request-purged": (
+        "Request purged",
+        "The request's personal data was destroyed when its retention period after closing "
+        "ran out (RIGHTSDESK_REQUEST_RETENTION_DAYS): it can no longer be read by its subject "
+        "(410) nor changed (409); staff still see its record.",
+    ),
     "document-destroyed": (
         "Document destroyed",
         "The document was destroyed under the retention rule.",

@@ -102,6 +102,20 @@ class IllegalTransition(Problem):
         )
 
 
+def refuse_purged(request: Request) -> None:
+    """409 for any change to a request whose personal data was destroyed (retention/purge.py):
+    what is left is its record, which nothing may add to."""
+    if request.purged_at is not None:
+        raise Problem(
+            409,
+            "request-purged",
+            "The personal data of this request was destroyed on "
+            f"{request.purged_at.date().isoformat()}, its retention period having run out; "
+            "it takes no more changes.",
+            purged_at=request.purged_at.isoformat(),
+        )
+
+
 def next_status(current: Status | str, action: Action | str) -> Status:
     """The state after `action`, or IllegalTransition. Pure: no database."""
     current, action = Status(current), Action(action)
@@ -126,6 +140,7 @@ def transition(
     detail: dict[str, Any] | None = None,
 ) -> Status:
     """Perform `action` on `request`: check, stamp, bump version, timeline, access record."""
+    refuse_purged(request)
     before = Status(request.status)
     after = next_status(before, action)
     request.status = after.value
@@ -168,6 +183,7 @@ def changed(
 ) -> None:
     """A change to a request that keeps its status (assignee, deadline): bump the version and
     write the timeline event and access record."""
+    refuse_purged(request)
     request.updated_at = at
     request.version += 1
     session.add(request)

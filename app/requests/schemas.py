@@ -400,7 +400,7 @@ class QueuePage(BaseModel):
 
 
 class SubjectOut(BaseModel):
-    name: str
+    name: str | None = Field(description="Null once the request is purged (`purged_at`).")
     email: str | None
     phone: str | None
     birth_date: date | None = None
@@ -440,7 +440,7 @@ class StaffNoteOut(BaseModel):
     )
     at: datetime
     author: str = Field(description="Who wrote it, e.g. `staff:usr_…`.")
-    text: str
+    text: str | None = Field(description="Null once the request is purged (`purged_at`).")
     task_id: str | None = Field(None, description="The task, for a task's completion note.")
 
 
@@ -467,6 +467,15 @@ class RequestStaffView(BaseModel):
     overdue: bool
     verified_at: datetime | None
     closed_at: datetime | None
+    purged_at: datetime | None = Field(
+        None,
+        description="When the personal data was destroyed, RIGHTSDESK_REQUEST_RETENTION_DAYS "
+        "after closing (PIPA Art. 21): from then on every personal field (subject, requester, "
+        "power of attorney, corrections, details, reasons, explanations, notes) is null, "
+        "documents and the result are destroyed, and the request takes no more changes (409). "
+        "The reference, type, status, dates, categories, decision outcome and grounds, "
+        "timeline and tasks remain.",
+    )
     assignee_id: str | None
     actions: list[StaffAction] = Field(
         description="The staff endpoints you may call on this request now, by its status and "

@@ -32,7 +32,10 @@ MEDIA = {
         },
         401: {"description": "No or bad token"},
         404: {"description": "Not yours, or no result yet (the request is not completed)"},
-        410: {"description": "The download time ran out and the result was destroyed"},
+        410: {
+            "description": "The download time ran out and the result was destroyed, or the "
+            "request's personal data was purged"
+        },
         422: {"description": "Unknown format"},
     },
 )

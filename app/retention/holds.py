@@ -109,6 +109,7 @@ def release(
     """The investigation ended or the debt was settled. Released in any status: the record
     must show when the reason to keep ended."""
     principal.may_see(request.assignee_id)
+    lifecycle.refuse_purged(request)  # before "already released": a purged record takes nothing
     hold = session.exec(
         select(Hold).where(Hold.id == hold_id, Hold.request_id == request.id)
     ).first()

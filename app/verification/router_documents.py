@@ -40,6 +40,7 @@ class DocumentPublic(BaseModel):
         401: {},
         404: {},
         409: {"description": "Closed request, or too many documents"},
+        410: {"description": "The request's personal data was purged (retention ran out)"},
         413: {"description": "Too large"},
         415: {"description": "Not a PDF, PNG or JPEG"},
         422: {"description": "Empty file or bad kind"},

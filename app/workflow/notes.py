@@ -54,7 +54,7 @@ def read_all(
             "kind": n.kind,
             "at": n.at,
             "author": n.author,
-            "text": ctx.keys.decrypt(n.text_enc, _aad(n.id)) or "",
+            "text": ctx.keys.decrypt(n.text_enc, _aad(n.id)),  # None once purged
             "task_id": None,
         }
         for n in session.exec(
@@ -68,7 +68,7 @@ def read_all(
             "kind": TASK,
             "at": t.completed_at,
             "author": t.completed_by or "",
-            "text": ctx.keys.decrypt(t.note_enc, f"task.note:{t.id}") or "",
+            "text": ctx.keys.decrypt(t.note_enc, f"task.note:{t.id}"),
             "task_id": t.id,
         }
         for t in task_rows

@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
         401: {"description": "No or bad token"},
         404: {"description": "Not yours"},
         409: {"description": "Nothing to object to, or the time to object has passed"},
+        410: {"description": "The request's personal data was purged (retention ran out)"},
     },
 )
 def object_to_decision(

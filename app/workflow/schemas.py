@@ -196,7 +196,7 @@ class DecisionPublic(BaseModel):
     outcome: Outcome
     grounds: list[str]
     items: list[dict]
-    explanation: str
+    explanation: str | None = Field(description="Null once the request is purged.")
     decided_at: datetime
     decided_by: str
     objection_until: datetime | None
@@ -205,7 +205,7 @@ class DecisionPublic(BaseModel):
 class ExtensionPublic(BaseModel):
     previous_due_at: datetime
     new_due_at: datetime
-    reason: str
+    reason: str | None = Field(description="Null once the request is purged.")
     extended_at: datetime
     extended_by: str
 
@@ -217,7 +217,7 @@ class ObjectionPublic(BaseModel):
     )
     decision_id: str | None = None
     extension_id: str | None = None
-    reason: str
+    reason: str | None = Field(description="Null once the request is purged.")
     filed_at: datetime
     resolved_at: datetime | None
 

@@ -240,7 +240,7 @@ def _claim(session: Session, task_id: str, actor: Actor, is_cpo: bool) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound("No such task.")
-    lock_request(session, task.request_id)
+    lifecycle.refuse_purged(lock_request(session, task.request_id))
     session.refresh(task)
     if not is_cpo and task.assignee_id not in (None, actor.id):
         raise Problem(403, "forbidden", "This task is assigned to someone else.")
