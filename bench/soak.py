@@ -279,6 +279,7 @@ class Load:
             staff_gap = 1.0 / self.args.staff_rate if self.args.staff_rate > 0 else math.inf
             next_filing, next_staff, staff_turn = self.started, self.started, 0
             next_report = self.started + 60
+            reported: set[int] = set()
             while True:
                 now = time.monotonic()
                 if now >= end:
@@ -296,15 +297,18 @@ class Load:
                     if 0 <= index < len(self.minutes):
                         self.minutes[index].rss_kib = rss_kib(server_pid)
                         report(index, self.minutes[index])
+                        reported.add(index)
                     next_report += 60
                 await asyncio.sleep(max(0.0, min(next_filing, next_staff, end) - time.monotonic()))
             # Let what was started finish (bounded by the client's timeout).
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            last = len(self.minutes) - 1
-            if last >= 0 and self.minutes[last].rss_kib == 0:
-                self.minutes[last].rss_kib = rss_kib(server_pid)
-                report(last, self.minutes[last])
+            # The minutes not reported yet: the last full one (it ends with the load) and the
+            # stragglers' partial one.
+            for index, minute in enumerate(self.minutes):
+                if index not in reported:
+                    minute.rss_kib = rss_kib(server_pid)
+                    report(index, minute)
 
 
 def start_server(rightsdesk: str, env: dict, cwd: Path, port: int, workers: int):
@@ -413,7 +417,8 @@ def run(args: argparse.Namespace) -> int:
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         rss_start = rss_kib(proc.pid)
         print(f"server pid {proc.pid} :{port}; RSS before load {rss_start / 1024:.1f} MiB")
-        watcher.start()
+        if args.verify_share > 0:
+            watcher.start()
 
         def report(index: int, m: Minute) -> None:
             s = m.summary()
