@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -244,3 +246,36 @@ def integration_file(
     )
     assert response.status_code == expect, response.text
     return response.json()
+
+
+RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+
+
+def rightsdesk(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """The real `rightsdesk` command with these RIGHTSDESK_* settings only (the caller's own
+    are dropped)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
+    return subprocess.run(
+        [RIGHTSDESK, *args],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_cli(tmp_path: Path, settings: Settings, *args: str, **extra: str):
+    """`rightsdesk ARGS` in tmp_path on the test's database and keys (`extra`: more settings)."""
+    env = {
+        "RIGHTSDESK_DATABASE_URL": settings.database_url,
+        "RIGHTSDESK_VAR_DIR": str(tmp_path / "var"),
+        "RIGHTSDESK_NOTIFY_DIR": str(tmp_path / "outbox"),
+        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
+        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
+        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
+        **extra,
+    }
+    return rightsdesk(env, *args, cwd=tmp_path)

@@ -5,12 +5,8 @@ and appends leave one chain that verifies."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +14,7 @@ from sqlalchemy import text
 from app.audit import service as audit
 from app.audit.retention import BrokenChain, trim
 from app.core.db import Database
-from tests.support import T0, TEST_KEY
+from tests.support import T0, run_cli
 
 OLD = T0 - timedelta(days=800)  # past the two years
 RECENT = T0 - timedelta(days=700)  # still inside them
@@ -217,44 +213,24 @@ def test_checks_during_trims_do_not_cry_wolf(db):
 
 
 # The command and the worker step, as real processes on the real clock.
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
-
-
-def _run(tmp_path: Path, settings, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    env = {
-        **clean,
-        "RIGHTSDESK_DATABASE_URL": settings.database_url,
-        "RIGHTSDESK_VAR_DIR": str(tmp_path / "var"),
-        "RIGHTSDESK_NOTIFY_DIR": str(tmp_path / "outbox"),
-        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
-        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
-        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
-        **extra,
-    }
-    return subprocess.run(
-        [RIGHTSDESK, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_the_trim_command(db, settings, tmp_path):
     now = datetime.now(UTC)
     _append(db, now - timedelta(days=800), now - timedelta(days=799), now)
 
-    dry = _run(tmp_path, settings, "audit", "trim", "--dry-run")
+    dry = run_cli(tmp_path, settings, "audit", "trim", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["removed"] == 2 and json.loads(dry.stdout)["dry_run"]
     assert _base(db)[0] == 0
 
-    refused = _run(tmp_path, settings, "audit", "trim", RIGHTSDESK_AUDIT_RETENTION_DAYS="365")
+    refused = run_cli(tmp_path, settings, "audit", "trim", RIGHTSDESK_AUDIT_RETENTION_DAYS="365")
     assert refused.returncode != 0 and "RIGHTSDESK_AUDIT_RETENTION_DAYS" in refused.stderr
     assert _base(db)[0] == 0
 
-    done = _run(tmp_path, settings, "audit", "trim")
+    done = run_cli(tmp_path, settings, "audit", "trim")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["removed"], out["up_to"], out["dry_run"]) == (2, 2, False)
-    checked = _run(tmp_path, settings, "audit", "verify")
+    checked = run_cli(tmp_path, settings, "audit", "verify")
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout) == {
         "ok": True,
@@ -267,7 +243,7 @@ def test_the_trim_command(db, settings, tmp_path):
 def test_the_worker_trims(db, settings, tmp_path):
     now = datetime.now(UTC)
     _append(db, now - timedelta(days=800), now)
-    ran = _run(tmp_path, settings, "worker", "--once", RIGHTSDESK_DELIVERY="off")
+    ran = run_cli(tmp_path, settings, "worker", "--once", RIGHTSDESK_DELIVERY="off")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.strip().splitlines()[-1])["audit_entries_trimmed"] == 1
     assert _base(db)[0] == 1

@@ -3,11 +3,6 @@ is configured, rows not yet moved are still found."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -16,11 +11,10 @@ from app.core.db import Database
 from app.main import create_app
 from app.maintenance.keys import Reindex
 from tests.maintenance.conftest import DELEGATE, POA, settings_with
-from tests.support import TEST_KEY, latest_code, read_outbox, relogin, request_body
+from tests.support import TEST_KEY, latest_code, read_outbox, relogin, request_body, rightsdesk
 
 OLD_BIDX = "test-blind-index"  # tests/support.py make_settings
 NEW_BIDX = "new-blind-index-key-" + "z" * 20
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 
 
 def test_candidates_are_the_new_digest_first_then_the_previous():
@@ -150,8 +144,7 @@ def test_the_command_reindexes_and_says_the_previous_key_can_go(
     app, client, staff, outbox_dir, database_url, tmp_path, settings
 ):
     ids = _filed(client)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    env.update(
+    env = dict(
         RIGHTSDESK_DATABASE_URL=database_url,
         RIGHTSDESK_VAR_DIR=str(settings.var_dir),
         RIGHTSDESK_SECRET_KEY=settings.secret_key,
@@ -161,13 +154,7 @@ def test_the_command_reindexes_and_says_the_previous_key_can_go(
     )
 
     def run(*args):
-        return subprocess.run(
-            [RIGHTSDESK, "keys", "reindex", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return rightsdesk(env, "keys", "reindex", *args)
 
     stopped = run("--batch-size", "1", "--max-batches", "1")
     assert stopped.returncode == 3, stopped.stderr

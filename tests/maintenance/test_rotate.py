@@ -4,9 +4,7 @@ and everything still reads through the API once the old key is gone from the rin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,9 +27,7 @@ from tests.maintenance.conftest import (
     settings_with,
     values_with_prefix,
 )
-from tests.support import read_outbox, relogin, staff_read
-
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+from tests.support import read_outbox, relogin, rightsdesk, staff_read
 
 
 def test_the_registry_names_every_sealed_column():
@@ -234,12 +230,8 @@ def test_a_finished_job_starts_a_new_pass_when_values_are_left_under_an_old_key(
     assert remaining(app.state.ctx.db, "t2") == 0
 
 
-def _cli(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    env.update(env_overrides)
-    return subprocess.run(
-        [RIGHTSDESK, "keys", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return rightsdesk(env, "keys", *args)
 
 
 @pytest.fixture

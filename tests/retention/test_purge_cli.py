@@ -6,8 +6,6 @@ shorter than two years (RIGHTSDESK_AUDIT_RETENTION_DAYS below 730) in one line."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.core.clock import FrozenClock
-from tests.support import T0, TEST_KEY, act, file_request, relogin
+from tests.support import T0, act, file_request, relogin, run_cli
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 FOUR_YEARS = timedelta(days=4 * 365)
@@ -25,23 +23,6 @@ FOUR_YEARS = timedelta(days=4 * 365)
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0 - FOUR_YEARS)
-
-
-def _run(tmp_path: Path, settings, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    env = {
-        **clean,
-        "RIGHTSDESK_DATABASE_URL": settings.database_url,
-        "RIGHTSDESK_VAR_DIR": str(tmp_path / "var"),
-        "RIGHTSDESK_NOTIFY_DIR": str(tmp_path / "outbox"),
-        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
-        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
-        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
-        **extra,
-    }
-    return subprocess.run(
-        [RIGHTSDESK, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def _rejected(client, staff, email: str) -> str:
@@ -81,7 +62,7 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     snapshot = _rows(database_url, "SELECT * FROM request ORDER BY id")
     entries = _rows(database_url, "SELECT count(*) FROM audit_entry")
 
-    dry = _run(tmp_path, settings, "purge", "--dry-run")
+    dry = run_cli(tmp_path, settings, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     preview = json.loads(dry.stdout.strip().splitlines()[-1])
     assert preview["dry_run"] is True and preview["requests"] == 3
@@ -90,7 +71,7 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     assert _rows(database_url, "SELECT * FROM request ORDER BY id") == snapshot
     assert _rows(database_url, "SELECT count(*) FROM audit_entry") == entries
 
-    done = _run(tmp_path, settings, "purge", "--batch-size", "2")
+    done = run_cli(tmp_path, settings, "purge", "--batch-size", "2")
     assert done.returncode == 0, done.stderr
     assert "batch 1: purged 2" in done.stderr and "batch 2: purged 1" in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,17 +81,17 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
         assert personal not in done.stdout + done.stderr
     audited = _rows(database_url, "SELECT request_id FROM audit_entry WHERE action = 'purge'")
     assert sorted(r[0] for r in audited) == sorted(old)
-    checked = _run(tmp_path, settings, "audit", "verify")
+    checked = run_cli(tmp_path, settings, "audit", "verify")
     assert checked.returncode == 0 and json.loads(checked.stdout)["ok"] is True
 
-    again = _run(tmp_path, settings, "purge")
+    again = run_cli(tmp_path, settings, "purge")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout.strip().splitlines()[-1])["requests_purged"] == 0
 
 
 def test_the_worker_purges(closed, settings, tmp_path, database_url):
     old, recent = closed
-    done = _run(tmp_path, settings, "worker", "--once")
+    done = run_cli(tmp_path, settings, "worker", "--once")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["requests_purged"] == 3 and summary["failed_steps"] == []
@@ -123,7 +104,7 @@ def test_the_worker_purges(closed, settings, tmp_path, database_url):
 def test_an_access_record_kept_under_two_years_is_refused(
     closed, settings, tmp_path, database_url, command
 ):
-    done = _run(tmp_path, settings, *command, RIGHTSDESK_AUDIT_RETENTION_DAYS="729")
+    done = run_cli(tmp_path, settings, *command, RIGHTSDESK_AUDIT_RETENTION_DAYS="729")
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rightsdesk: "), done.stderr
@@ -131,5 +112,5 @@ def test_an_access_record_kept_under_two_years_is_refused(
     assert "Traceback" not in done.stderr
     assert not any(_purged(database_url).values())
     # 730 itself is accepted.
-    ok = _run(tmp_path, settings, *command, RIGHTSDESK_AUDIT_RETENTION_DAYS="730")
+    ok = run_cli(tmp_path, settings, *command, RIGHTSDESK_AUDIT_RETENTION_DAYS="730")
     assert ok.returncode == 0, ok.stderr
