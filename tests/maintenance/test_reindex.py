@@ -171,11 +171,11 @@ def test_the_command_reindexes_and_says_the_previous_key_can_go(
 
 
 def test_while_moving_the_hourly_limit_per_address_counts_rows_under_both_keys(
-    database_url, tmp_path, clock
+    app, database_url, tmp_path, clock
 ):
     """RIGHTSDESK_INTAKE_MAX_PER_EMAIL_PER_HOUR must not restart from zero because the index
     moved: filings indexed under the previous key still count."""
-    limit = 2
+    limit = 2  # (`app`: its teardown empties the database these apps write to)
     before = create_app(
         settings_with(database_url, tmp_path, intake_max_per_email_per_hour=limit), clock
     )
