@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, or_
+from sqlalchemy import Select, bindparam, func, insert, or_
 from sqlmodel import Session, select
 
 from app.core.actors import Actor
@@ -111,31 +111,23 @@ def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
         )
 
 
-_RECENT_BY_FILER = (
-    select(func.count())
-    .select_from(Request)
-    .where(
-        or_(
-            Request.subject_email_bidx == bindparam("bidx"),
-            Request.requester_email_bidx == bindparam("bidx"),
-        ),
-        Request.created_at > bindparam("since"),
+def _filings_by(match) -> Select:
+    """Filings in the last hour whose subject or proxy e-mail index `match`es."""
+    return (
+        select(func.count())
+        .select_from(Request)
+        .where(
+            or_(match(Request.subject_email_bidx), match(Request.requester_email_bidx)),
+            Request.created_at > bindparam("since"),
+        )
     )
-)
+
+
+_RECENT_BY_FILER = _filings_by(lambda column: column == bindparam("bidx"))
 # While the blind index moves to a new key (keys reindex), a filer's earlier rows may carry the
 # previous key's digest: count under both. (An expanding IN leaves the driver fast path, so the
 # equality above stays the everyday statement.)
-_RECENT_BY_FILER_ANY = (
-    select(func.count())
-    .select_from(Request)
-    .where(
-        or_(
-            Request.subject_email_bidx.in_(bindparam("bidx", expanding=True)),
-            Request.requester_email_bidx.in_(bindparam("bidx", expanding=True)),
-        ),
-        Request.created_at > bindparam("since"),
-    )
-)
+_RECENT_BY_FILER_ANY = _filings_by(lambda column: column.in_(bindparam("bidx", expanding=True)))
 
 
 def _check_flood(

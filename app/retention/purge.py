@@ -51,6 +51,7 @@ from app.models import (
 )
 from app.models import Document as DocumentRow
 from app.requests import lifecycle
+from app.retention.plan import active_holds
 from app.verification import documents
 
 # PIPC safety-measures standard Art. 8: the access record is kept at least two years.
@@ -239,9 +240,7 @@ def _destroy(session: Session, request_id: str, *, now: datetime, before: dateti
     if request.purged_at is not None or request.closed_at is None or request.closed_at >= before:
         return None
     # A hold set since the batch was chosen (holds are set under the request's lock).
-    if session.exec(
-        select(Hold.id).where(Hold.request_id == request_id, Hold.released_at.is_(None))
-    ).first():
+    if active_holds(session, request_id):
         return None
     done = Purged()
     conn = session.connection()
