@@ -22,7 +22,6 @@ Keys are HMACs of the address or identifier, never an address or an e-mail in cl
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import math
@@ -33,7 +32,6 @@ from functools import lru_cache
 from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -172,18 +170,6 @@ def guard(
             raise
         commit(session)
     return value
-
-
-async def guard_async(
-    ctx: AppContext, action: str, *, ip: str | None, identifier: str | None = None
-) -> None:
-    """`guard` for an async route: the count runs in a worker thread, so the event loop never
-    waits on the database; with the action's limits off, no hop at all."""
-    g = GUARDS[action]
-    if any(ctx.settings.rate_limit(name) for name in (g.by_address, g.by_identifier) if name):
-        await anyio.to_thread.run_sync(
-            functools.partial(guard, ctx, action, ip=ip, identifier=identifier)
-        )
 
 
 def _hit(
