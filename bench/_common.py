@@ -1,10 +1,7 @@
-"""What the HTTP benchmarks share: starting a server in its own process group, waiting for it,
-its CPU time from /proc, driving it with wrk, and the machine line. Copied from intake.py's
-helpers (which keeps its own copy for now), so the benchmarks measure the same way.
-
-Also `page_app`, the bare baseline of bench/queue.py's HTTP phase (uvicorn imports it by name,
-`_common:page_app`, so it lives here and not in queue.py, whose name shadows the standard
-library's `queue`).
+"""What the HTTP benchmarks share: a fresh folder and environment for the service, starting a
+server (`rightsdesk serve`, a bare uvicorn app, `rightsdesk worker`) in its own process group,
+waiting for it, its CPU time from /proc, stopping it, driving it with wrk, and the machine line.
+Used by bench/intake.py and bench/staff_queue.py, so that both measure the same way.
 """
 
 from __future__ import annotations
@@ -12,9 +9,12 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +23,7 @@ from pathlib import Path
 
 HOST = "127.0.0.1"  # the only address these benchmarks ever send to
 BENCH_DIR = Path(__file__).resolve().parent
-PAGE_ENV = "RIGHTSDESK_BENCH_PAGE"  # the bare app's page: a JSON file
+ROOT = BENCH_DIR.parent
 
 
 class Fatal(Exception):
@@ -34,23 +34,61 @@ class Fatal(Exception):
         self.code = code
 
 
+# --- tools, folder, environment ------------------------------------------------------------
+
+
+def find_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Fatal("wrk not found: install it with `apt-get install wrk` (Debian's package)")
+    return wrk
+
+
+def find_rightsdesk(given: str | None = None) -> str:
+    """The `rightsdesk` command: `given`, else the one next to this python, else on PATH."""
+    rightsdesk = given or str(Path(sys.executable).parent / "rightsdesk")
+    if not Path(rightsdesk).exists():
+        rightsdesk = shutil.which("rightsdesk") or ""
+    if not rightsdesk:
+        raise Fatal("the `rightsdesk` command was not found: `make install` first")
+    return rightsdesk
+
+
+def run_folder(prefix: str) -> Path:
+    """A fresh folder for one run (database, notices, logs) under the project's var/, where
+    `make run` keeps its own: on these machines /tmp sits on a much slower path for file
+    creation (0.5 ms against 0.03 ms per file), which would measure the folder rather than
+    the service."""
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=var))
+
+
+def service_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any RIGHTSDESK_* variable (so the service's
+    defaults apply), unbuffered output, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings)
+    return env
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (uvicorn --workers N forks its workers)."""
-    total = cpu_seconds(pid)
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return total + sum(tree_cpu_seconds(int(c)) for c in children)
+    """User + system CPU time so far of a server: the process and every live process of its
+    group (each server is started in a session of its own, so with `--workers N` that is
+    uvicorn's supervisor and its N workers; Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:  # the process group (field 5 of stat) is the server's pid
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -62,7 +100,7 @@ def free_port() -> int:
 @dataclass
 class Server:
     name: str
-    port: int
+    port: int  # 0 for a process that does not listen (`rightsdesk worker`)
     proc: subprocess.Popen
     log: Path
 
@@ -91,8 +129,21 @@ class Server:
                 continue
 
 
+def clean_up(servers: list[Server], folder: Path, keep: bool, indent: str = "") -> None:
+    """Stop the servers, the last started first, then delete the run's folder (unless `keep`:
+    then say where it is)."""
+    for server in reversed(servers):
+        server.stop()
+    if keep:
+        print(f"{indent}kept {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Server:
-    port = int(cmd[cmd.index("--port") + 1])
+    """Start `cmd` in a session of its own (so that stop() and cpu_seconds() reach its
+    children too), its output in `log`."""
+    port = int(cmd[cmd.index("--port") + 1]) if "--port" in cmd else 0
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd,
@@ -104,6 +155,23 @@ def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) 
             start_new_session=True,
         )
     return Server(name, port, proc, log)
+
+
+def start_service(rightsdesk: str, workers: int, env: dict[str, str], cwd: Path) -> Server:
+    """`rightsdesk serve` on a free port of 127.0.0.1; its log is cwd/service.log."""
+    cmd = [rightsdesk, "serve", "--host", HOST, "--port", str(free_port()),
+           "--workers", str(workers)]  # fmt: skip
+    return start("service", cmd, env, cwd, cwd / "service.log")
+
+
+def start_bare(factory: str, workers: int, env: dict[str, str], cwd: Path) -> Server:
+    """A bare app, `module:factory` of a file in bench/, under uvicorn with the service's
+    settings (its workers, no access log, no proxy headers; uvloop and httptools, uvicorn's
+    choice when they are installed); its log is cwd/bare.log."""
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR), factory,
+           "--host", HOST, "--port", str(free_port()), "--workers", str(workers),
+           "--no-access-log", "--log-level", "warning", "--no-proxy-headers"]  # fmt: skip
+    return start("bare", cmd, env, cwd, cwd / "bare.log")
 
 
 def http(
@@ -126,7 +194,16 @@ def http(
         return exc.code, exc.read()
 
 
-def wait_http(server: Server, path: str, expect: int = 200, timeout: float = 120.0) -> None:
+def wait_http(
+    server: Server,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    expect: int = 200,
+    timeout: float = 90.0,
+) -> None:
     """Poll until `path` answers `expect` (bounded by `timeout`)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -134,7 +211,7 @@ def wait_http(server: Server, path: str, expect: int = 200, timeout: float = 120
         if server.proc.poll() is not None:
             raise Fatal(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
         try:
-            status, _ = http(server, path, timeout=5)
+            status, _ = http(server, path, method=method, body=body, headers=headers, timeout=5)
             if status == expect:
                 return
             last = f"status {status}"
@@ -151,8 +228,10 @@ def wait_http(server: Server, path: str, expect: int = 200, timeout: float = 120
 class WrkResult:
     rps: float
     requests: int
-    ok: int  # answers with the expected status
-    bad: int  # any other status
+    # Named after the BENCH line of the Lua scripts: `created` counts the answers with the
+    # expected status (201 for post.lua, 200 for get.lua), `non201` every other one.
+    created: int
+    non201: int
     statuses: str
     socket_errors: dict[str, int]
     p50_ms: float
@@ -162,10 +241,17 @@ class WrkResult:
     seconds: float
     raw: str = field(repr=False)
     cpu_s: float = 0.0  # CPU time (user + system) the server used during the run
+    # CPU of a helper process the run also drove (intake's `--delivery worker`: the
+    # `rightsdesk worker`, from the run's start until it has delivered this run's notices).
+    worker_cpu_s: float = 0.0
 
     @property
     def cpu_ms_per_request(self) -> float:
         return 1000 * self.cpu_s / self.requests if self.requests else 0.0
+
+    @property
+    def worker_cpu_ms_per_request(self) -> float:
+        return 1000 * self.worker_cpu_s / self.created if self.created else 0.0
 
     @property
     def cpu_share(self) -> float:
@@ -174,23 +260,25 @@ class WrkResult:
 
     @property
     def errors(self) -> int:
-        return self.bad + sum(self.socket_errors.values())
+        return self.non201 + sum(self.socket_errors.values())
 
 
 def parse_wrk(output: str) -> WrkResult:
     """wrk's summary: requests/s from its own text, the rest from the BENCH line that the
-    Lua script's done() prints (exact microseconds; `created`/`non201` = expected/other)."""
+    Lua script's done() prints (exact microseconds, and the count of unexpected answers)."""
     m = re.search(r"^BENCH (.*)$", output, re.M)
     if not m:
         raise Fatal(f"wrk printed no BENCH line:\n{output[-2000:]}", 1)
     kv = dict(item.split("=", 1) for item in m.group(1).split())
     rps_m = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
     seconds = max(int(kv["duration_us"]) / 1e6, 1e-9)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
         rps=float(rps_m.group(1)) if rps_m else int(kv["requests"]) / seconds,
         requests=int(kv["requests"]),
-        ok=int(kv["created"]),
-        bad=int(kv["non201"]),
+        created=int(kv["created"]),
+        # wrk's own count covers >= 400 only; the script's covers anything but the expected.
+        non201=max(int(kv["non201"]), int(non2xx.group(1)) if non2xx else 0),
         statuses=kv["statuses"],
         socket_errors={k: int(kv[k]) for k in ("connect", "read", "write", "timeout")},
         p50_ms=int(kv["p50_us"]) / 1e3,
@@ -202,7 +290,7 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(
+def wrk_cmd(
     wrk: str,
     url: str,
     *,
@@ -212,8 +300,8 @@ def run_wrk(
     duration: float,
     threads: int = 1,
     timeout: float = 10,
-) -> WrkResult:
-    cmd = [
+) -> list[str]:
+    return [
         wrk,
         f"-t{min(threads, connections)}",
         f"-c{connections}",
@@ -227,13 +315,23 @@ def run_wrk(
         "--",
         *script_args,
     ]
+
+
+def run_wrk(wrk: str, url: str, **options) -> WrkResult:
+    """One wrk run (the options of wrk_cmd), bounded in time."""
+    duration = options["duration"]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+        done = subprocess.run(
+            wrk_cmd(wrk, url, **options), capture_output=True, text=True, timeout=duration + 60
+        )
     except subprocess.TimeoutExpired as exc:
         raise Fatal(f"wrk did not finish within {duration + 60:.0f} s", 1) from exc
     if done.returncode != 0:
         raise Fatal(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", 1)
     return parse_wrk(done.stdout)
+
+
+# --- the machine ----------------------------------------------------------------------------
 
 
 def machine() -> dict[str, str]:
@@ -257,26 +355,11 @@ def machine() -> dict[str, str]:
     }
 
 
-# --- the bare baseline of the queue's HTTP phase ------------------------------------------
-
-
-def page_app():
-    """FastAPI with one async endpoint that answers a queue page held in memory: the page is
-    read once at start from the JSON file named by RIGHTSDESK_BENCH_PAGE (the service's own
-    answer, fetched by the benchmark), validated into the service's `QueuePage`, and on each
-    call serialised through the same response model, as the service's route does. No auth, no
-    database, no middleware."""
-    import json
-
-    from fastapi import FastAPI
-
-    from app.requests.schemas import QueuePage
-
-    page = QueuePage.model_validate(json.loads(Path(os.environ[PAGE_ENV]).read_text()))
-    api = FastAPI()
-
-    @api.get("/v1/staff/requests", response_model=QueuePage)
-    async def queue_page():
-        return page
-
-    return api
+def machine_line(info: dict[str, str], wrk: str) -> str:
+    """`machine: …` with wrk's version, as the benchmarks print it first."""
+    done = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
+    version = (done.stdout.splitlines() or ["wrk ?"])[0].strip()
+    return (
+        f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
+        f"load {info['loadavg']}; {version}"
+    )

@@ -36,16 +36,13 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# This folder's queue.py would shadow the standard library's (which psycopg imports).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from sqlalchemy import func, select, update
 
-from sqlalchemy import func, select, update  # noqa: E402
-
-from app.audit import service  # noqa: E402
-from app.audit.chain import GENESIS, canonical, entry_hash  # noqa: E402
-from app.core.db import Database  # noqa: E402
-from app.core.migrations import upgrade  # noqa: E402
-from app.models import AuditEntry, AuditHead  # noqa: E402
+from app.audit import service
+from app.audit.chain import GENESIS, canonical, entry_hash
+from app.core.db import Database
+from app.core.migrations import upgrade
+from app.models import AuditEntry, AuditHead
 
 _entry, _head = AuditEntry.__table__, AuditHead.__table__
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)

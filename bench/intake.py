@@ -25,30 +25,55 @@ import argparse
 import collections
 import importlib.util
 import json
-import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-HOST = "127.0.0.1"  # the only address this benchmark ever sends to
-BENCH_DIR = Path(__file__).resolve().parent
+from _common import (
+    BENCH_DIR,
+    Fatal,
+    Server,
+    WrkResult,
+    clean_up,
+    cpu_seconds,
+    find_rightsdesk,
+    find_wrk,
+    machine,
+    machine_line,
+    parse_wrk,
+    run_folder,
+    run_wrk,
+    service_env,
+    start,
+    start_bare,
+    start_service,
+    wait_http,
+    wrk_cmd,
+)
+
 LUA = BENCH_DIR / "post.lua"
 GOAL = 0.25
 LONG_TERM_GOAL = 0.35
 NOTICES_PER_REQUEST = 2  # the receipt and the one-time code
 PROFILE_RATE = 100  # py-spy samples per second
+
+
+def wrk_options(args: argparse.Namespace, duration: float, tag: str) -> dict:
+    """wrk's options for a run of post.lua (see _common.wrk_cmd)."""
+    return {
+        "lua": LUA,
+        "script_args": [tag],
+        "connections": args.connections,
+        "duration": duration,
+        "threads": args.threads,
+        "timeout": args.timeout,
+    }
 
 
 # --- the bare app (imported by uvicorn in its own process: `intake:bare_app`) --------------
@@ -70,204 +95,6 @@ def bare_app():
         return {"status": "ok"}
 
     return api
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-class Fatal(Exception):
-    """Stop the run with this message and exit status."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a server: the process and every live process of its
-    group (each server is started in a session of its own, so with `--workers N` that is
-    uvicorn's supervisor and its N workers; Linux /proc)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid:  # the process group (field 5 of stat) is the server's pid
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/v1/requests"
-
-    def log_tail(self, lines: int = 25) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        # The server was started in its own session: signal its group, i.e. it and its children.
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-
-def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Server:
-    port = int(cmd[cmd.index("--port") + 1]) if "--port" in cmd else 0  # the worker: none
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Server(name, port, proc, log)
-
-
-def wait_http(server: Server, path: str, method: str = "GET", body: bytes | None = None,
-              expect: int = 200, timeout: float = 90.0) -> None:  # fmt: skip
-    """Poll until `path` answers `expect` (bounded by `timeout`)."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise Fatal(f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}")
-        req = urllib.request.Request(f"http://{HOST}:{server.port}{path}", data=body, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                if resp.status == expect:
-                    return
-                last = f"status {resp.status}"
-        except urllib.error.HTTPError as exc:
-            last = f"status {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            last = type(exc).__name__
-        time.sleep(0.2)
-    raise Fatal(f"{server.name} not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}")
-
-
-# --- wrk ------------------------------------------------------------------------------------
-
-
-@dataclass
-class WrkResult:
-    rps: float
-    requests: int
-    created: int
-    non201: int
-    statuses: str
-    socket_errors: dict[str, int]
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    seconds: float
-    raw: str = field(repr=False)
-    cpu_s: float = 0.0  # CPU time (user + system) the server process used during the run
-    # `--delivery worker`: CPU of the `rightsdesk worker` process, from the run's start until
-    # it has delivered this run's notices.
-    worker_cpu_s: float = 0.0
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return 1000 * self.cpu_s / self.requests if self.requests else 0.0
-
-    @property
-    def worker_cpu_ms_per_request(self) -> float:
-        return 1000 * self.worker_cpu_s / self.created if self.created else 0.0
-
-    @property
-    def cpu_share(self) -> float:
-        """How much of one core the server used while wrk ran."""
-        return self.cpu_s / self.seconds
-
-    @property
-    def errors(self) -> int:
-        return self.non201 + sum(self.socket_errors.values())
-
-
-def parse_wrk(output: str) -> WrkResult:
-    """Read wrk's summary: requests/s from its own text, the rest from the BENCH line that
-    post.lua's done() prints (exact microseconds, and the count of answers other than 201)."""
-    m = re.search(r"^BENCH (.*)$", output, re.M)
-    if not m:
-        raise Fatal(f"wrk printed no BENCH line (is {LUA} in use?):\n{output[-2000:]}", 1)
-    kv = dict(item.split("=", 1) for item in m.group(1).split())
-    rps_m = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
-    seconds = max(int(kv["duration_us"]) / 1e6, 1e-9)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return WrkResult(
-        rps=float(rps_m.group(1)) if rps_m else int(kv["requests"]) / seconds,
-        requests=int(kv["requests"]),
-        created=int(kv["created"]),
-        # wrk's own count covers >= 400 only; the script's covers anything but 201.
-        non201=max(int(kv["non201"]), int(non2xx.group(1)) if non2xx else 0),
-        statuses=kv["statuses"],
-        socket_errors={k: int(kv[k]) for k in ("connect", "read", "write", "timeout")},
-        p50_ms=int(kv["p50_us"]) / 1e3,
-        p90_ms=int(kv["p90_us"]) / 1e3,
-        p99_ms=int(kv["p99_us"]) / 1e3,
-        max_ms=int(kv["max_us"]) / 1e3,
-        seconds=seconds,
-        raw=output,
-    )
-
-
-def wrk_cmd(wrk: str, url: str, args: argparse.Namespace, duration: float, tag: str) -> list[str]:
-    return [
-        wrk,
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{max(1, round(duration))}s",
-        "--latency",
-        "--timeout",
-        f"{args.timeout:g}s",
-        "-s",
-        str(LUA),
-        url,
-        "--",
-        tag,
-    ]
-
-
-def run_wrk(wrk: str, url: str, args: argparse.Namespace, duration: float, tag: str) -> WrkResult:
-    cmd = wrk_cmd(wrk, url, args, duration, tag)
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
-    except subprocess.TimeoutExpired as exc:
-        raise Fatal(f"wrk did not finish within {duration + 60:.0f} s", 1) from exc
-    if done.returncode != 0:
-        raise Fatal(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", 1)
-    return parse_wrk(done.stdout)
 
 
 # --- checks after the load ------------------------------------------------------------------
@@ -315,7 +142,7 @@ def db_counts(db: str) -> dict[str, object]:
     """Read-only look at the service's database (a SQLite file, or a PostgreSQL URL): requests
     filed, outbox states, access-record entries."""
     if db.startswith("postgresql"):
-        psycopg = _psycopg()
+        import psycopg
 
         try:
             with psycopg.connect(_libpq_url(db), connect_timeout=10) as conn:
@@ -340,18 +167,6 @@ def db_counts(db: str) -> dict[str, object]:
         conn.close()
 
 
-def _psycopg():
-    """psycopg, imported without this folder on the path: its `queue.py` (the queue benchmark)
-    would shadow the standard library's `queue`, which psycopg needs."""
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
-    try:
-        import psycopg
-    finally:
-        sys.path[:] = saved
-    return psycopg
-
-
 def _libpq_url(url: str) -> str:
     """postgresql+psycopg://… (SQLAlchemy's form) as libpq takes it."""
     return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
@@ -360,7 +175,7 @@ def _libpq_url(url: str) -> str:
 def reset_postgres(url: str) -> None:
     """Empty the benchmark's PostgreSQL database (its public schema), so the service migrates
     a fresh one. Only a database whose name holds `bench`: never a test or a real database."""
-    psycopg = _psycopg()
+    import psycopg
 
     name = url.rsplit("/", 1)[-1].split("?", 1)[0]
     if "bench" not in name:
@@ -415,7 +230,7 @@ def profile_service(
     spy += {"gil": ["--gil"], "active": [], "wall": ["--idle"]}[args.profile_mode]
     if args.workers > 1:
         spy.append("--subprocesses")  # uvicorn's workers are children of the sampled pid
-    cmd = wrk_cmd(wrk, service.url, args, seconds + 4, "prof")
+    cmd = wrk_cmd(wrk, service.url("/v1/requests"), **wrk_options(args, seconds + 4, "prof"))
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as load:
         try:
             time.sleep(1.5)  # let the load settle first
@@ -603,27 +418,6 @@ def summarise_profile(path: Path, mode: str, seconds: float, rate: int, top: int
 # --- the run --------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "?"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "loadavg": load,
-    }
-
-
 def fmt_row(name: str, m: dict) -> str:
     return (
         f"{name:<8} {m['rps']:>9.1f} {m['p50_ms']:>9.2f} {m['p99_ms']:>9.2f} "
@@ -684,23 +478,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise Fatal("wrk not found: install it with `apt-get install wrk` (Debian's package)")
-    rightsdesk = args.rightsdesk or str(Path(sys.executable).parent / "rightsdesk")
-    if not Path(rightsdesk).exists():
-        rightsdesk = shutil.which("rightsdesk") or ""
-    if not rightsdesk:
-        raise Fatal("the `rightsdesk` command was not found: `make install` first")
-
+    wrk = find_wrk()
+    rightsdesk = find_rightsdesk(args.rightsdesk)
     info = machine()
-    wrk_version = subprocess.run(
-        [wrk, "--version"], capture_output=True, text=True, timeout=10
-    ).stdout.splitlines()[:1]
-    print(
-        f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
-        f"load {info['loadavg']}; {' '.join(wrk_version).strip()}"
-    )
+    print(machine_line(info, wrk))
     spec = importlib.util.find_spec("app")
     print(f"code under test: {Path(spec.origin).parent if spec and spec.origin else '?'}")
     print(
@@ -709,12 +490,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.rounds} rounds alternating, {args.warmup:g}s warm-up each; medians reported"
     )
 
-    # Under the project's var/, where `make run` keeps its database and outbox: on these
-    # machines /tmp sits on a much slower path for file creation (0.5 ms against 0.03 ms
-    # per file), which would measure the folder rather than the service.
-    var = BENCH_DIR.parent / "var"
-    var.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
+    tmp = run_folder("bench-")
     servers: list[Server] = []
     try:
         notify_dir = tmp / "notify"
@@ -726,48 +502,22 @@ def run(args: argparse.Namespace) -> int:
             db_url = f"sqlite:///{db_path}"
         print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; "
               f"workers: {args.workers}; delivery: {args.delivery}")  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-        env.update(
+        env = service_env(
             RIGHTSDESK_VAR_DIR=str(tmp / "var"),
             RIGHTSDESK_DATABASE_URL=db_url,
             RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
             # wrk files everything from one address: the per-address limit stays on (its cost
             # is part of the measure) but out of reach.
             RIGHTSDESK_RATE_LIMIT_FILING_PER_ADDRESS="999999999/hour",
-            PYTHONUNBUFFERED="1",
         )
         if args.delivery == "worker":
             env["RIGHTSDESK_DELIVERY"] = "off"
         env.update(item.split("=", 1) for item in args.env)
         if args.env:
             print(f"service settings: {' '.join(args.env)}")
-        service = start(
-            "service",
-            [
-                rightsdesk,
-                "serve",
-                "--host",
-                HOST,
-                "--port",
-                str(free_port()),
-                "--workers",
-                str(args.workers),
-            ],
-            env,
-            tmp,
-            tmp / "service.log",
-        )
+        service = start_service(rightsdesk, args.workers, env, tmp)
         servers.append(service)
-        bare = start(
-            "bare",
-            [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR),
-             "intake:bare_app", "--host", HOST, "--port", str(free_port()), "--workers",
-             str(args.workers),
-             "--no-access-log", "--log-level", "warning", "--no-proxy-headers"],
-            env,
-            tmp,
-            tmp / "bare.log",
-        )  # fmt: skip
+        bare = start_bare("intake:bare_app", args.workers, env, tmp)
         servers.append(bare)
         wait_http(service, "/readyz")
         deliverer: Server | None = None
@@ -777,7 +527,8 @@ def run(args: argparse.Namespace) -> int:
         body = json.dumps(
             {"type": "access", "subject": {"name": "홍길동", "email": "x@example.com"}}
         ).encode()
-        wait_http(bare, "/v1/requests", "POST", body, expect=201)
+        wait_http(bare, "/v1/requests", method="POST", body=body, expect=201,
+                  headers={"Content-Type": "application/json"})  # fmt: skip
         print(
             f"service pid {service.proc.pid} :{service.port}; bare pid {bare.proc.pid} :{bare.port}"
         )
@@ -791,7 +542,9 @@ def run(args: argparse.Namespace) -> int:
             pid = by_name[name].proc.pid
             before = cpu_seconds(pid)
             worker_before = cpu_seconds(deliverer.proc.pid) if deliverer else 0.0
-            res = run_wrk(wrk, by_name[name].url, args, duration, tag)
+            res = run_wrk(
+                wrk, by_name[name].url("/v1/requests"), **wrk_options(args, duration, tag)
+            )
             res.cpu_s = cpu_seconds(pid) - before
             if name == "service":
                 created_total += res.created
@@ -961,12 +714,7 @@ def run(args: argparse.Namespace) -> int:
             status = 1
         return status
     finally:
-        for server in reversed(servers):
-            server.stop()
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(servers, tmp, args.keep)
 
 
 def _raise_interrupt(_signum, _frame) -> None:

@@ -249,7 +249,7 @@ class StaffPrincipal:
 # Short reads that async routes and dependencies send to a worker thread share a small
 # limiter instead of the 40-thread default: at 32 connections, 32 threads taking turns at the
 # GIL (SQLite lets go of it for every row) cost more CPU than the reads, and throughput fell
-# below that of one connection (bench/queue.py). PostgreSQL gets more: its reads wait on the
+# below that of one connection (bench/staff_queue.py). PostgreSQL gets more: its reads wait on the
 # network, not on the GIL. Per event loop (a RunVar), as anyio keeps its own default.
 DB_READ_THREADS = {"sqlite": 2, "postgresql": 8}
 _db_reads: RunVar[CapacityLimiter] = RunVar("rightsdesk_db_reads")

@@ -88,7 +88,7 @@ async def list_queue(
     # async, with all of the database work (and the page's JSON) in one trip to a worker
     # thread, through the small limiter of reads: a `def` route with a session dependency made
     # four trips on the 40-thread default, and at 32 connections the trips and the threads
-    # queueing for the GIL cost more than the work (bench/queue.py, HTTP phase).
+    # queueing for the GIL cost more than the work (bench/staff_queue.py, HTTP phase).
     body, found, now = await read_in_thread(
         ctx, _read_page, ctx, principal, f, assignee, limit, cursor
     )

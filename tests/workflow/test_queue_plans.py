@@ -1,4 +1,4 @@
-"""The queue's pages are index seeks, even deep into a million rows (bench/queue.py measures
+"""The queue's pages are index seeks, even deep into a million rows (bench/staff_queue.py measures
 it; this guards the query shape): the plan of every page uses an index, never a table scan."""
 
 from __future__ import annotations

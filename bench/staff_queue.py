@@ -25,17 +25,17 @@ candidate indexes are dropped again; nothing outside the benchmark database chan
 Then, unless --no-http, an HTTP phase: a real `rightsdesk serve` (--workers 1 on SQLite, 4 on
 PostgreSQL) on the benchmark database answers GET /v1/staff/requests?limit=50 to a CPO token
 (an account made by `rightsdesk create-user`, logged in at /v1/auth/token), and in the same
-run a bare FastAPI app (bench/_common.py `page_app`, same uvicorn settings and workers)
+run a bare FastAPI app (`page_app` below, same uvicorn settings and workers)
 answers the same 50-item page from memory through the same response model. wrk (bench/get.lua)
 drives each in turn at 1 and 32 connections, alternating for a few rounds; it prints req/s,
-p50/p99, CPU ms per request (the server's process tree, from /proc) and the ratio service /
+p50/p99, CPU ms per request (the server's process group, from /proc) and the ratio service /
 bare per connection count. With --reuse the databases a --keep run left are used again.
 
-    .venv/bin/python bench/queue.py                          # 1,000,000 rows, both databases
-    .venv/bin/python bench/queue.py --rows 100000 --db sqlite
-    .venv/bin/python bench/queue.py --layout uniform --json /tmp/queue.json
-    .venv/bin/python bench/queue.py --db sqlite --keep                 # build once, keep
-    .venv/bin/python bench/queue.py --db sqlite --reuse --no-query     # HTTP phase only
+    .venv/bin/python bench/staff_queue.py                                # 1,000,000 rows, both databases
+    .venv/bin/python bench/staff_queue.py --rows 100000 --db sqlite
+    .venv/bin/python bench/staff_queue.py --layout uniform --json /tmp/queue.json
+    .venv/bin/python bench/staff_queue.py --db sqlite --keep             # build once, keep
+    .venv/bin/python bench/staff_queue.py --db sqlite --reuse --no-query # HTTP phase only
 
 Data (`--layout recent`, the default): received_at uniform over 3 years from 2024-01-01,
 due_at from the real statutory-deadline code (end of the Seoul day, so ~1,300 requests share
@@ -53,9 +53,7 @@ the PostgreSQL database `rightsdesk_bench_queue` is dropped and recreated at the
 dropped at the end (and the SQLite file under var/bench-queue/ deleted) unless --keep, on
 Ctrl-C and SIGTERM too.
 
-This file is named queue.py like the standard library module: its folder is taken off sys.path
-before anything is imported, so `import queue` (logging.handlers, concurrent.futures) still
-finds the standard one.
+The server helpers (start, wait, /proc CPU, wrk) are bench/_common.py's, shared with intake.py.
 """
 
 from __future__ import annotations
@@ -75,9 +73,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-VAR_DIR = ROOT / "var" / "bench-queue"
+from _common import (
+    BENCH_DIR,
+    ROOT,
+    Fatal,
+    clean_up,
+    cpu_seconds,
+    find_rightsdesk,
+    find_wrk,
+    http,
+    machine,
+    machine_line,
+    run_folder,
+    run_wrk,
+    service_env,
+    start_bare,
+    start_service,
+    wait_http,
+)
+
+VAR_DIR = ROOT / "var" / "bench-queue"  # the SQLite files: queue-N.db (N rows), its picks
 
 PG_HOST = "127.0.0.1"  # the only host this benchmark ever connects to
 PG_DB = "rightsdesk_bench_queue"  # the default of --pg-db
@@ -165,21 +180,6 @@ STAFF_COLUMNS = (
 _TO_CROCKFORD = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"
 )
-
-
-class Fatal(Exception):
-    """Stop the run with this message."""
-
-
-def _isolate_from_stdlib_queue() -> None:
-    """Drop this file's folder from sys.path (it would shadow the standard `queue`) and make
-    sure the project root (app/, alembic/) is importable."""
-    sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != BENCH_DIR]
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    loaded = sys.modules.get("queue")
-    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").parent == BENCH_DIR:
-        del sys.modules["queue"]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -992,19 +992,28 @@ HTTP_USER = "bench.http@bench.example"
 HTTP_PASSWORD = "bench-queue-http-password"
 LUA_GET = BENCH_DIR / "get.lua"
 HTTP_GOAL = 0.35  # service / bare at the highest connection count (issue 11, part 7)
+PAGE_ENV = "RIGHTSDESK_BENCH_PAGE"  # the bare app's page: a JSON file
 
 
-def _common():
-    """bench/_common.py, loaded by path: this folder is off sys.path (see the top)."""
-    import importlib.util
+def page_app():
+    """The bare baseline (uvicorn imports it in its own process: `staff_queue:page_app`):
+    FastAPI with one async endpoint that answers a queue page held in memory. The page is read
+    once at start from the JSON file named by RIGHTSDESK_BENCH_PAGE (the service's own answer,
+    fetched by the benchmark), validated into the service's `QueuePage`, and on each call
+    serialised through the same response model, as the service's route does. No auth, no
+    database, no middleware."""
+    from fastapi import FastAPI
 
-    module = sys.modules.get("_common")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("_common", BENCH_DIR / "_common.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["_common"] = module
-        spec.loader.exec_module(module)
-    return module
+    from app.requests.schemas import QueuePage
+
+    page = QueuePage.model_validate(json.loads(Path(os.environ[PAGE_ENV]).read_text()))
+    api = FastAPI()
+
+    @api.get("/v1/staff/requests", response_model=QueuePage)
+    async def queue_page():
+        return page
+
+    return api
 
 
 @dataclass
@@ -1030,7 +1039,7 @@ def _figures(res) -> dict:
     }
 
 
-def _staff_token(c, rightsdesk: str, env: dict, tmp: Path, service) -> str:
+def _staff_token(rightsdesk: str, env: dict, tmp: Path, service) -> str:
     """A CPO account made by `rightsdesk create-user` (kept from an earlier run if there),
     logged in through POST /v1/auth/token like the dashboard does."""
     import subprocess
@@ -1046,8 +1055,8 @@ def _staff_token(c, rightsdesk: str, env: dict, tmp: Path, service) -> str:
         timeout=120,
     )
     if done.returncode != 0 and "exists" not in (done.stderr + done.stdout).lower():
-        raise c.Fatal(f"create-user failed: {done.stderr.strip() or done.stdout.strip()}")
-    status, body = c.http(
+        raise Fatal(f"create-user failed: {done.stderr.strip() or done.stdout.strip()}")
+    status, body = http(
         service,
         "/v1/auth/token",
         method="POST",
@@ -1055,7 +1064,7 @@ def _staff_token(c, rightsdesk: str, env: dict, tmp: Path, service) -> str:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     if status != 200:
-        raise c.Fatal(f"log-in answered {status}: {body[:300]!r}")
+        raise Fatal(f"log-in answered {status}: {body[:300]!r}")
     return json.loads(body)["access_token"]
 
 
@@ -1064,37 +1073,21 @@ def http_phase(target, args) -> dict:
     database, and in the same run a bare FastAPI app answering the same page from memory,
     both under wrk at each connection count, alternating for --http-rounds rounds."""
     import secrets
-    import shutil
-    import subprocess
-    import tempfile
 
-    c = _common()
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise Fatal("wrk not found: install it with `apt-get install wrk` (Debian's package)")
-    rightsdesk = str(Path(sys.executable).parent / "rightsdesk")
-    if not Path(rightsdesk).exists():
-        rightsdesk = shutil.which("rightsdesk") or ""
-    if not rightsdesk:
-        raise Fatal("the `rightsdesk` command was not found: `make install` first")
-    info = c.machine()
+    wrk = find_wrk()
+    rightsdesk = find_rightsdesk()
+    info = machine()
     workers = args.http_workers or (1 if target.name == "sqlite" else 4)
-    version = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
     print(
         f"\n== {target.name}: HTTP, GET {HTTP_PATH} (serve --workers {workers}; bare app the "
         f"same), wrk -t{args.http_threads} -d{args.http_duration:g}s, connections "
         f"{', '.join(map(str, args.http_connections))}, {args.http_rounds} rounds alternating"
     )
-    print(
-        f"  machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
-        f"load {info['loadavg']}; {(version.stdout.splitlines() or ['wrk ?'])[0].strip()}"
-    )
-    (ROOT / "var").mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-queue-http-", dir=ROOT / "var"))
+    print("  " + machine_line(info, wrk))
+    tmp = run_folder("bench-queue-http-")
     servers = []
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-        env.update(
+        env = service_env(
             RIGHTSDESK_DATABASE_URL=target.url,
             RIGHTSDESK_VAR_DIR=str(tmp / "var"),
             RIGHTSDESK_NOTIFY_DIR=str(tmp / "notify"),
@@ -1104,39 +1097,24 @@ def http_phase(target, args) -> dict:
             RIGHTSDESK_SECRET_KEY=secrets.token_urlsafe(48),
             RIGHTSDESK_ENCRYPTION_KEYS=ENCRYPTION_KEYS,
             RIGHTSDESK_BLIND_INDEX_KEY=BLIND_INDEX_KEY,
-            PYTHONUNBUFFERED="1",
         )
-        service = c.start(
-            "service",
-            [rightsdesk, "serve", "--host", c.HOST, "--port", str(c.free_port()),
-             "--workers", str(workers)],
-            env,
-            tmp,
-            tmp / "service.log",
-        )  # fmt: skip
+        service = start_service(rightsdesk, workers, env, tmp)
         servers.append(service)
-        c.wait_http(service, "/readyz", timeout=300)
-        token = _staff_token(c, rightsdesk, env, tmp, service)
-        status, body = c.http(service, HTTP_PATH, headers={"Authorization": f"Bearer {token}"})
+        wait_http(service, "/readyz", timeout=300)
+        token = _staff_token(rightsdesk, env, tmp, service)
+        status, body = http(service, HTTP_PATH, headers={"Authorization": f"Bearer {token}"})
         if status != 200:
             raise Fatal(f"the queue answered {status}: {body[:300]!r}")
         page = json.loads(body)
         if len(page["items"]) != LIMIT:
             raise Fatal(f"the queue page has {len(page['items'])} items, not {LIMIT}")
         (tmp / "page.json").write_bytes(body)
-        bare = c.start(
-            "bare",
-            [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR),
-             "_common:page_app", "--host", c.HOST, "--port", str(c.free_port()),
-             "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-             "--no-proxy-headers"],
-            {**env, c.PAGE_ENV: str(tmp / "page.json")},
-            tmp,
-            tmp / "bare.log",
-        )  # fmt: skip
+        bare = start_bare(
+            "staff_queue:page_app", workers, {**env, PAGE_ENV: str(tmp / "page.json")}, tmp
+        )
         servers.append(bare)
-        c.wait_http(bare, HTTP_PATH)
-        status, bare_body = c.http(bare, HTTP_PATH)
+        wait_http(bare, HTTP_PATH, timeout=120)
+        status, bare_body = http(bare, HTTP_PATH)
         if json.loads(bare_body) != page:
             raise Fatal("the bare app's page differs from the service's")
         print(
@@ -1147,8 +1125,8 @@ def http_phase(target, args) -> dict:
 
         def measure(name: str, connections: int, duration: float, tag: str):
             pid = by_name[name].proc.pid
-            before = c.tree_cpu_seconds(pid)
-            res = c.run_wrk(
+            before = cpu_seconds(pid)
+            res = run_wrk(
                 wrk,
                 by_name[name].url(HTTP_PATH),
                 lua=LUA_GET,
@@ -1157,7 +1135,7 @@ def http_phase(target, args) -> dict:
                 duration=duration,
                 threads=args.http_threads,
             )
-            res.cpu_s = c.tree_cpu_seconds(pid) - before
+            res.cpu_s = cpu_seconds(pid) - before
             return res
 
         if args.http_warmup:
@@ -1179,16 +1157,9 @@ def http_phase(target, args) -> dict:
                         f" cpu {res.cpu_ms_per_request:5.2f} ms/req err {res.errors}"
                     )
                 print(f"  c={conns:<3} round {i + 1}: " + " | ".join(line), flush=True)
-        info["loadavg_after"] = c.machine()["loadavg"]
-    except c.Fatal as exc:
-        raise Fatal(str(exc)) from None
+        info["loadavg_after"] = machine()["loadavg"]
     finally:
-        for server in reversed(servers):
-            server.stop()
-        if args.keep_http:
-            print(f"  kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(servers, tmp, args.keep_http, indent="  ")
 
     rows = []
     print(
@@ -1244,7 +1215,7 @@ def run_phase(target, label: str, args, picks: Picks, deep_cursor: str) -> list[
     try:
         for frozen in (False, True):
             contexts[frozen] = build_context(target.url, frozen)
-        captures = {k: Capture(c.db.engine) for k, c in contexts.items()}
+        captures = {k: Capture(ctx.db.engine) for k, ctx in contexts.items()}
         for case in cases(picks, deep_cursor):
             ctx = contexts[case.frozen]
             result = time_case(ctx, captures[case.frozen], case, args)
@@ -1556,5 +1527,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    _isolate_from_stdlib_queue()
     sys.exit(main())
