@@ -28,8 +28,30 @@ from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session
 
+from app.models.base import UTCDateTime
+
 _SEEN_MAX = 512
 _PREPARED_MAX = 256
+
+
+# The conversion of the last UTC datetime bound, per dialect: a filing binds the same `now`
+# object to a dozen columns of several statements, and SQLite's conversion to text cost more
+# than some of the statements. Every UTCDateTime column converts alike, so one cell serves all;
+# the cell is a tuple, swapped whole, so threads sharing it never see half of one.
+_LAST_DATETIME: dict[str, tuple] = {}
+
+
+def _shared_datetime(process, dialect_name: str):
+    def convert(value):
+        seen = _LAST_DATETIME.get(dialect_name)
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        out = process(value)
+        if value is not None:
+            _LAST_DATETIME[dialect_name] = (value, out)
+        return out
+
+    return convert
 
 
 class _Prepared:
@@ -52,7 +74,12 @@ class _Prepared:
         self.sql = compiled.string
         # Bind names in the order the driver wants them (qmark/numeric), or None (named).
         self.order = tuple(compiled.positiontup) if compiled.positional else None
-        self.processors = dict(compiled._bind_processors)
+        self.processors = {
+            name: _shared_datetime(process, dialect.name)
+            if isinstance(compiled.binds[name].type, UTCDateTime)
+            else process
+            for name, process in compiled._bind_processors.items()
+        }
         # Values the statement carries itself (literals in WHERE), by bind name.
         self.fixed = {
             name: bind.effective_value
