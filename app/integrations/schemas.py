@@ -143,7 +143,10 @@ class IntegrationTaskList(BaseModel):
 
 
 class SubjectIdentifiers(BaseModel):
-    name: str
+    """Each is null once the request is purged (its personal data destroyed after the
+    retention period, PIPA Art. 21)."""
+
+    name: str | None = Field(description="Null once the request is purged.")
     email: str | None
     phone: str | None
     birth_date: date | None
@@ -161,7 +164,9 @@ class IntegrationTaskDetail(IntegrationTask):
 
     subject: SubjectIdentifiers
     corrections: list[CorrectionOut] | None = Field(
-        None, description="For a correction: the items to change and their requested values."
+        None,
+        description="For a correction: the items to change and their requested values; null "
+        "once the request is purged.",
     )
 
 

@@ -226,7 +226,9 @@ def task_detail(
     keys = ctx.keys
     birth = pii.open_text(keys, request, "subject_birth_date")
     corrections = None
-    if request.type == "correction":
+    # Once purged, nothing of the subject's is left: every identifier is null (never "" or
+    # an empty list, which would read as "known to be empty").
+    if request.type == "correction" and request.purged_at is None:
         corrections = [
             CorrectionOut(**c) for c in pii.open_json(keys, request, "corrections") or []
         ]
@@ -242,7 +244,7 @@ def task_detail(
     return IntegrationTaskDetail(
         **_task_view(task, request, ctx.clock.now()).model_dump(),
         subject=SubjectIdentifiers(
-            name=pii.open_text(keys, request, "subject_name") or "",
+            name=pii.open_text(keys, request, "subject_name"),  # None once purged
             email=pii.open_text(keys, request, "subject_email"),
             phone=pii.open_text(keys, request, "subject_phone"),
             birth_date=date.fromisoformat(birth) if birth else None,
