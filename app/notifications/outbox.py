@@ -4,14 +4,15 @@ delivered afterwards, so an acknowledged request's notices survive a crash.
 Delivery claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite): the
 rows get a random claim token and a lease (`next_attempt_at` moved to the lease's end, so no
 other worker sees them as due). It sends them outside any transaction, over one connection,
-and records each result as soon as it is known, but only under its own token: a worker whose
-claim was taken over records nothing and sends nothing more. A message is only started with
+and records the results under its own token: a failure as soon as it is known, successes in
+small groups (a fraction of a second; see `_SENT_GROUP_SIZE`). A worker whose claim was taken
+over records nothing and sends nothing more. A message is only started with
 at least half a lease left; the worker renews the lease of the rest of its batch when less
 remains. So while its worker lives, a message is never sent by two workers.
 
 A worker that dies mid-batch leaves its rows claimed until the lease runs out; another worker
 then sends them. The one message it may have had in flight (handed to the relay, the result
-not yet recorded) is sent again then: delivery is at least once, never twice for a message
+not yet recorded, and the sent group not yet recorded) is sent again then: delivery is at least once, never twice for a message
 whose sending was recorded. The Message-ID is the outbox id, the same on every attempt.
 """
 
@@ -21,6 +22,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -299,6 +301,39 @@ class Claim:
         self.held.discard(message_id)
         return result.rowcount == 1
 
+    def record_sent(self, message_ids: list[str], attempts: dict[str, int]) -> set[str]:
+        """Record a group of messages as sent, in one transaction: the ones still ours.
+        Returns their ids; a message missing from it was taken over (lost)."""
+        if not message_ids:
+            return set()
+        table = self.queue.table
+        at = self.ctx.clock.now()
+        with self.db.transaction() as session:
+            conn = session.connection()
+            # One statement per attempts count (nearly always one: first attempts).
+            by_attempts: dict[int, list[str]] = {}
+            for mid in message_ids:
+                by_attempts.setdefault(attempts[mid], []).append(mid)
+            recorded: set[str] = set()
+            for count, ids in by_attempts.items():
+                recorded.update(
+                    conn.execute(
+                        update(table)
+                        .where(*self.mine(ids))
+                        .values(
+                            state="sent",
+                            sent_at=at,
+                            payload_enc=None,  # delivered: the personal data is not kept
+                            attempts=count,
+                            last_error=None,
+                            claim_token=None,
+                        )
+                        .returning(table.c.id)
+                    ).scalars()
+                )
+        self.held.difference_update(message_ids)
+        return recorded
+
     def release(self, rest: list[str]) -> int:
         """Hand back what was not sent: due again at once, for any worker."""
         ids = [mid for mid in rest if mid in self.held]
@@ -396,6 +431,15 @@ def _outcome(ctx: AppContext, attempts: int, error: str | None) -> dict:
     return {"attempts": attempts, "last_error": error, "next_attempt_at": at + backoff(attempts)}
 
 
+# Sent messages are recorded in groups: one write transaction per message cost more than
+# rendering and sending it (and on SQLite each took the write lock a filing waits for). A
+# group is recorded after this many messages or this long after its first, whichever comes
+# first, and always before the batch ends; a worker that dies in between sends that group
+# again when the lease runs out (at least once, as before; never twice once recorded).
+_SENT_GROUP_SIZE = 32
+_SENT_GROUP_SECONDS = 0.25
+
+
 def deliver_due(
     db: Database,
     ctx: AppContext,
@@ -406,7 +450,7 @@ def deliver_due(
     stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
     """Claim up to `limit` due messages (default RIGHTSDESK_OUTBOX_BATCH_SIZE), send them over
-    one connection, record each outcome under the claim as soon as it is known; `stop()`
+    one connection, record the outcomes under the claim (sent ones in groups); `stop()`
     hands back the rest. A database error propagates (the caller backs off): what was sent
     is recorded by then, except the message in hand, which its lease brings back."""
     now = now or ctx.clock.now()
@@ -415,28 +459,58 @@ def deliver_due(
     if not batch.rows:
         return report
     ids = [row.id for row in batch.rows]
-    with open_batch(sender) as out:
-        for i, row in enumerate(batch.rows):
-            if stop is not None and stop():
-                report.released += batch.release(ids[i:])
-                break
-            error = _send_one(ctx, batch, out, row, ids[i:])
-            if error is _LOST:
+    attempts = {row.id: row.attempts + 1 for row in batch.rows}
+    # Messages sent and not yet recorded: written as one group (see _SENT_GROUP_*).
+    unrecorded: list[str] = []
+    first_unrecorded_at = 0.0
+
+    def record_unrecorded() -> None:
+        recorded = batch.record_sent(unrecorded, attempts)
+        report.sent += len(recorded)
+        for mid in unrecorded:
+            if mid not in recorded:
                 report.lost += 1
-                continue
-            values = _outcome(ctx, row.attempts + 1, error)
-            if not batch.record(row.id, values):
-                report.lost += 1
-                log.warning("the claim on %s ran out before its result was recorded", row.id)
-            elif error is None:
-                report.sent += 1
-            else:
+                log.warning("the claim on %s ran out before its result was recorded", mid)
+        unrecorded.clear()
+
+    try:
+        with open_batch(sender) as out:
+            for i, row in enumerate(batch.rows):
+                if stop is not None and stop():
+                    record_unrecorded()
+                    report.released += batch.release(ids[i:])
+                    break
+                # The lease covers what is sent but not yet recorded, too.
+                error = _send_one(ctx, batch, out, row, unrecorded + ids[i:])
+                if error is _LOST:
+                    report.lost += 1
+                    continue
+                if error is None:
+                    if not unrecorded:
+                        first_unrecorded_at = time.monotonic()
+                    unrecorded.append(row.id)
+                    if (
+                        len(unrecorded) >= _SENT_GROUP_SIZE
+                        or time.monotonic() - first_unrecorded_at >= _SENT_GROUP_SECONDS
+                    ):
+                        record_unrecorded()
+                    continue
+                values = _outcome(ctx, attempts[row.id], error)
+                if not batch.record(row.id, values):
+                    report.lost += 1
+                    log.warning("the claim on %s ran out before its result was recorded", row.id)
+                    continue
                 report.errors.append(error)
                 log.warning("delivery of %s (%s) failed: %s", row.id, row.template, error)
                 if values.get("state") == "failed":
                     report.failed += 1
                 else:
                     report.retried += 1
+    finally:
+        # Sent is sent: recorded even when the batch ends early (a database error after
+        # this one still propagates, and the lease brings those messages back).
+        if unrecorded:
+            record_unrecorded()
     return report
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from app.core.context import AppContext
 from app.main import create_app
+from app.notifications import outbox
 from app.notifications.outbox import backoff, deliver_due, drain
 from app.notifications.senders import FileSender, SMTPSender
 from tests.support import CODE_RE, file_request, make_settings, read_outbox
@@ -324,4 +325,67 @@ def test_a_notice_rendered_at_filing_by_an_older_version_still_delivers(
         "옛 알림 / Old",
         "본문\n",
     )
+    ctx.db.dispose()
+
+
+def _states(ctx: AppContext) -> dict[str, tuple]:
+    with ctx.db.transaction(write=False) as session:
+        rows = session.connection().execute(
+            text("SELECT id, state, attempts, claim_token, payload_enc FROM outbox_message")
+        )
+        return {r.id: (r.state, r.attempts, r.claim_token, r.payload_enc) for r in rows}
+
+
+def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
+    database_url, tmp_path, clock, app
+):
+    """Successes are written as a group, not one transaction each, but never later than a
+    quarter second after the first of the group: a slow sender (0.3 s a message) finds the
+    messages before it recorded as sent while it is still sending the batch."""
+    settings = make_settings(database_url, tmp_path, delivery="off")
+    with TestClient(create_app(settings, clock)) as c:
+        for i in range(3):
+            file_request(c, subject={"name": f"사용자{i}", "email": f"group{i}@example.com"})
+    ctx = AppContext.build(settings, clock)
+    sent: list[str] = []
+    seen_while_sending: dict[int, dict] = {}
+
+    class Slow:
+        def send(self, message):
+            seen_while_sending[len(sent)] = _states(ctx)
+            sent.append(message.id)
+            threading.Event().wait(0.3)
+
+    report = deliver_due(ctx.db, ctx, Slow())
+    assert (report.claimed, report.sent, report.lost) == (6, 6, 0)
+    # While the third message was being sent, the first two were on record (0.6 s in).
+    during_third = seen_while_sending[2]
+    assert [during_third[mid][0] for mid in sent[:2]] == ["sent", "sent"]
+    assert {during_third[mid][0] for mid in sent[2:]} == {"pending"}
+    # At the end: every one sent once, payload gone, claim released.
+    assert set(_states(ctx).values()) == {("sent", 1, None, None)}
+    ctx.db.dispose()
+
+
+def test_a_batch_is_recorded_as_one_group_at_its_end(
+    database_url, tmp_path, clock, app, monkeypatch
+):
+    """Within the group's time bound (widened here, so a stall of this machine cannot split
+    the group) nothing is on record until the batch ends, then all of it."""
+    monkeypatch.setattr(outbox, "_SENT_GROUP_SECONDS", 60.0)
+    settings = make_settings(database_url, tmp_path, delivery="off")
+    with TestClient(create_app(settings, clock)) as c:
+        for i in range(4):
+            file_request(c, subject={"name": f"사용자{i}", "email": f"fast{i}@example.com"})
+    ctx = AppContext.build(settings, clock)
+    seen: list[dict] = []
+
+    class Fast:
+        def send(self, message):
+            seen.append(_states(ctx))
+
+    report = deliver_due(ctx.db, ctx, Fast())
+    assert (report.claimed, report.sent) == (8, 8)
+    assert {state for snapshot in seen for (state, *_rest) in snapshot.values()} == {"pending"}
+    assert set(_states(ctx).values()) == {("sent", 1, None, None)}
     ctx.db.dispose()
