@@ -27,6 +27,7 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         autoescape=False,  # plain-text e-mail  # noqa: S701
         keep_trailing_newline=False,
+        auto_reload=False,  # packaged templates: no stat of the file on every notice
     )
 
 

@@ -73,7 +73,13 @@ class FileSender:
         self.directory = directory
 
     def send(self, message: Message) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write(message)
+        except FileNotFoundError:  # the folder is made on first use (or again, if removed)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._write(message)
+
+    def _write(self, message: Message) -> None:
         body = {
             "to": message.to,
             "subject": message.subject,
