@@ -105,14 +105,25 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             drain_webhooks(ctx.db, ctx)
 
     analyzed_at = [time.monotonic()]
+    housekeeping_due = [0.0]  # at the first wake-up, then at most every outbox_poll_seconds
 
     def background() -> None:
-        deliver()
+        deliver()  # on every wake-up: a verification code is waited for
+        # The clock's work runs at the worker's pace (`rightsdesk worker`: a round every
+        # outbox_poll_seconds, 2 s by default), not after every commit that wakes the pump:
+        # under load that was ~20 rounds a second, each taking the write lock a filing needs.
+        # Nothing here is finer than days (expiry after unverified_expiry_days, reminders N
+        # days before and once overdue, retention periods), so a step is at most one
+        # interval late. The idle pump wakes every outbox_poll_seconds anyway.
+        now = time.monotonic()
+        if now < housekeeping_due[0]:
+            return
+        housekeeping_due[0] = now + settings.outbox_poll_seconds
         destroy_expired(ctx.db, ctx)
         destroy_expired_results(ctx.db, ctx)
         reject_unverified(ctx.db, ctx)
         send_reminders(ctx.db, ctx)
-        if time.monotonic() - analyzed_at[0] > 3600:  # keep SQLite's planner statistics fresh
+        if now - analyzed_at[0] > 3600:  # keep SQLite's planner statistics fresh
             refresh_statistics(ctx.db)
             analyzed_at[0] = time.monotonic()
 

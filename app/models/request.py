@@ -33,6 +33,9 @@ class Request(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
+        # Requests waiting for their code, oldest first: the expiry of unverified filings
+        # (workflow/service.py reject_unverified) is a range seek, not a read of every one.
+        Index("ix_request_status_created_at", "status", "created_at"),
         # The purge's work list: closed requests whose personal data is still held.
         Index(
             "ix_request_unpurged_closed_at",

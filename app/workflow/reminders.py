@@ -133,27 +133,39 @@ def _batch(db: Database, ctx: AppContext, kind: str, window: list, now: datetime
         _reminder.c.kind == kind,
         _reminder.c.due_at == _request.c.due_at,
     )
+    # Most rounds find nothing to send: look first without the write lock (on SQLite the lock
+    # of every writer, a filing included), and claim only when there is something.
+    due = (
+        select(
+            _request.c.id,
+            _request.c.reference,
+            _request.c.type,
+            _request.c.status,
+            _request.c.due_at,
+            _request.c.assignee_id,
+        )
+        .where(_request.c.closed_at.is_(None), not_(_WAITING_FOR_CODE), ~already, *window)
+        # The open-requests index's order (ix_request_open_due_at_id): a range seek over the
+        # window's due dates, the most overdue first. In id order SQLite walked the primary
+        # key through every request ever filed, for the overdue window on every round.
+        .order_by(_request.c.due_at, _request.c.id)
+    )
+    probe = due.with_only_columns(_request.c.id).limit(1)
+    with db.transaction(write=False) as session:
+        if session.connection().execute(probe).first() is None:
+            return 0, 0
     with db.transaction() as session:
         conn = session.connection()
         rows = conn.execute(
-            select(
-                _request.c.id,
-                _request.c.reference,
-                _request.c.type,
-                _request.c.status,
-                _request.c.due_at,
-                _request.c.assignee_id,
-            )
-            .where(_request.c.closed_at.is_(None), not_(_WAITING_FOR_CODE), ~already, *window)
-            .order_by(_request.c.id)
-            .limit(limit)
+            due.limit(limit)
             # Claim: a request another worker (or a staff action) holds is left for the next
             # round; the unique constraint below decides anyway.
             .with_for_update(skip_locked=True, of=_request)
         ).all()
         if not rows:
             return 0, 0
-        # Rows in id order, so two inserts that overlap take the same keys in the same order.
+        # Inserted in id order, so two inserts that overlap take the same keys in the same order.
+        rows = sorted(rows, key=lambda row: row.id)
         inserted = set(
             conn.execute(
                 _insert(conn.dialect.name)
