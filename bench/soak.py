@@ -52,10 +52,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# This folder's queue.py would shadow the standard library's (which asyncio imports).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import httpx  # noqa: E402
+import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"

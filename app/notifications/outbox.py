@@ -4,15 +4,16 @@ delivered afterwards, so an acknowledged request's notices survive a crash.
 Delivery claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite): the
 rows get a random claim token and a lease (`next_attempt_at` moved to the lease's end, so no
 other worker sees them as due). It sends them outside any transaction, over one connection,
-and records the results under its own token: a failure as soon as it is known, successes in
-small groups (a fraction of a second; see `_SENT_GROUP_SIZE`). A worker whose claim was taken
+and records the results under its own token as soon as they are known (for the file
+sender, where a second delivery overwrites the first, successes in small groups of a
+fraction of a second; see `_SENT_GROUP_SIZE`). A worker whose claim was taken
 over records nothing and sends nothing more. A message is only started with
 at least half a lease left; the worker renews the lease of the rest of its batch when less
 remains. So while its worker lives, a message is never sent by two workers.
 
 A worker that dies mid-batch leaves its rows claimed until the lease runs out; another worker
 then sends them. The one message it may have had in flight (handed to the relay, the result
-not yet recorded, and the sent group not yet recorded) is sent again then: delivery is at least once, never twice for a message
+not yet recorded; for files, the group not yet recorded) is sent again then: delivery is at least once, never twice for a message
 whose sending was recorded. The Message-ID is the outbox id, the same on every attempt.
 """
 
@@ -431,11 +432,12 @@ def _outcome(ctx: AppContext, attempts: int, error: str | None) -> dict:
     return {"attempts": attempts, "last_error": error, "next_attempt_at": at + backoff(attempts)}
 
 
-# Sent messages are recorded in groups: one write transaction per message cost more than
-# rendering and sending it (and on SQLite each took the write lock a filing waits for). A
-# group is recorded after this many messages or this long after its first, whichever comes
-# first, and always before the batch ends; a worker that dies in between sends that group
-# again when the lease runs out (at least once, as before; never twice once recorded).
+# Sent messages of an idempotent sender (files) are recorded in groups: one write transaction
+# per message cost more than rendering and writing it (and on SQLite each took the write lock
+# a filing waits for). A group is recorded after this many messages or this long after its
+# first, whichever comes first, and always before the batch ends; a worker that dies in
+# between writes that group again when the lease runs out, over the same files. Other senders
+# (SMTP) record each message as soon as the relay has taken it.
 _SENT_GROUP_SIZE = 32
 _SENT_GROUP_SECONDS = 0.25
 
@@ -460,6 +462,10 @@ def deliver_due(
         return report
     ids = [row.id for row in batch.rows]
     attempts = {row.id: row.attempts + 1 for row in batch.rows}
+    # A sender for which a second delivery is harmless (the file sender overwrites its file)
+    # has its successes recorded in groups; any other (SMTP: a second e-mail) one by one, so
+    # a crash repeats at most the message in flight.
+    group_size = _SENT_GROUP_SIZE if getattr(sender, "idempotent", False) else 1
     # Messages sent and not yet recorded: written as one group (see _SENT_GROUP_*).
     unrecorded: list[str] = []
     first_unrecorded_at = 0.0
@@ -490,7 +496,7 @@ def deliver_due(
                         first_unrecorded_at = time.monotonic()
                     unrecorded.append(row.id)
                     if (
-                        len(unrecorded) >= _SENT_GROUP_SIZE
+                        len(unrecorded) >= group_size
                         or time.monotonic() - first_unrecorded_at >= _SENT_GROUP_SECONDS
                     ):
                         record_unrecorded()

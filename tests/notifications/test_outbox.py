@@ -339,8 +339,8 @@ def _states(ctx: AppContext) -> dict[str, tuple]:
 def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
     database_url, tmp_path, clock, app
 ):
-    """Successes are written as a group, not one transaction each, but never later than a
-    quarter second after the first of the group: a slow sender (0.3 s a message) finds the
+    """For a sender where a second delivery is harmless (files), successes are written as a
+    group, not one transaction each, but never later than a quarter second after the first: a slow sender (0.3 s a message) finds the
     messages before it recorded as sent while it is still sending the batch."""
     settings = make_settings(database_url, tmp_path, delivery="off")
     with TestClient(create_app(settings, clock)) as c:
@@ -351,6 +351,8 @@ def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
     seen_while_sending: dict[int, dict] = {}
 
     class Slow:
+        idempotent = True  # as the file sender: grouped records
+
         def send(self, message):
             seen_while_sending[len(sent)] = _states(ctx)
             sent.append(message.id)
@@ -381,11 +383,38 @@ def test_a_batch_is_recorded_as_one_group_at_its_end(
     seen: list[dict] = []
 
     class Fast:
+        idempotent = True
+
         def send(self, message):
             seen.append(_states(ctx))
 
     report = deliver_due(ctx.db, ctx, Fast())
     assert (report.claimed, report.sent) == (8, 8)
     assert {state for snapshot in seen for (state, *_rest) in snapshot.values()} == {"pending"}
+    assert set(_states(ctx).values()) == {("sent", 1, None, None)}
+    ctx.db.dispose()
+
+
+def test_an_e_mail_is_on_record_as_soon_as_the_relay_took_it(database_url, tmp_path, clock, app):
+    """A sender whose second delivery would be a second e-mail (SMTP) is not grouped: when it
+    starts a message, every message before it is already on record, so a crash repeats at
+    most the one in flight."""
+    settings = make_settings(database_url, tmp_path, delivery="off")
+    with TestClient(create_app(settings, clock)) as c:
+        for i in range(3):
+            file_request(c, subject={"name": f"사용자{i}", "email": f"relay{i}@example.com"})
+    ctx = AppContext.build(settings, clock)
+    sent: list[str] = []
+    unrecorded_before: list[int] = []
+
+    class Relay:
+        def send(self, message):
+            states = _states(ctx)
+            unrecorded_before.append(sum(states[mid][0] != "sent" for mid in sent))
+            sent.append(message.id)
+
+    report = deliver_due(ctx.db, ctx, Relay())
+    assert (report.claimed, report.sent) == (6, 6)
+    assert unrecorded_before == [0] * 6
     assert set(_states(ctx).values()) == {("sent", 1, None, None)}
     ctx.db.dispose()
