@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,6 +78,18 @@ def file_request(client: TestClient, **overrides) -> dict:
     response = client.post("/v1/requests", json=request_body(**overrides))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def file_many(settings: Settings, clock, n: int, prefix: str = "user") -> None:
+    """n portal filings through an app of these settings, each with its own e-mail address
+    (`{prefix}{i}@example.com`): with delivery off, 2n notices wait in the outbox."""
+    from app.main import create_app  # here, not at the top: most helpers need no app
+
+    with TestClient(create_app(settings, clock)) as client:
+        for i in range(n):
+            file_request(
+                client, subject={"name": f"사용자{i}", "email": f"{prefix}{i}@example.com"}
+            )
 
 
 def verified(client: TestClient, outbox: Path, **overrides) -> tuple[dict, dict]:
@@ -279,3 +292,15 @@ def run_cli(tmp_path: Path, settings: Settings, *args: str, **extra: str):
         **extra,
     }
     return rightsdesk(env, *args, cwd=tmp_path)
+
+
+def wait_for(predicate, timeout: float = 15.0):
+    """Poll `predicate` until it gives something truthy (returned), or None after `timeout`
+    seconds: for work another thread or process does (delivery, workers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return None

@@ -25,7 +25,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -37,7 +36,7 @@ from sqlalchemy import create_engine, text
 
 from app.models.base import UTCDateTime
 from tests.e2e.test_serve import RIGHTSDESK, Server
-from tests.support import start_until_ready
+from tests.support import start_until_ready, wait_for
 
 FILERS = 8  # threads filing at once
 PER_FILER = 2  # filings per thread per wave
@@ -109,15 +108,6 @@ def _file(base: str, wave: str, filer: int) -> list[tuple[int, str | None]]:
             )
             out.append((response.status_code, response.json().get("id")))
     return out
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -194,7 +184,7 @@ def test_serve_and_two_workers_under_concurrent_filing_and_a_kill(database_url, 
             pending = query("SELECT count(*) FROM outbox_message WHERE state <> 'sent'")
             return pending[0][0] == 0 and expected <= {d[0] for d in relay.deliveries}
 
-        assert _wait_for(all_sent, LEASE_SECONDS + 30), worker_logs()
+        assert wait_for(all_sent, LEASE_SECONDS + 30), worker_logs()
         workers["worker-b"].send_signal(signal.SIGTERM)
         assert workers["worker-b"].wait(15) == 0, worker_logs()
     finally:

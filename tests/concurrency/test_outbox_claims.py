@@ -10,21 +10,12 @@ import time
 from collections import Counter
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.core.clock import Clock
 from app.core.context import AppContext
-from app.main import create_app
 from app.notifications.outbox import deliver_due, drain
-from tests.support import file_request, make_settings
-
-
-def _file(settings, clock, n: int) -> None:
-    """n filings: 2n notices (receipt, code) due now."""
-    with TestClient(create_app(settings, clock)) as c:
-        for i in range(n):
-            file_request(c, subject={"name": f"사용자{i}", "email": f"claims{i}@example.com"})
+from tests.support import file_many, make_settings
 
 
 def _outbox(ctx: AppContext):
@@ -70,7 +61,7 @@ def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
     settings = make_settings(
         database_url, tmp_path, delivery="off", outbox_lease_seconds=120, outbox_max_attempts=1
     )
-    _file(settings, clock, 3)
+    file_many(settings, clock, 3, "claims")
     a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
     sent: list[tuple[str, str]] = []
     gates = {w: (threading.Event(), threading.Event()) for w in "ab"}  # (in flight, resume)
@@ -137,7 +128,7 @@ def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, a
         webhook_timeout_seconds=0.3,  # a lease holds two webhook sends (settings check)
     )
     clock = Clock()
-    _file(settings, clock, 4)
+    file_many(settings, clock, 4, "claims")
     a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
     sent: list[tuple[str, str]] = []
     done = threading.Event()
@@ -168,7 +159,7 @@ def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, a
 
 def test_a_stopping_worker_hands_back_what_it_has_not_sent(database_url, tmp_path, clock, app):
     settings = make_settings(database_url, tmp_path, delivery="off")
-    _file(settings, clock, 3)
+    file_many(settings, clock, 3, "claims")
     a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
     sent: list[tuple[str, str]] = []
     stopping = threading.Event()

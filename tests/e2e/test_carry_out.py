@@ -23,8 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.test_serve import RIGHTSDESK, Server, _code, _wait_for
-from tests.support import CODE_RE, read_outbox
+from tests.e2e.test_serve import RIGHTSDESK, Server, _code
+from tests.support import CODE_RE, read_outbox, wait_for
 
 FAST = {
     "RIGHTSDESK_CODE_RESEND_COOLDOWN_SECONDS": "0",
@@ -58,7 +58,7 @@ def _file_and_verify(http: httpx.Client, outbox, body: dict) -> tuple[dict, dict
     created = http.post("/v1/requests", json=body)
     assert created.status_code == 201, created.text
     rid = created.json()["id"]
-    code = _wait_for(lambda: _code(outbox, rid))
+    code = wait_for(lambda: _code(outbox, rid))
     assert code, "no code was delivered"
     token = http.post(f"/v1/requests/{rid}/verification", json={"code": code})
     assert token.status_code == 200, token.text
@@ -75,7 +75,7 @@ def _act(http, cpo, rid, action, body=None, expect=200) -> dict:
 
 
 def _notice(outbox, rid, template) -> dict:
-    found = _wait_for(
+    found = wait_for(
         lambda: [
             m for m in read_outbox(outbox) if m["request_id"] == rid and m["template"] == template
         ]
@@ -275,7 +275,7 @@ def test_coming_back_by_reference_to_object(short_token_server, e2e_dir):
             },
         )
         # Later: the token has expired (a minute on this server) …
-        expired = _wait_for(
+        expired = wait_for(
             lambda: http.get(f"/v1/requests/{rid}", headers=old_token).status_code == 401,
             timeout=75,
         )
@@ -293,7 +293,7 @@ def test_coming_back_by_reference_to_object(short_token_server, e2e_dir):
             "/v1/requests/sign-in", json={"reference": ref, "email": "choi.haeun@example.com"}
         )
         assert wrong.status_code == right.status_code == 202 and wrong.json() == right.json()
-        code = _wait_for(lambda: _latest_code(outbox, rid, after=codes_before))
+        code = wait_for(lambda: _latest_code(outbox, rid, after=codes_before))
         assert code
         token = http.post(f"/v1/requests/{ref}/verification", json={"code": code})
         assert token.status_code == 200, token.text
@@ -344,7 +344,7 @@ def test_reminders_go_out_once_with_two_workers(server, e2e_dir):
     ]
     for w in workers:
         assert w.wait(timeout=120) == 0, w.stderr.read().decode()
-    reminders = _wait_for(
+    reminders = wait_for(
         lambda: (
             [m for m in read_outbox(outbox) if m["template"] == "deadline_reminder"]
             if len([m for m in read_outbox(outbox) if m["template"] == "deadline_reminder"]) >= 4

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_serve import RIGHTSDESK, Server, _code, _wait_for
+from tests.e2e.test_serve import RIGHTSDESK, Server, _code
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_a_flow_logs_json_lines_without_personal_data(database_url, e2e_dir):
             )
             assert created.status_code == 201, created.text
             rid = created.json()["id"]
-            code = _wait_for(lambda: _code(e2e_dir / "outbox", rid))
+            code = wait_for(lambda: _code(e2e_dir / "outbox", rid))
             token = http.post(f"/v1/requests/{rid}/verification", json={"code": code})
             subject = {"Authorization": f"Bearer {token.json()['access_token']}"}
             assert http.get(f"/v1/requests/{rid}", headers=subject).status_code == 200

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import CODE_RE, TEST_KEY, read_outbox
+from tests.support import CODE_RE, TEST_KEY, read_outbox, wait_for
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -97,16 +97,6 @@ class Server:
             self.proc.wait(timeout=15)
 
 
-def _wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return None
-
-
 def _code(outbox: Path, request_id: str) -> str | None:
     for m in read_outbox(outbox):
         if m["template"] == "verification_code" and m["request_id"] == request_id:
@@ -133,7 +123,7 @@ def test_file_verify_read_withdraw(database_url, e2e_dir):
             )
             assert created.status_code == 201, created.text
             request_id = created.json()["id"]
-            code = _wait_for(lambda: _code(e2e_dir / "outbox", request_id))
+            code = wait_for(lambda: _code(e2e_dir / "outbox", request_id))
             assert code, "the code notice was not delivered by the server's own pump"
             token = http.post(f"/v1/requests/{request_id}/verification", json={"code": code})
             assert token.status_code == 200
@@ -170,7 +160,7 @@ def test_acknowledged_request_survives_kill_9(database_url, e2e_dir):
 
     second = Server(database_url, e2e_dir).start()  # default delivery: the in-process pump
     try:
-        code = _wait_for(lambda: _code(outbox, request_id))
+        code = wait_for(lambda: _code(outbox, request_id))
         assert code, "the queued code notice was not delivered after the restart"
         token = httpx.post(
             f"{second.base}/v1/requests/{request_id}/verification", json={"code": code}, timeout=10
@@ -259,7 +249,7 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
                     "scope": {"categories": ["newsletter", "payment"]},
                 },
             ).json()["id"]
-            code = _wait_for(lambda: _code(outbox, request_id))
+            code = wait_for(lambda: _code(outbox, request_id))
             subject = {
                 "Authorization": "Bearer "
                 + http.post(f"/v1/requests/{request_id}/verification", json={"code": code}).json()[
@@ -316,7 +306,7 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
             assert http.get("/v1/staff/audit/verify", headers=cpo).json()["ok"] is True
 
         expected = {"receipt", "verification_code", "extended", "decision", "completed"}
-        templates = _wait_for(
+        templates = wait_for(
             lambda: (
                 expected <= {m["template"] for m in read_outbox(outbox)}
                 and {m["template"] for m in read_outbox(outbox)}
@@ -360,7 +350,7 @@ def test_parent_files_for_a_child_and_the_cpo_checks_the_documents(database_url,
             )
             assert created.status_code == 201, created.text
             rid = created.json()["id"]
-            code = _wait_for(lambda: _code(outbox, rid))
+            code = wait_for(lambda: _code(outbox, rid))
             token = http.post(f"/v1/requests/{rid}/verification", json={"code": code}).json()[
                 "access_token"
             ]

@@ -32,7 +32,7 @@ from app.integrations.delivery import deliver_due
 from app.main import create_app
 from tests.e2e.test_serve import RIGHTSDESK
 from tests.integrations.receiver import Receiver, register
-from tests.support import TEST_KEY, file_request, login, make_settings, make_staff
+from tests.support import TEST_KEY, file_request, login, make_settings, make_staff, wait_for
 
 ENDPOINTS = 3
 
@@ -85,15 +85,6 @@ def _start(env: dict, log) -> subprocess.Popen:
     return subprocess.Popen([RIGHTSDESK, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _all_delivered(database_url) -> bool:
     rows = _query(database_url, "SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'")
     return rows[0][0] == 0
@@ -133,9 +124,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(database_url, tmp_path, app)
             killed_at = time.monotonic()
             b = _start(env, logs["b"].open("wb"))
             procs.append(b)
-            assert _wait_for(lambda: _all_delivered(database_url), lease + 30), logs[
-                "b"
-            ].read_text()
+            assert wait_for(lambda: _all_delivered(database_url), lease + 30), logs["b"].read_text()
             b.send_signal(signal.SIGTERM)
             assert b.wait(15) == 0, logs["b"].read_text()
         finally:
@@ -191,7 +180,7 @@ def test_a_worker_stopped_mid_delivery_finishes_it_and_hands_back_the_rest(
             started = time.monotonic()
             b = _start(env, logs["b"].open("wb"))
             procs.append(b)
-            assert _wait_for(lambda: _all_delivered(database_url), 30), logs["b"].read_text()
+            assert wait_for(lambda: _all_delivered(database_url), 30), logs["b"].read_text()
             assert time.monotonic() - started < lease / 2
             b.send_signal(signal.SIGTERM)
             assert b.wait(15) == 0

@@ -18,7 +18,7 @@ from app.main import create_app
 from app.notifications import outbox
 from app.notifications.outbox import backoff, deliver_due, drain
 from app.notifications.senders import FileSender, SMTPSender
-from tests.support import CODE_RE, file_request, make_settings, read_outbox
+from tests.support import CODE_RE, file_many, file_request, make_settings, read_outbox
 
 
 def _rows(ctx: AppContext):
@@ -92,9 +92,7 @@ def test_gives_up_after_max_attempts(database_url, tmp_path, clock, app):
 def test_parallel_workers_send_each_message_once(database_url, tmp_path, clock, app):
     settings = make_settings(database_url, tmp_path, delivery="off")
 
-    with TestClient(create_app(settings, clock)) as c:
-        for i in range(15):
-            file_request(c, subject={"name": f"사용자{i}", "email": f"user{i}@example.com"})
+    file_many(settings, clock, 15, "user")
     ctx = AppContext.build(settings, clock)
     sent: list[str] = []
     lock = threading.Lock()
@@ -219,8 +217,8 @@ def test_the_worker_survives_database_errors(tmp_path):
 
     from app.core.clock import Clock
     from app.core.migrations import upgrade
-    from tests.e2e.test_serve import RIGHTSDESK, _wait_for
-    from tests.support import read_outbox
+    from tests.e2e.test_serve import RIGHTSDESK
+    from tests.support import read_outbox, wait_for
 
     url = f"sqlite:///{tmp_path / 'late.db'}"
     settings = make_settings(url, tmp_path, delivery="off", outbox_poll_seconds=0.1)
@@ -239,14 +237,14 @@ def test_the_worker_survives_database_errors(tmp_path):
         [RIGHTSDESK, "worker"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     try:
-        assert _wait_for(lambda: "deliver failed: OperationalError" in log.read_text()), (
+        assert wait_for(lambda: "deliver failed: OperationalError" in log.read_text()), (
             log.read_text()
         )
         assert worker.poll() is None, log.read_text()  # still running
         upgrade(url)
         with TestClient(create_app(settings, Clock())) as c:
             file_request(c)
-        assert _wait_for(lambda: len(read_outbox(tmp_path / "outbox")) == 2), log.read_text()
+        assert wait_for(lambda: len(read_outbox(tmp_path / "outbox")) == 2), log.read_text()
         assert worker.poll() is None
     finally:
         worker.terminate()
@@ -340,12 +338,11 @@ def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
     database_url, tmp_path, clock, app
 ):
     """For a sender where a second delivery is harmless (files), successes are written as a
-    group, not one transaction each, but never later than a quarter second after the first: a slow sender (0.3 s a message) finds the
-    messages before it recorded as sent while it is still sending the batch."""
+    group, not one transaction each, but never later than a quarter second after the first:
+    a slow sender (0.3 s a message) finds the messages before it recorded as sent while it is
+    still sending the batch."""
     settings = make_settings(database_url, tmp_path, delivery="off")
-    with TestClient(create_app(settings, clock)) as c:
-        for i in range(3):
-            file_request(c, subject={"name": f"사용자{i}", "email": f"group{i}@example.com"})
+    file_many(settings, clock, 3, "group")
     ctx = AppContext.build(settings, clock)
     sent: list[str] = []
     seen_while_sending: dict[int, dict] = {}
@@ -376,9 +373,7 @@ def test_a_batch_is_recorded_as_one_group_at_its_end(
     the group) nothing is on record until the batch ends, then all of it."""
     monkeypatch.setattr(outbox, "_SENT_GROUP_SECONDS", 60.0)
     settings = make_settings(database_url, tmp_path, delivery="off")
-    with TestClient(create_app(settings, clock)) as c:
-        for i in range(4):
-            file_request(c, subject={"name": f"사용자{i}", "email": f"fast{i}@example.com"})
+    file_many(settings, clock, 4, "fast")
     ctx = AppContext.build(settings, clock)
     seen: list[dict] = []
 
@@ -400,9 +395,7 @@ def test_an_e_mail_is_on_record_as_soon_as_the_relay_took_it(database_url, tmp_p
     starts a message, every message before it is already on record, so a crash repeats at
     most the one in flight."""
     settings = make_settings(database_url, tmp_path, delivery="off")
-    with TestClient(create_app(settings, clock)) as c:
-        for i in range(3):
-            file_request(c, subject={"name": f"사용자{i}", "email": f"relay{i}@example.com"})
+    file_many(settings, clock, 3, "relay")
     ctx = AppContext.build(settings, clock)
     sent: list[str] = []
     unrecorded_before: list[int] = []

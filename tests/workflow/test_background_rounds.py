@@ -9,7 +9,6 @@ walks of every request ever filed (which took the write lock a filing needs, on 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +18,7 @@ from app.core.db import refresh_statistics
 from app.main import create_app
 from app.workflow.reminders import send_reminders
 from app.workflow.service import reject_unverified
-from tests.support import file_request, login, make_settings, make_staff, read_outbox
+from tests.support import file_request, login, make_settings, make_staff, read_outbox, wait_for
 
 
 def _plans(ctx, step) -> list[str]:
@@ -85,16 +84,6 @@ def test_expiry_rounds_seek_the_filing_date(app, client):
         assert "ix_request_status_created_at" in plan, plan
 
 
-def _until(condition, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("not done in time by the in-process delivery")
-
-
 def test_in_process_delivery_still_expires_and_reminds(app, database_url, tmp_path, clock):
     # (`app`: the suite's app, whose teardown empties the database afterwards)
     settings = make_settings(
@@ -119,7 +108,7 @@ def test_in_process_delivery_still_expires_and_reminds(app, database_url, tmp_pa
         assert letter.status_code == 201, letter.text
         letter_id = letter.json()["id"]
         # The filing's own notice goes out at once (delivery is not throttled).
-        _until(lambda: any(m["request_id"] == portal["id"] for m in read_outbox(outbox)))
+        assert wait_for(lambda: any(m["request_id"] == portal["id"] for m in read_outbox(outbox)))
 
         # Past the expiry, and one day before the letter's deadline: no request comes in to
         # wake the pump; its own poll runs the clock's steps within a few intervals.
@@ -129,13 +118,14 @@ def test_in_process_delivery_still_expires_and_reminds(app, database_url, tmp_pa
         def status(request_id):
             return c.get(f"/v1/staff/requests/{request_id}", headers=headers).json()["status"]
 
-        _until(lambda: status(portal["id"]) == "rejected")
-        reminders = _until(
+        assert wait_for(lambda: status(portal["id"]) == "rejected")
+        reminders = wait_for(
             lambda: [
                 m
                 for m in read_outbox(outbox)
                 if m["template"] == "deadline_reminder" and m["request_id"] == letter_id
             ]
         )
+        assert reminders, "no reminder from the in-process delivery"
         assert len(reminders) == 1
         assert status(letter_id) == "pending_verification"  # staff-entered: waits for a person
