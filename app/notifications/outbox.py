@@ -302,36 +302,30 @@ class Claim:
         self.held.discard(message_id)
         return result.rowcount == 1
 
-    def record_sent(self, message_ids: list[str], attempts: dict[str, int]) -> set[str]:
+    def record_sent(self, message_ids: list[str]) -> set[str]:
         """Record a group of messages as sent, in one transaction: the ones still ours.
         Returns their ids; a message missing from it was taken over (lost)."""
         if not message_ids:
             return set()
         table = self.queue.table
-        at = self.ctx.clock.now()
         with self.db.transaction() as session:
-            conn = session.connection()
-            # One statement per attempts count (nearly always one: first attempts).
-            by_attempts: dict[int, list[str]] = {}
-            for mid in message_ids:
-                by_attempts.setdefault(attempts[mid], []).append(mid)
-            recorded: set[str] = set()
-            for count, ids in by_attempts.items():
-                recorded.update(
-                    conn.execute(
-                        update(table)
-                        .where(*self.mine(ids))
-                        .values(
-                            state="sent",
-                            sent_at=at,
-                            payload_enc=None,  # delivered: the personal data is not kept
-                            attempts=count,
-                            last_error=None,
-                            claim_token=None,
-                        )
-                        .returning(table.c.id)
-                    ).scalars()
+            recorded = set(
+                session.connection()
+                .execute(
+                    update(table)
+                    .where(*self.mine(message_ids))
+                    .values(
+                        state="sent",
+                        sent_at=self.ctx.clock.now(),
+                        payload_enc=None,  # delivered: the personal data is not kept
+                        attempts=table.c.attempts + 1,  # unchanged since the claim: ours
+                        last_error=None,
+                        claim_token=None,
+                    )
+                    .returning(table.c.id)
                 )
+                .scalars()
+            )
         self.held.difference_update(message_ids)
         return recorded
 
@@ -417,16 +411,10 @@ def _send_one(ctx: AppContext, claim: Claim, out: Batch, row, rest: list[str]):
     return None
 
 
-def _outcome(ctx: AppContext, attempts: int, error: str | None) -> dict:
+def _failure(ctx: AppContext, attempts: int, error: str) -> dict:
+    """A failed attempt: retried after a backoff, or failed for good after the last one.
+    (Successes are recorded by `Claim.record_sent`.)"""
     at = ctx.clock.now()
-    if error is None:  # delivered: the payload (personal data) is not kept
-        return {
-            "state": "sent",
-            "sent_at": at,
-            "payload_enc": None,
-            "attempts": attempts,
-            "last_error": None,
-        }
     if attempts >= ctx.settings.outbox_max_attempts:
         return {"state": "failed", "attempts": attempts, "last_error": error}
     return {"attempts": attempts, "last_error": error, "next_attempt_at": at + backoff(attempts)}
@@ -461,7 +449,6 @@ def deliver_due(
     if not batch.rows:
         return report
     ids = [row.id for row in batch.rows]
-    attempts = {row.id: row.attempts + 1 for row in batch.rows}
     # A sender for which a second delivery is harmless (the file sender overwrites its file)
     # has its successes recorded in groups; any other (SMTP: a second e-mail) one by one, so
     # a crash repeats at most the message in flight.
@@ -471,7 +458,7 @@ def deliver_due(
     first_unrecorded_at = 0.0
 
     def record_unrecorded() -> None:
-        recorded = batch.record_sent(unrecorded, attempts)
+        recorded = batch.record_sent(unrecorded)
         report.sent += len(recorded)
         for mid in unrecorded:
             if mid not in recorded:
@@ -501,7 +488,7 @@ def deliver_due(
                     ):
                         record_unrecorded()
                     continue
-                values = _outcome(ctx, attempts[row.id], error)
+                values = _failure(ctx, row.attempts + 1, error)
                 if not batch.record(row.id, values):
                     report.lost += 1
                     log.warning("the claim on %s ran out before its result was recorded", row.id)
