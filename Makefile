@@ -5,7 +5,7 @@ PORT   ?= $(or $(RIGHTSDESK_PORT),8000)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test migrate worker openapi lint format bench clean
+.PHONY: run test test-fast install install-test migrate worker openapi lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/rightsdesk serve --host $(HOST) --port $(PORT)
 
-## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set);
-##       PYTEST_ARGS="-k verify tests/workflow" runs a part (CI runs it with PYTEST_ARGS empty)
+## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set) on
+##       every core, a database per pytest-xdist worker; PYTEST_ARGS="-k verify tests/workflow"
+##       runs a part (CI runs it with PYTEST_ARGS empty); WORKERS=1 runs it in one process
+WORKERS ?= auto
 test: install-test
 	$(if $(strip $(PYTEST_ARGS)),@echo "make test: PYTEST_ARGS is set: this may not be the whole suite")
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+## test-fast: the suite without the tests marked slow (real servers, processes, long races):
+##       for day-to-day work; `make test` and CI run everything
+test-fast: install-test
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 migrate: install
 	$(BIN)/rightsdesk migrate

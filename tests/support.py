@@ -22,6 +22,15 @@ TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
 
+class _TestSettings(Settings):
+    """Settings from the test's own values only: neither the developer's environment nor a
+    `.env` file leaks into a test (and reading them cost a tenth of a second per app)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *_, **__):
+        return (init_settings,)
+
+
 def make_settings(database_url: str, tmp_path: Path, **overrides) -> Settings:
     values = dict(
         database_url=database_url,
@@ -36,7 +45,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides) -> Settings:
         argon2_memory_kib=1024,
     )
     values.update(overrides)
-    return Settings(**values)
+    return _TestSettings(**values)
 
 
 def read_outbox(directory: Path) -> list[dict]:
