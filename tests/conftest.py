@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.migrations import upgrade
 from app.main import create_app
-from tests.support import T0, login, make_settings, make_staff
+from tests.support import SEOUL_HOURS, T0, login, make_settings, make_staff
 
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 
@@ -106,9 +107,32 @@ def _clean(url: str) -> None:
         engine.dispose()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "seoul_hours: run the module's frozen clock at 00:30, 08:59, 10:00 and 23:59 in Seoul "
+        "on T0's day (tests.support.SEOUL_HOURS)",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("seoul_hours") and (
+        "clock_start" in metafunc.fixturenames
+    ):
+        metafunc.parametrize(
+            "clock_start", list(SEOUL_HOURS.values()), ids=list(SEOUL_HOURS), indirect=True
+        )
+
+
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
+def clock_start(request) -> datetime:
+    """Where the frozen clock starts: T0, or each of SEOUL_HOURS in a `seoul_hours` module."""
+    return getattr(request, "param", T0)
+
+
+@pytest.fixture
+def clock(clock_start) -> FrozenClock:
+    return FrozenClock(clock_start)
 
 
 @pytest.fixture

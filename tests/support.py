@@ -21,6 +21,16 @@ TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 # Tuesday 1 December 2026, 10:00 in Seoul.
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
+# The same Seoul day at the hours where the zones disagree: from 00:00 to 08:59 in Seoul the UTC
+# date is still the day before, and 23:59 is the last minute of the Seoul day. Modules marked
+# `seoul_hours` (and tests/law) run their frozen clock at each of these and at T0.
+SEOUL_HOURS = {
+    "kst0030": datetime(2026, 11, 30, 15, 30, tzinfo=UTC),
+    "kst0859": datetime(2026, 11, 30, 23, 59, tzinfo=UTC),
+    "kst1000": T0,
+    "kst2359": datetime(2026, 12, 1, 14, 59, tzinfo=UTC),
+}
+
 
 class _TestSettings(Settings):
     """Settings from the test's own values only: neither the developer's environment nor a

@@ -23,6 +23,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from app.core.config import Settings, parse_reminder_days
+from app.law.deadlines import SEOUL, days_left, statutory_due_at
+from app.law.rights import RIGHTS, RequestType
+from app.workflow.reminders import OVERDUE, kind_for
 from tests.e2e.test_serve import RIGHTSDESK, Server, _code
 from tests.support import CODE_RE, read_outbox, wait_for
 
@@ -310,10 +314,52 @@ def test_coming_back_by_reference_to_object(short_token_server, e2e_dir):
         assert objected.json()["status"] == "in_progress"
 
 
+# The servers and workers below run with the default reminder days.
+DEFAULT_REMINDER_DAYS = parse_reminder_days(Settings.model_fields["reminder_days_before"].default)
+
+
+def _reminder_kind(due: datetime, at: datetime) -> str | None:
+    """The reminder a request due at `due` gets at `at` (the default "3,1" days before)."""
+    if due < at:
+        return OVERDUE
+    return kind_for(days_left(due, at), DEFAULT_REMINDER_DAYS)
+
+
+def reminder_due_receipt(now: datetime) -> datetime:
+    """A receipt time (n days and an hour before `now`) for which one deadline reminder is due
+    at `now` and is still the same one 15 minutes later (so the Seoul day may turn, and the
+    "3 days" become the "1 day" reminder, without a second one going out during the test): the
+    latest receipt whose deadline is at most 3 days away, or, inside a holiday run longer than
+    that, where no deadline can fall so soon, one already past ("overdue")."""
+    later = now + timedelta(minutes=15)
+    for back in range(1, 60):
+        received = now - timedelta(days=back, hours=1)
+        due = statutory_due_at(received, RIGHTS[RequestType.access].days)
+        kind = _reminder_kind(due, now)
+        if kind and kind == _reminder_kind(due, later):
+            return received
+    raise AssertionError(f"no receipt makes a reminder due at {now}")
+
+
+def test_a_reminder_is_due_for_the_chosen_receipt_on_any_day():
+    """Every day of 2026–2028, at 00:30, 08:59 and 23:59 in Seoul: the receipt chosen for the
+    two-worker test below has a reminder due, the same for the next 15 minutes."""
+    for day in range(3 * 365 + 1):
+        for hour, minute in ((0, 30), (8, 59), (23, 59)):
+            now = (
+                datetime(2026, 1, 1, hour, minute, tzinfo=SEOUL) + timedelta(days=day)
+            ).astimezone(UTC)
+            due = statutory_due_at(reminder_due_receipt(now))
+            assert _reminder_kind(due, now) is not None
+            assert _reminder_kind(due, now) == _reminder_kind(due, now + timedelta(minutes=15))
+
+
 def test_reminders_go_out_once_with_two_workers(server, e2e_dir):
     outbox = e2e_dir / "outbox"
-    # Received 8 days ago (Korea time): due in 2–4 days, so the "3 days before" reminder is due.
-    received = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+    # The processes read the real clock, so the receipt is chosen from today: the latest
+    # receipt whose deadline is 1–3 Seoul days away, which a "3 days before" reminder fits
+    # whatever the weekday (a fixed "8 days ago" fell past the weekend every Thursday).
+    received = reminder_due_receipt(datetime.now(UTC)).isoformat()
     with httpx.Client(base_url=server.base, timeout=15) as http:
         cpo = server.cpo_headers(http)
         ids = []

@@ -135,6 +135,38 @@ def test_statutory_due_date_table(received_at, days, expected):
     assert statutory_due_date(received_at, days) == expected
 
 
+# At the hours where Seoul's date is ahead of UTC's (00:30, 08:59), at 10:00, and in the last
+# minute of the Seoul day: the period counts Seoul days, whatever the UTC date says.
+SEOUL_TIMES = [(0, 30), (8, 59), (10, 0), (23, 59)]
+
+
+@pytest.mark.parametrize("hh_mm", SEOUL_TIMES, ids=lambda t: f"kst{t[0]:02}{t[1]:02}")
+@pytest.mark.parametrize(
+    ("day", "due"),
+    [
+        (date(2026, 12, 1), date(2026, 12, 11)),  # Tue -> Fri
+        # Thu 01-07 + 10 = Sun 01-17 -> Mon 01-18 (the weekday the e2e reminder test fell on).
+        (date(2027, 1, 7), date(2027, 1, 18)),
+        # Fri 02-05, the eve of Seollal (Sat 02-06 .. Tue 02-09, a substitute day) -> Mon 02-15.
+        (date(2027, 2, 5), date(2027, 2, 15)),
+        # Mon 09-06 + 10 = Thu 09-16, the second day of Chuseok -> Fri 09-17.
+        (date(2027, 9, 6), date(2027, 9, 17)),
+        # Mon 09-13, the eve of Chuseok (Tue 09-14 .. Thu 09-16) -> Thu 09-23.
+        (date(2027, 9, 13), date(2027, 9, 23)),
+    ],
+)
+def test_the_period_counts_seoul_days_at_any_hour(day, due, hh_mm):
+    received = kst(day.year, day.month, day.day, *hh_mm).astimezone(UTC)
+    assert statutory_due_date(received) == due
+    assert statutory_due_at(received) == utc(due.year, due.month, due.day, 14, 59, 59)
+    assert days_left(statutory_due_at(received), received) == (due - day).days
+    assert not is_overdue(statutory_due_at(received), received)
+    # Its last second, then the next one.
+    last = utc(due.year, due.month, due.day, 14, 59, 59)
+    assert days_left(last, last) == 0 and not is_overdue(last, last)
+    assert is_overdue(last, last + timedelta(seconds=1))
+
+
 def test_default_days_is_ten():
     assert STATUTORY_DAYS == 10
     assert statutory_due_date(kst(2026, 3, 10, 14)) == date(2026, 3, 20)

@@ -7,6 +7,9 @@ from sqlalchemy import create_engine, text
 
 from tests.support import count_rows, file_request, read_outbox, request_body
 
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
+
 
 def _raw_request_row(database_url: str) -> dict:
     engine = create_engine(database_url)
@@ -18,16 +21,17 @@ def _raw_request_row(database_url: str) -> dict:
 
 
 class TestValid:
-    def test_created_with_server_clock_and_statutory_deadline(self, client):
+    def test_created_with_server_clock_and_statutory_deadline(self, client, clock):
         response = client.post("/v1/requests", json=request_body())
         assert response.status_code == 201
         body = response.json()
         assert body["status"] == "pending_verification"
         assert body["id"].startswith("req_")
         assert body["reference"] == "RD-2026-000001"
-        # The test clock: Tuesday 1 December 2026, 10:00 KST. Day 1 is 2 December, day 10 is
-        # Friday 11 December, a working day.
-        assert body["received_at"] == "2026-12-01T01:00:00Z"
+        # The test clock: Tuesday 1 December 2026 in Seoul (00:30, 08:59, 10:00 or 23:59; the
+        # UTC date is 30 November before 09:00). Day 1 is 2 December, day 10 is Friday 11
+        # December, a working day.
+        assert body["received_at"] == clock.now().isoformat().replace("+00:00", "Z")
         assert body["due_date"] == "2026-12-11"
         assert body["due_at"] == "2026-12-11T14:59:59Z"
         assert body["days_left"] == 10

@@ -26,6 +26,9 @@ from tests.support import (
     verified,
 )
 
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
+
 DUE_11 = "2026-12-11T14:59:59Z"
 DUE_14 = "2026-12-14T14:59:59Z"
 DUE_15 = "2026-12-15T14:59:59Z"

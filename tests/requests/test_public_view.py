@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import T0, act, fresh_subject_token, relogin, verified
+from tests.support import act, fresh_subject_token, relogin, verified
+
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
 
 REFUSE_ACCESS = {
     "outcome": "refused",
@@ -171,8 +175,8 @@ class TestPublicView:
             "INSERT INTO access_result (id, request_id, generated_at, expires_at, content_enc)"
             " VALUES ('res_1', :r, :g, :e, 'x')",
             r=rid,
-            g=T0,
-            e=T0 + timedelta(days=30),
+            g=clock.now(),
+            e=clock.now() + timedelta(days=30),
         )
         assert "download_result" in _view(client, rid, subject)["actions"]
         clock.advance(days=30, seconds=1)
@@ -181,8 +185,8 @@ class TestPublicView:
         _sql(
             database_url,
             "UPDATE access_result SET expires_at = :e, destroyed_at = :d WHERE id = 'res_1'",
-            e=T0 + timedelta(days=60),
-            d=T0 + timedelta(days=1),
+            e=clock.now() + timedelta(days=30),
+            d=clock.now() - timedelta(days=29),
         )
         assert "download_result" not in _view(client, rid, subject)["actions"]
 

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+import pytest
+
+from app.law.deadlines import SEOUL, days_left, statutory_due_at
 from app.workflow.service import reject_unverified
 from tests.support import (
     act,
@@ -13,6 +18,9 @@ from tests.support import (
     relogin,
     verified,
 )
+
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
 
 EMAIL = "hong.gildong@example.com"
 EXTEND = {
@@ -81,7 +89,8 @@ class TestAgainstARejection:
         assert response.status_code == 201, response.text
         after = response.json()
         assert after["status"] == "pending_verification"
-        assert after["days_left"] == 10  # a new period for the review
+        # A new period for the review, from now (10 days, to the next working day).
+        assert after["days_left"] == days_left(statutory_due_at(clock.now()), clock.now()) >= 10
         assert after["objection"]["allowed"] is False
         assert "upload_document" in after["actions"] and "withdraw" in after["actions"]
         [review] = _tasks(client, staff["cpo"]["headers"], rid, "review_objection")
@@ -110,6 +119,16 @@ class TestAgainstARejection:
         )
         [review] = _tasks(client, headers, rid, "review_objection")
         assert review["status"] == "done"
+
+    def test_the_window_counts_seoul_days(self, client, outbox_dir, staff, clock):
+        """30 days from the Seoul date of the rejection, to its last second: at 00:30 or 08:59
+        in Seoul the UTC date is still 30 November, which must not shorten the window."""
+        rejected_on = clock.now().astimezone(SEOUL).date()
+        assert rejected_on == date(2026, 12, 1)  # at every hour of the module's clock
+        created, subject = _rejected(client, outbox_dir, staff, clock)
+        view = client.get(f"/v1/requests/{created['id']}", headers=subject).json()
+        deadline = datetime.fromisoformat(view["objection"]["deadline"])
+        assert deadline == datetime(2026, 12, 31, 23, 59, 59, tzinfo=SEOUL)
 
     def test_a_right_code_answers_the_objection_too(self, client, outbox_dir, staff, clock):
         created, subject = _rejected(client, outbox_dir, staff, clock)

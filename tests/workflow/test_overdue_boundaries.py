@@ -9,6 +9,9 @@ import pytest
 
 from tests.support import relogin, verified
 
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
+
 
 def _ids(client, staff, **params) -> dict[str, bool]:
     response = client.get("/v1/staff/requests", headers=staff["cpo"]["headers"], params=params)

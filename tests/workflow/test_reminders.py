@@ -23,6 +23,9 @@ from tests.support import (
     verified,
 )
 
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
+
 
 def _reminders(outbox_dir, request_id=None):
     return [
@@ -171,7 +174,7 @@ def test_requests_waiting_for_the_subjects_code_are_not_reminded(client, outbox_
             "type": "deletion",
             "subject": {"name": "윤서연", "email": "yoon@example.com"},
             "channel": "letter",
-            "received_at": "2026-12-01T09:00:00+09:00",
+            "received_at": "2026-11-30T09:00:00+09:00",
         },
         headers=staff["cpo"]["headers"],
     )

@@ -8,6 +8,9 @@ import pytest
 from app.workflow.service import reject_unverified
 from tests.support import file_request, relogin, staff_read
 
+# Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
+pytestmark = pytest.mark.seoul_hours
+
 
 @pytest.mark.parametrize("channel", ["letter", "email", "phone", "fax", "in_person"])
 def test_offline_requests_with_an_email_do_not_expire(client, staff, clock, channel):
