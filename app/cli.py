@@ -209,8 +209,7 @@ def create_user(
     without --password-stdin, asks for the password twice without echoing it."""
     from app.accounts import service
     from app.accounts.schemas import Role
-    from app.core.context import AppContext
-    from app.core.errors import Problem
+    from app.core.cli import run
 
     if role not in {r.value for r in Role}:
         typer.echo("rightsdesk: --role must be cpo, handler or auditor", err=True)
@@ -223,19 +222,13 @@ def create_user(
     else:
         typer.echo("rightsdesk: pass --password-stdin and the password on standard input", err=True)
         raise typer.Exit(2)
-    ctx = AppContext.build(get_settings())
-    try:
-        with ctx.db.transaction() as session:
-            user = service.create_user(
+    user_id = run(
+        lambda session, ctx: (
+            service.create_user(
                 session, ctx, email=email, role=Role(role), password=password, created_by="cli"
-            )
-            user_id = user.id
-    except Problem as exc:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
-        typer.echo(f"rightsdesk: {exc.detail}{' (' + reasons + ')' if reasons else ''}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        ctx.db.dispose()
+            ).id
+        )
+    )
     typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role}))
 
 
