@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -147,20 +146,6 @@ def _metrics_dir() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rightsdesk-metrics-")
 
 
-@dataclass
-class WorkerSummary:
-    """Counts of what the worker did (printed by `--once`)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    failed_steps: list[str] = field(default_factory=list)
-
-    def add(self, name: str, n: int) -> None:
-        self.counts[name] = self.counts.get(name, 0) + n
-
-    def as_dict(self) -> dict:
-        return {**self.counts, "failed_steps": self.failed_steps}
-
-
 @cli.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
@@ -171,129 +156,20 @@ def worker(
     Also e-mails staff deadline reminders (RIGHTSDESK_REMINDER_DAYS_BEFORE, and overdue), and
     at start recomputes open deadlines under RIGHTSDESK_EXTRA_HOLIDAYS."""
     from app.core.context import AppContext
-    from app.core.db import refresh_statistics
-    from app.integrations.delivery import drain as drain_webhooks
-    from app.notifications.outbox import drain
+    from app.jobs import Jobs
+    from app.law import deadlines
     from app.notifications.senders import make_sender
-    from app.results.service import destroy_expired as destroy_expired_results
-    from app.verification.documents import destroy_expired
-    from app.workflow.service import reject_unverified
+    from app.requests.deadline_sync import recompute_deadlines
 
     settings = get_settings()
     _logging(settings)
     log = logging.getLogger("rightsdesk.worker")
-    from app.core.rate_limit import purge_expired as purge_rate_windows
-    from app.integrations.idempotency import purge_expired as forget_keys
-    from app.law import deadlines
-    from app.requests.deadline_sync import recompute_deadlines
-    from app.workflow.reminders import send_reminders
-
     deadlines.configure(settings.extra_holiday_dates)  # the calendar, before any counting
     ctx = AppContext.build(settings)
-    sender = make_sender(settings)
     stop = threading.Event()
-    analyzed_at = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-
-    summary = WorkerSummary()
-
-    def deliver() -> None:
-        try:
-            report = drain(ctx.db, ctx, sender, stop=stop.is_set)
-            summary.add("notices_delivered", report.sent)
-            summary.add("notices_retried", report.retried)
-            summary.add("notices_failed", report.failed)
-            if report.claimed:
-                log.info(
-                    "delivered %d, retrying %d, failed %d, taken over %d, handed back %d",
-                    report.sent,
-                    report.retried,
-                    report.failed,
-                    report.lost,
-                    report.released,
-                )
-        finally:  # webhooks go out even when notices cannot (the relay away, say)
-            # SIGTERM: the delivery in flight finishes and is recorded; the rest of the batch
-            # is handed back, due at once for another worker.
-            hooks = drain_webhooks(ctx.db, ctx, stop=stop.is_set)
-            summary.add("webhooks_delivered", hooks.delivered)
-            summary.add("webhooks_retried", hooks.retried)
-            summary.add("webhooks_failed", hooks.failed)
-            if hooks.claimed:
-                log.info(
-                    "webhooks: delivered %d, retrying %d, failed %d, endpoints disabled %d, "
-                    "taken over %d, handed back %d",
-                    hooks.delivered,
-                    hooks.retried,
-                    hooks.failed,
-                    hooks.disabled,
-                    hooks.lost,
-                    hooks.released,
-                )
-
-    def destroy() -> None:
-        destroyed = destroy_expired(ctx.db, ctx)
-        summary.add("documents_destroyed", destroyed)
-        if destroyed:
-            log.info("destroyed %d document(s) past their retention", destroyed)
-
-    def destroy_results() -> None:
-        destroyed = destroy_expired_results(ctx.db, ctx)
-        summary.add("results_destroyed", destroyed)
-        if destroyed:
-            log.info("destroyed %d access result(s) past their download time", destroyed)
-
-    def purge() -> None:
-        from app.retention.purge import purge as purge_requests
-
-        purged = purge_requests(ctx.db, ctx, max_batches=1, stop=stop.is_set).requests
-        summary.add("requests_purged", purged)
-        if purged:
-            log.info("purged the personal data of %d request(s) past their retention", purged)
-
-    def expire() -> None:
-        expired = reject_unverified(ctx.db, ctx)
-        summary.add("requests_expired", expired)
-        if expired:
-            log.info("closed %d request(s) whose code was never entered", expired)
-
-    def analyze() -> None:
-        nonlocal analyzed_at
-        if time.monotonic() - analyzed_at > 3600:
-            refresh_statistics(ctx.db)
-            analyzed_at = time.monotonic()
-
-    trim_due = 0.0  # at start, then about once an hour (sooner while a backlog remains)
-
-    def trim_audit() -> None:
-        nonlocal trim_due
-        if time.monotonic() < trim_due:
-            return
-        from app.audit.retention import trim
-
-        report = trim(
-            ctx.db,
-            ctx.clock.now(),
-            settings.audit_retention_days,
-            max_batches=10,
-            stop=stop.is_set,
-        )
-        trim_due = time.monotonic() + (0 if report.more else 3600)
-        summary.add("audit_entries_trimmed", report.removed)
-        if report.removed:
-            log.info("trimmed %d access-record entries past their retention", report.removed)
-
-    def remind() -> None:
-        summary.add("reminders_sent", send_reminders(ctx.db, ctx))
-
-    def forget() -> None:
-        forgotten = forget_keys(ctx.db, ctx)
-        summary.add("idempotency_keys_forgotten", forgotten)
-        if forgotten:
-            log.info("forgot %d idempotency key(s) past their 24 hours", forgotten)
-        ended = purge_rate_windows(ctx.db, ctx)
-        summary.add("rate_limit_windows_dropped", ended)
+    jobs = Jobs(ctx, make_sender(settings), stop=stop.is_set)
 
     try:  # once per start: RIGHTSDESK_EXTRA_HOLIDAYS may have gained a temporary holiday
         recompute_deadlines(ctx.db, ctx)
@@ -302,26 +178,8 @@ def worker(
 
     failures = 0  # rounds in a row with a failed step
     while True:
-        failed = False
-        for step in (
-            deliver,
-            destroy,
-            destroy_results,
-            purge,
-            expire,
-            remind,
-            forget,
-            analyze,
-            trim_audit,
-        ):
-            if stop.is_set():
-                break
-            try:
-                step()
-            except Exception as exc:  # the type only: a message may carry personal data
-                failed = True
-                summary.failed_steps.append(step.__name__)
-                log.error("%s failed: %s", step.__name__, type(exc).__name__)
+        failed = jobs.run_due()
+        jobs.summary.failed_steps.extend(failed)
         failures = failures + 1 if failed else 0
         if once:
             break
@@ -334,7 +192,7 @@ def worker(
             break
     ctx.db.dispose()
     if once:  # what this one round did, for the operator's shell or cron mail
-        typer.echo(json.dumps(summary.as_dict()))
+        typer.echo(json.dumps(jobs.summary.as_dict()))
         if failures:
             raise typer.Exit(1)
 
@@ -351,8 +209,7 @@ def create_user(
     without --password-stdin, asks for the password twice without echoing it."""
     from app.accounts import service
     from app.accounts.schemas import Role
-    from app.core.context import AppContext
-    from app.core.errors import Problem
+    from app.core.cli import run
 
     if role not in {r.value for r in Role}:
         typer.echo("rightsdesk: --role must be cpo, handler or auditor", err=True)
@@ -365,19 +222,13 @@ def create_user(
     else:
         typer.echo("rightsdesk: pass --password-stdin and the password on standard input", err=True)
         raise typer.Exit(2)
-    ctx = AppContext.build(get_settings())
-    try:
-        with ctx.db.transaction() as session:
-            user = service.create_user(
+    user_id = run(
+        lambda session, ctx: (
+            service.create_user(
                 session, ctx, email=email, role=Role(role), password=password, created_by="cli"
-            )
-            user_id = user.id
-    except Problem as exc:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
-        typer.echo(f"rightsdesk: {exc.detail}{' (' + reasons + ')' if reasons else ''}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        ctx.db.dispose()
+            ).id
+        )
+    )
     typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role}))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -18,15 +17,15 @@ from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
 from app.core.config import DeliveryMode, Environment, Settings, get_settings
 from app.core.context import AppContext
-from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.nul_guard import NulGuardMiddleware
 from app.core.openapi import install_openapi
 from app.integrations.router import router as integrations_router
 from app.integrations.router_clients import router as clients_router
 from app.integrations.router_webhooks import router as webhooks_router
+from app.jobs import Jobs
 from app.law import deadlines
-from app.notifications.outbox import OutboxPump, drain
+from app.notifications.outbox import OutboxPump
 from app.notifications.senders import make_sender
 from app.ops.browser import BrowserSafetyMiddleware
 from app.ops.docs import ASSETS as DOCS_ASSETS
@@ -37,16 +36,12 @@ from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
 from app.requests.router_staff import router as staff_requests_router
 from app.results.router import router as results_router
-from app.results.service import destroy_expired as destroy_expired_results
 from app.retention.router import router as retention_router
-from app.verification.documents import destroy_expired
 from app.verification.router import router as verification_router
 from app.verification.router_documents import router as documents_router
 from app.verification.router_documents import staff_router as staff_documents_router
-from app.workflow.reminders import send_reminders
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
-from app.workflow.service import reject_unverified
 
 DESCRIPTION = """
 Rights Desk receives, verifies, decides and carries out data subjects' requests under Korea's
@@ -95,43 +90,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     sender = make_sender(settings)
     mode = settings.resolved_delivery
     pump: OutboxPump | None = None
-
-    def deliver() -> None:
-        from app.integrations.delivery import drain as drain_webhooks
-
-        try:
-            drain(ctx.db, ctx, sender)
-        finally:  # webhooks go out even when notices cannot (the relay away, say)
-            drain_webhooks(ctx.db, ctx)
-
-    analyzed_at = [time.monotonic()]
-    housekeeping_due = [0.0]  # at the first wake-up, then at most every outbox_poll_seconds
-
-    def background() -> None:
-        deliver()  # on every wake-up: a verification code is waited for
-        # The clock's work runs at the worker's pace (`rightsdesk worker`: a round every
-        # outbox_poll_seconds, 2 s by default), not after every commit that wakes the pump:
-        # under load that was ~20 rounds a second, each taking the write lock a filing needs.
-        # Nothing here is finer than days (expiry after unverified_expiry_days, reminders N
-        # days before and once overdue, retention periods), so a step is at most one
-        # interval late. The idle pump wakes every outbox_poll_seconds anyway.
-        now = time.monotonic()
-        if now < housekeeping_due[0]:
-            return
-        housekeeping_due[0] = now + settings.outbox_poll_seconds
-        destroy_expired(ctx.db, ctx)
-        destroy_expired_results(ctx.db, ctx)
-        reject_unverified(ctx.db, ctx)
-        send_reminders(ctx.db, ctx)
-        if now - analyzed_at[0] > 3600:  # keep SQLite's planner statistics fresh
-            refresh_statistics(ctx.db)
-            analyzed_at[0] = time.monotonic()
+    jobs = Jobs(ctx, sender)  # app/jobs.py: the same list `rightsdesk worker` runs
 
     if mode is DeliveryMode.background:
-        pump = OutboxPump(background, settings.outbox_poll_seconds)
+        pump = OutboxPump(jobs.run_due, settings.outbox_poll_seconds)
         ctx.outbox_kick = pump.kick
     elif mode is DeliveryMode.sync:
-        ctx.outbox_kick = deliver
+        ctx.outbox_kick = jobs.deliver
     ctx.db.wake = ctx.outbox_kick  # units that queue only webhooks wake the deliverer too
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ N chained entries (default 200,000), then times, in alternating rounds:
 - **before** (`--before`): the first version of the check (`check_v1`), for the speed-up.
 
 Entries are written as `append` writes them (`detail` as canonical text), or with `--legacy`
-as they were stored before issue 11.8.
+as they were stored before the hashed text column.
 
 It prints the median of each, entries/s, the ratio verify / scan, and the peak of Python
 allocations during one more (untimed) check, which must not grow with N: the check holds one
@@ -95,7 +95,7 @@ def check(db: Database, batch: int) -> service.ChainCheck:
 
 
 def check_v1(db: Database, batch: int = 1000) -> bool:
-    """The first version of the check (before issue 11.8), kept here as the "before" figure:
+    """The first version of the check (before the hashed text column), kept here as the "before" figure:
     SQLAlchemy keyset pages of 1,000, each row's `at` and `detail` through the column types,
     `entry_hash` (json.dumps of a dict) per entry."""
     with db.transaction(write=False) as session:
@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=2000, help="page size of the check")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--legacy", action="store_true", help="entries stored as before issue 11.8 (JSON column)"
+        "--legacy", action="store_true", help="entries stored as before (JSON column)"
     )
     parser.add_argument(
         "--before", action="store_true", help="also time the first version of the check"

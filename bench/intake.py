@@ -280,7 +280,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("one-time code (HMAC, INSERT)", ("issue_code (app/verification/", "send_code (app/verif")),
     ("rate-limit count (one upsert per batch)", ("count_units (app/core/rate_limit.py",)),
     ("hourly count per e-mail (+ head lock on PostgreSQL)", ("_check_flood (app/requests/",)),
-    ("webhook event look-up", ("emit (app/integrations/events.py",)),
+    ("webhook event look-up", ("emit (app/events/record.py",)),
     ("answers to the event loop", ("_Mailbox", "_settle (app/core/group_writer.py")),
     ("reference number (UPDATE counter)", ("next_reference (app/requests/reference.py",)),
     ("statutory deadline (holidays)", ("(app/law/deadlines.py",)),

@@ -991,7 +991,7 @@ HTTP_PATH = f"/v1/staff/requests?limit={LIMIT}"
 HTTP_USER = "bench.http@bench.example"
 HTTP_PASSWORD = "bench-queue-http-password"
 LUA_GET = BENCH_DIR / "get.lua"
-HTTP_GOAL = 0.35  # service / bare at the highest connection count (issue 11, part 7)
+HTTP_GOAL = 0.35  # service / bare at the highest connection count
 PAGE_ENV = "RIGHTSDESK_BENCH_PAGE"  # the bare app's page: a JSON file
 
 

@@ -5,41 +5,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
 from app.core.actors import Actor
+from app.core.cli import run
 
 users_cli = typer.Typer(help="Staff accounts (cpo, handler, auditor).", no_args_is_help=True)
 
 CLI = Actor("cli")
-
-
-@contextmanager
-def _service():
-    from app.core.config import get_settings
-    from app.core.context import AppContext
-    from app.core.errors import Problem
-
-    ctx = AppContext.build(get_settings())
-    try:
-        yield ctx
-    except Problem as exc:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
-        typer.echo(
-            f"rightsdesk: {exc.detail or exc.title}{' ' + reasons if reasons else ''}", err=True
-        )
-        raise typer.Exit(1) from None
-    finally:
-        ctx.db.dispose()
-
-
-def _run(work: Callable[[Any, Any], Any]) -> Any:
-    with _service() as ctx, ctx.db.transaction() as session:
-        return work(session, ctx)
 
 
 def shown(user, now) -> dict:
@@ -63,7 +38,7 @@ def shown(user, now) -> dict:
 def _change(email: str, **what: Any) -> None:
     from app.accounts import service
 
-    row = _run(
+    row = run(
         lambda session, ctx: shown(
             service.change(session, ctx, email, actor=CLI, **what), ctx.clock.now()
         )
@@ -86,7 +61,7 @@ def list_() -> None:
             after = batch[-1].id
         return out
 
-    for row in _run(rows):
+    for row in run(rows):
         typer.echo(json.dumps(row, ensure_ascii=False))
 
 

@@ -11,12 +11,11 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Form
 from fastapi import Request as HttpRequest
 
-from app.accounts import service
+from app.accounts import clients, service
 from app.accounts.schemas import Role, StaffToken
 from app.core import rate_limit
 from app.core.deps import ContextDep, SessionDep, client_ip
 from app.core.errors import Problem
-from app.integrations import clients
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -17,27 +16,13 @@ from app.accounts.schemas_users import (
     StaffUserUpdate,
 )
 from app.core.deps import CPO, ContextDep, SessionDep
-from app.models import StaffUser
+from app.core.paging import page
+from app.core.responses import CPO_ONLY
 
 router = APIRouter(prefix="/v1/staff/users", tags=["staff: accounts"])
 
-_AUTH = {401: {"description": "No or bad token"}, 403: {"description": "Only the CPO"}}
+_AUTH = CPO_ONLY
 _INVALID = {422: {"description": "A field is invalid; `errors` names it"}}
-
-
-def public(user: StaffUser, now: datetime) -> StaffUserPublic:
-    locked = service.is_locked(user, now)
-    return StaffUserPublic(
-        id=user.id,
-        email=user.email,
-        role=Role(user.role),
-        active=user.active,
-        locked=locked,
-        locked_until=user.locked_until if locked else None,
-        failed_logins=user.failed_logins,
-        last_login_at=user.last_login_at,
-        created_at=user.created_at,
-    )
 
 
 @router.get("", response_model=StaffUserList, responses={**_AUTH, **_INVALID})
@@ -56,12 +41,13 @@ def list_users(
 ) -> StaffUserList:
     """The staff accounts, oldest first, with whether each is locked out (never a password or
     hash). Page with `next_cursor` until it is null."""
-    rows = service.listing(session, limit=limit + 1, after=cursor, role=role, active=active)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = page(
+        service.listing(session, limit=limit + 1, after=cursor, role=role, active=active), limit
+    )
     now = ctx.clock.now()
     return StaffUserList(
-        items=[public(u, now) for u in rows], next_cursor=rows[-1].id if more and rows else None
+        items=[service.public(u, now) for u in rows],
+        next_cursor=rows[-1].id if more and rows else None,
     )
 
 
@@ -93,7 +79,7 @@ def create_user(
         created_by=principal.actor.label,
         ip=principal.ip,
     )
-    return public(user, ctx.clock.now())
+    return service.public(user, ctx.clock.now())
 
 
 @router.patch(
@@ -136,4 +122,4 @@ def change_user(
         active=body.active,
         unlock=bool(body.unlock),
     )
-    return public(user, ctx.clock.now())
+    return service.public(user, ctx.clock.now())

@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.accounts.schemas import Role
+from app.accounts.schemas_users import StaffUserPublic
 from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.core.security import AUD_STAFF, issue_token
 from app.models import StaffUser
@@ -29,12 +30,7 @@ def normalise(email: str) -> str:
 
 
 def _invalid(field: str, code: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        "The staff account is not valid.",
-        errors=[{"field": field, "code": code, "message": message}],
-    )
+    return ValidationProblem(field, code, message, detail="The staff account is not valid.")
 
 
 def create_user(
@@ -322,3 +318,18 @@ def activate(session: Session, ctx: AppContext, key: str, *, actor: Actor) -> St
 def unlock(session: Session, ctx: AppContext, key: str, *, actor: Actor) -> StaffUser:
     """Clear a lock-out and the count of failed log-ins."""
     return change(session, ctx, key, actor=actor, unlock=True)
+
+
+def public(user: StaffUser, now: datetime) -> StaffUserPublic:
+    locked = is_locked(user, now)
+    return StaffUserPublic(
+        id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        active=user.active,
+        locked=locked,
+        locked_until=user.locked_until if locked else None,
+        failed_logins=user.failed_logins,
+        last_login_at=user.last_login_at,
+        created_at=user.created_at,
+    )

@@ -35,8 +35,9 @@ from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import Database
-from app.core.errors import Conflict, Problem
+from app.core.errors import Conflict, Problem, ValidationProblem
 from app.core.ids import new_id
+from app.core.paging import page
 from app.law.deadlines import SEOUL
 from app.models import AuditEntry, AuditReview
 
@@ -122,12 +123,7 @@ def _day_start(day: date) -> datetime:
 
 
 def _month_problem(detail: str, code: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        detail,
-        errors=[{"field": "month", "code": code, "message": detail}],
-    )
+    return ValidationProblem("month", code, detail, detail=detail)
 
 
 def exportable_month(text: str, now: datetime) -> Month:
@@ -439,9 +435,7 @@ def list_reviews(
     query = select(AuditReview).order_by(AuditReview.month.desc()).limit(limit + 1)
     if before:
         query = query.where(AuditReview.month < before)
-    rows = list(session.execute(query).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = page(list(session.execute(query).scalars()), limit)
     items = [(r, ctx.keys.decrypt(r.note_enc, _note_aad(r.id))) for r in rows]
     conn = session.connection()
     unreviewed = unreviewed_month_list(conn, now)

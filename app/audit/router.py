@@ -9,13 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, StringConstraints
-from sqlmodel import select
 
 from app.audit import review, service
 from app.core.deps import ContextDep, Overseer, SessionDep, WriteSessionDep
-from app.core.errors import Problem, worded
+from app.core.errors import Problem, ValidationProblem, worded
 from app.core.validation import StrictBody, Text
-from app.models import AuditEntry
 
 router = APIRouter(prefix="/v1/staff/audit", tags=["staff: access record"])
 
@@ -36,12 +34,7 @@ _NO_CONTROL = AfterValidator(_no_control)
 
 
 def _out_of_range(name: str, detail: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        detail,
-        errors=[{"field": name, "code": "out_of_range", "message": "out of range"}],
-    )
+    return ValidationProblem(name, "out_of_range", "out of range", detail=detail)
 
 
 def _utc(name: str, value: datetime | None) -> datetime | None:
@@ -100,31 +93,22 @@ def list_entries(
     """Entries in order (by sequence number), filtered; reading the record is itself recorded."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise Problem(
-                422,
-                "validation-error",
-                f"{name} needs a time-zone offset.",
-                errors=[{"field": name, "code": "naive", "message": "add an offset"}],
+            raise ValidationProblem(
+                name, "naive", "add an offset", detail=f"{name} needs a time-zone offset."
             )
     since, until = _utc("since", since), _utc("until", until)
     if cursor and int(cursor) > _MAX_SEQ:
         raise _out_of_range("cursor", "cursor is past the last possible sequence number.")
-    query = select(AuditEntry)
-    if request_id:
-        query = query.where(AuditEntry.request_id == request_id)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if since:
-        query = query.where(AuditEntry.at >= since)
-    if until:
-        query = query.where(AuditEntry.at < until)
-    if cursor:
-        query = query.where(AuditEntry.seq > int(cursor))
-    rows = list(session.exec(query.order_by(AuditEntry.seq).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = service.entries(
+        session,
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        since=since,
+        until=until,
+        after=int(cursor) if cursor else None,
+        limit=limit,
+    )
     service.append(
         session,
         at=ctx.clock.now(),

@@ -24,6 +24,8 @@ from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session
 
 from app.audit.chain import HASHED_TEXT, canonical, entry_hash, hash_fields
+from app.core import access_record
+from app.core.paging import page
 from app.models import AuditEntry, AuditHead
 
 _entry = AuditEntry.__table__
@@ -101,6 +103,37 @@ def append(
     )
     conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
     return seq
+
+
+access_record.plug(append)  # core/ appends (a refused rate limit) through this
+
+
+def entries(
+    session: Session,
+    *,
+    request_id: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[AuditEntry], bool]:
+    """One page of entries in order (by sequence number), filtered; and whether more follow."""
+    query = select(AuditEntry)
+    if request_id:
+        query = query.where(AuditEntry.request_id == request_id)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    if until:
+        query = query.where(AuditEntry.at < until)
+    if after is not None:
+        query = query.where(AuditEntry.seq > after)
+    return page(list(session.scalars(query.order_by(AuditEntry.seq).limit(limit + 1))), limit)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Settings from the environment (prefix RIGHTSDESK_), per the operating contract in api.md."""
+"""Settings from the environment (prefix RIGHTSDESK_); docs/operations.md says how to set them."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     webhook_secret_overlap_hours: int = Field(24, ge=0)
     webhook_batch_size: int = Field(20, ge=1)
 
-    # Rate limits (issue 11) against guessers and floods, on top of the per-request and
+    # Rate limits against guessers and floods, on top of the per-request and
     # per-account rules above, counted in the database so they hold across API processes.
     # Behind a reverse proxy or a server-side portal, list it in trusted_proxies
     # (comma-separated IPs or CIDRs): X-Forwarded-For is then read from the right, skipping

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.accounts.passwords import Passwords
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.crypto import BlindIndex, KeyRing
 from app.core.db import Database
 from app.core.group_writer import GroupWriter
+from app.core.passwords import Passwords
 from app.profile.loader import Profile, load_profile
 
 

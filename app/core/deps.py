@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import commit
-from app.core.errors import NotFound, Problem
+from app.core.errors import NotFound, Problem, Unauthorized
 from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token, token_audience
 from app.models import Request as RequestRow
 from app.models import StaffUser
@@ -201,23 +201,13 @@ def subject_principal(
 ) -> SubjectPrincipal:
     ctx: AppContext = request.app.state.ctx
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(
-            401,
-            "unauthorized",
-            "Send the token from the verification as a Bearer token.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("Send the token from the verification as a Bearer token.")
     try:
         claims = read_token(
             ctx.secret_key, credentials.credentials, audience=AUD_SUBJECT, now=ctx.clock.now()
         )
     except TokenError as exc:
-        raise Problem(
-            401,
-            "unauthorized",
-            f"The token is not accepted ({exc}).",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from None
+        raise Unauthorized(f"The token is not accepted ({exc}).", invalid_token=True) from None
     return SubjectPrincipal(request_id=claims["sub"], ip=client_ip(request))
 
 
@@ -284,12 +274,7 @@ def _staff_claims(request: Request, token: str | None) -> dict:
     """The verified claims of a staff token (401 none or bad; 403 a token of another kind)."""
     ctx: AppContext = request.app.state.ctx
     if not token:
-        raise Problem(
-            401,
-            "unauthorized",
-            "Log in at /v1/auth/token and send the token as Bearer.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("Log in at /v1/auth/token and send the token as Bearer.")
     now = ctx.clock.now()
     key = (ctx.secret_key, token)
     claims = _verified.get(key)
@@ -302,12 +287,7 @@ def _staff_claims(request: Request, token: str | None) -> dict:
         # A valid token of another kind is a known principal without staff rights: 403.
         other = token_audience(ctx.secret_key, token, now=now)
         if other is None:
-            raise Problem(
-                401,
-                "unauthorized",
-                f"The token is not accepted ({exc}).",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
+            raise Unauthorized(f"The token is not accepted ({exc}).", invalid_token=True) from None
         whose = "A data subject's" if other == AUD_SUBJECT else "An integration client's"
         raise Problem(403, "forbidden", f"{whose} token does not open staff routes.") from None
     if len(_verified) >= _VERIFIED_MAX:
@@ -334,12 +314,7 @@ async def _staff_principal(request: Request, token: str | None) -> StaffPrincipa
     # revoke access rights promptly). The account is never cached: every call reads its row.
     account = await read_in_thread(ctx, _read_account, ctx, claims["sub"])
     if account is None or not account[3]:
-        raise Problem(
-            401,
-            "unauthorized",
-            "The account no longer exists or is inactive.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("The account no longer exists or is inactive.")
     user_id, email, role, _active = account
     return StaffPrincipal(user_id, email, role, client_ip(request))
 

@@ -178,6 +178,27 @@ class Conflict(Problem):
         super().__init__(409, slug, detail, **extra)
 
 
+class ValidationProblem(Problem):
+    """422 naming the field at fault: `errors` holds its one `{field, code, message}`;
+    `detail` says it in a sentence (the message when not given)."""
+
+    def __init__(
+        self, field: str, code: str, message: str, *, detail: str | None = None, **extra: Any
+    ) -> None:
+        errors = [{"field": field, "code": code, "message": message}]
+        super().__init__(422, "validation-error", detail or message, errors=errors, **extra)
+
+
+class Unauthorized(Problem):
+    """401 with the bearer challenge; `invalid_token`: a token was sent and refused."""
+
+    def __init__(self, detail: str, *, invalid_token: bool = False, **extra: Any) -> None:
+        challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(
+            401, "unauthorized", detail, headers={"WWW-Authenticate": challenge}, **extra
+        )
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
     return JSONResponse(
         problem.body(instance),

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.body_limit import replaying
-from app.core.errors import NotFound, Problem, problem_response
+from app.core.errors import NotFound, Problem, ValidationProblem, problem_response
 
 FORM = b"application/x-www-form-urlencoded"
 
@@ -29,11 +29,11 @@ def _field_with_nul(encoded: bytes) -> str | None:
 
 
 def _nul_problem(field: str, where: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        f"The {where} carries a NUL character.",
-        errors=[{"field": field, "code": "nul_character", "message": "must not contain NUL"}],
+    return ValidationProblem(
+        field,
+        "nul_character",
+        "must not contain NUL",
+        detail=f"The {where} carries a NUL character.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Rate limits per client address and per identifier (issue 11), shared by every API process.
+"""Rate limits per client address and per identifier, shared by every API process.
 
 Each call counts in one atomic statement, `INSERT … ON CONFLICT (name, key, window_start) DO
 UPDATE SET count = count + 1 RETURNING count`, and the count it returns decides: N processes
@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from app.audit import service as audit
+from app.core import access_record as audit
 from app.core.config import RateLimit
 from app.core.db import Database, commit
 from app.core.errors import Problem

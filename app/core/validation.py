@@ -41,7 +41,7 @@ def Text(max_length: int, min_length: int = 1):
 
 
 class StrictBody(BaseModel):
-    """Every request body: unknown fields are an error (api.md), never silently dropped."""
+    """Every request body: unknown fields are an error, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -11,12 +11,12 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from fastapi.security.utils import get_authorization_scheme_param
 
+from app.accounts import clients
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.deps import client_ip
-from app.core.errors import NotFound, Problem
+from app.core.errors import NotFound, Problem, Unauthorized
 from app.core.security import AUD_INTEGRATION, TokenError, read_token, token_audience
-from app.integrations import clients
 from app.models import ApiClient
 
 _client_credentials = OAuth2(
@@ -64,12 +64,7 @@ class ClientPrincipal:
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401,
-        "unauthorized",
-        detail,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+    return Unauthorized(detail, invalid_token=True)
 
 
 def _principal(
@@ -78,11 +73,8 @@ def _principal(
     ctx: AppContext = request.app.state.ctx
     scheme, token = get_authorization_scheme_param(authorization)
     if not authorization or scheme.lower() != "bearer" or not token:
-        raise Problem(
-            401,
-            "unauthorized",
-            "Get a token at /v1/auth/token (grant_type=client_credentials) and send it as Bearer.",
-            headers={"WWW-Authenticate": "Bearer"},
+        raise Unauthorized(
+            "Get a token at /v1/auth/token (grant_type=client_credentials) and send it as Bearer."
         )
     now = ctx.clock.now()
     try:

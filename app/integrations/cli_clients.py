@@ -4,43 +4,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from app.core.actors import Actor
+from app.core.cli import run
 
 clients_cli = typer.Typer(
     help="Integration clients (OAuth2 client credentials).", no_args_is_help=True
 )
 
 CLI = Actor("cli")
-
-
-@contextmanager
-def _service():
-    from app.core.config import get_settings
-    from app.core.context import AppContext
-    from app.core.errors import Problem
-
-    ctx = AppContext.build(get_settings())
-    try:
-        yield ctx
-    except Problem as exc:
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
-        typer.echo(
-            f"rightsdesk: {exc.detail or exc.title}{' ' + reasons if reasons else ''}", err=True
-        )
-        raise typer.Exit(1) from None
-    finally:
-        ctx.db.dispose()
-
-
-def _run(work: Callable[[Any, Any], Any]) -> Any:
-    with _service() as ctx, ctx.db.transaction() as session:
-        return work(session, ctx)
 
 
 def _shown(issued) -> dict:
@@ -70,13 +45,13 @@ def create(
     ] = None,
 ) -> None:
     """Grant a client; prints {client_id, client_secret} as JSON, the secret this once."""
-    from app.integrations import clients
+    from app.accounts import clients
 
     name = name.strip()
     if not 1 <= len(name) <= 80:
         typer.echo("rightsdesk: --name must be 1 to 80 characters", err=True)
         raise typer.Exit(2)
-    issued = _run(
+    issued = run(
         lambda session, ctx: _shown(
             clients.create(session, ctx, name=name, scopes=scope, systems=system or [], actor=CLI)
         )
@@ -87,7 +62,7 @@ def create(
 @clients_cli.command("list")
 def list_() -> None:
     """Every client (never a secret), one JSON object per line."""
-    from app.integrations import clients
+    from app.accounts import clients
 
     def rows(session, ctx):
         out, after = [], None
@@ -107,23 +82,23 @@ def list_() -> None:
             after = batch[-1].id
         return out
 
-    for row in _run(rows):
+    for row in run(rows):
         typer.echo(json.dumps(row, ensure_ascii=False))
 
 
 @clients_cli.command("rotate")
 def rotate(client_id: str) -> None:
     """A new secret (printed once); the old secret and its tokens stop working at once."""
-    from app.integrations import clients
+    from app.accounts import clients
 
-    issued = _run(lambda session, ctx: _shown(clients.rotate(session, ctx, client_id, actor=CLI)))
+    issued = run(lambda session, ctx: _shown(clients.rotate(session, ctx, client_id, actor=CLI)))
     typer.echo(json.dumps(issued, ensure_ascii=False))
 
 
 @clients_cli.command("revoke")
 def revoke(client_id: str) -> None:
     """Revoke a client: its secret and tokens stop working at once."""
-    from app.integrations import clients
+    from app.accounts import clients
 
-    _run(lambda session, ctx: clients.revoke(session, ctx, client_id, actor=CLI))
+    run(lambda session, ctx: clients.revoke(session, ctx, client_id, actor=CLI))
     typer.echo(json.dumps({"client_id": client_id, "active": False}))

@@ -36,10 +36,10 @@ from standardwebhooks.webhooks import Webhook
 from app.audit import service as audit
 from app.core.context import AppContext
 from app.core.db import Database
+from app.events.claims import Claim, DeliveryReport, Queue, claim
 from app.integrations import ssrf
 from app.integrations.webhooks import signing_secrets
 from app.models import WebhookDelivery, WebhookEndpoint
-from app.notifications.outbox import Claim, DeliveryReport, Queue, claim
 
 log = logging.getLogger("rightsdesk.webhooks")
 

@@ -6,32 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.accounts import clients
 from app.core.deps import CPO, ContextDep, SessionDep
-from app.integrations import clients
-from app.integrations.schemas import ClientCreate, ClientCredentials, ClientList, ClientPublic
-from app.models import ApiClient
+from app.core.paging import page
+from app.core.responses import CPO_ONLY
+from app.integrations.schemas import ClientCreate, ClientCredentials, ClientList
+from app.integrations.views import client_credentials, client_public
 
 router = APIRouter(prefix="/v1/staff/clients", tags=["staff: clients and webhooks"])
 
-_AUTH = {401: {"description": "No or bad token"}, 403: {"description": "Only the CPO"}}
-
-
-def public(client: ApiClient) -> ClientPublic:
-    return ClientPublic(
-        client_id=client.id,
-        name=client.name,
-        scopes=client.scopes,
-        systems=client.systems,
-        active=client.active,
-        created_at=client.created_at,
-        created_by=client.created_by,
-        rotated_at=client.rotated_at,
-        revoked_at=client.revoked_at,
-    )
-
-
-def credentials(issued: clients.Issued) -> ClientCredentials:
-    return ClientCredentials(**public(issued.client).model_dump(), client_secret=issued.secret)
+_AUTH = CPO_ONLY
 
 
 @router.post(
@@ -55,7 +39,7 @@ def create_client(
         systems=list(body.systems),
         actor=principal.actor,
     )
-    return credentials(issued)
+    return client_credentials(issued)
 
 
 @router.get("", response_model=ClientList, responses={**_AUTH, 422: {}})
@@ -67,11 +51,9 @@ def list_clients(
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> ClientList:
     """The integration clients, oldest first (never their secrets)."""
-    rows = clients.listing(session, limit=limit + 1, after=cursor, active=active)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = page(clients.listing(session, limit=limit + 1, after=cursor, active=active), limit)
     return ClientList(
-        items=[public(c) for c in rows], next_cursor=rows[-1].id if more and rows else None
+        items=[client_public(c) for c in rows], next_cursor=rows[-1].id if more and rows else None
     )
 
 
@@ -85,7 +67,7 @@ def rotate_client(
 ) -> ClientCredentials:
     """A new secret for the client (shown once); the old secret and every token issued with it
     stop working at once."""
-    return credentials(clients.rotate(session, ctx, client_id, actor=principal.actor))
+    return client_credentials(clients.rotate(session, ctx, client_id, actor=principal.actor))
 
 
 @router.delete(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.core.deps import CPO, ContextDep, SessionDep
+from app.core.responses import NO_TOKEN
 from app.integrations import webhooks as service
 from app.integrations.schemas_webhooks import (
     DeliveryList,
@@ -15,32 +16,17 @@ from app.integrations.schemas_webhooks import (
     WebhookCreate,
     WebhookCreated,
     WebhookList,
-    WebhookPublic,
 )
-from app.models import WebhookDelivery, WebhookEndpoint
+from app.integrations.views import delivery_public, webhook_public
 
 router = APIRouter(prefix="/v1/staff/webhooks", tags=["staff: webhooks"])
 
-AUTH = {
-    401: {"description": "No or bad token"},
-    403: {"description": "Only the CPO manages webhooks"},
-}
+AUTH = {**NO_TOKEN, 403: {"description": "Only the CPO manages webhooks"}}
 FOUND = {**AUTH, 404: {"description": "No such webhook"}}
 PAGE = {422: {"description": "Bad limit or cursor"}}
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-=]+$")]
-
-
-def _public(endpoint: WebhookEndpoint) -> WebhookPublic:
-    return WebhookPublic.model_validate(endpoint, from_attributes=True)
-
-
-def _delivery(row: WebhookDelivery) -> DeliveryPublic:
-    view = DeliveryPublic.model_validate(row, from_attributes=True)
-    if row.status != "pending":
-        view.next_attempt_at = None
-    return view
 
 
 @router.post(
@@ -58,7 +44,7 @@ def register(body: WebhookCreate, principal: CPO, session: SessionDep, ctx: Cont
     shared or reserved address, or plain `http://` in production, is refused (422 on `url`)
     unless RIGHTSDESK_WEBHOOK_ALLOW_PRIVATE is set; the check is repeated at each delivery."""
     issued = service.register(session, ctx, body, actor=principal.actor)
-    return WebhookCreated(**_public(issued.endpoint).model_dump(), secret=issued.secret)
+    return WebhookCreated(**webhook_public(issued.endpoint).model_dump(), secret=issued.secret)
 
 
 @router.get("", response_model=WebhookList, responses={**AUTH, **PAGE})
@@ -67,7 +53,7 @@ def list_webhooks(
 ) -> WebhookList:
     """The registered endpoints, oldest first (never their secrets)."""
     rows, next_cursor = service.listing(session, limit=limit, cursor=cursor)
-    return WebhookList(items=[_public(r) for r in rows], next_cursor=next_cursor)
+    return WebhookList(items=[webhook_public(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=FOUND)
@@ -106,7 +92,7 @@ def list_deliveries(
     with exponential backoff for about a day), `delivered` (answered 2xx) or `failed` (out of
     attempts, or the receiver answered 410 Gone, which disables the endpoint)."""
     rows, next_cursor = service.deliveries(session, webhook_id, limit=limit, cursor=cursor)
-    return DeliveryList(items=[_delivery(r) for r in rows], next_cursor=next_cursor)
+    return DeliveryList(items=[delivery_public(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -123,4 +109,4 @@ def retry_delivery(
 ) -> DeliveryPublic:
     """Send a failed delivery once more, now (same `webhook-id`, freshly signed). If that
     attempt fails too, it is failed again."""
-    return _delivery(service.retry(session, ctx, delivery_id, actor=principal.actor))
+    return delivery_public(service.retry(session, ctx, delivery_id, actor=principal.actor))

@@ -7,16 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import tuple_
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from app.accounts.clients import REQUESTS_VERIFIED
 from app.audit import service as audit
 from app.core.context import AppContext
 from app.core.deps import resolve_request_id
 from app.core.errors import NotFound, Problem
 from app.integrations import idempotency
 from app.integrations.auth import ClientPrincipal
-from app.integrations.clients import REQUESTS_VERIFIED
 from app.integrations.schemas import (
     CorrectionOut,
     IntegrationCreated,
@@ -34,7 +33,6 @@ from app.models import Request, Task
 from app.requests import pii
 from app.requests import service as requests
 from app.requests.lifecycle import CLOSED, Status
-from app.requests.queue import decode_cursor, encode_cursor
 from app.requests.views import as_date, grounds_out
 from app.workflow import service as workflow
 from app.workflow import tasks
@@ -190,22 +188,16 @@ def list_tasks(
     cursor: str | None,
 ) -> tuple[list[IntegrationTask], str | None]:
     """The fulfil and collect tasks of the client's systems, by due date (no personal data)."""
-    query = (
-        select(Task, Request)
-        .join(Request, Request.id == Task.request_id)
-        .where(Task.system.in_(client.systems), Task.kind.in_(tasks.WORK_KINDS))
+    rows, next_cursor = tasks.listing(
+        session,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        systems=client.systems,
+        kinds=tasks.WORK_KINDS,
     )
-    if status != "all":
-        query = query.where(Task.status == status)
-    if cursor:
-        due, last = decode_cursor(cursor)
-        query = query.where(tuple_(Task.due_at, Task.id) > tuple_(due, last))
-    rows = list(session.exec(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
     now = ctx.clock.now()
     items = [_task_view(task, request, now) for task, request in rows]
-    next_cursor = encode_cursor(rows[-1][0].due_at, rows[-1][0].id) if more else None
     return items, next_cursor
 
 

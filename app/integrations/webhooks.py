@@ -24,8 +24,9 @@ from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import after_commit, locked
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
+from app.core.paging import decode_cursor, encode_cursor, page
 from app.integrations.schemas_webhooks import WebhookCreate
 from app.integrations.ssrf import Policy, Refused
 from app.models import WebhookDelivery, WebhookEndpoint
@@ -58,11 +59,8 @@ def signing_secrets(ctx: AppContext, endpoint, now: datetime) -> list[str]:
 
 
 def _field_problem(field: str, code: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        f"The webhook's {field} is not accepted: {message}.",
-        errors=[{"field": field, "code": code, "message": message}],
+    return ValidationProblem(
+        field, code, message, detail=f"The webhook's {field} is not accepted: {message}."
     )
 
 
@@ -134,9 +132,9 @@ def listing(
     query = select(WebhookEndpoint)
     if cursor:
         query = query.where(WebhookEndpoint.id > cursor)
-    rows = list(session.exec(query.order_by(WebhookEndpoint.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = page(
+        list(session.exec(query.order_by(WebhookEndpoint.id).limit(limit + 1))), limit
+    )
     return rows, rows[-1].id if more else None
 
 
@@ -198,30 +196,8 @@ def get(session: Session, endpoint_id: str) -> WebhookEndpoint:
     return endpoint
 
 
-def _bad_cursor() -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        "The cursor is not one this service gave out.",
-        errors=[{"field": "cursor", "code": "invalid", "message": "bad cursor"}],
-    )
-
-
 def _encode_cursor(row: WebhookDelivery) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, delivery_id = raw.split("|", 1)
-        parsed = datetime.fromisoformat(at)
-    except (ValueError, UnicodeDecodeError):
-        raise _bad_cursor() from None
-    if parsed.tzinfo is None or not delivery_id:
-        raise _bad_cursor()
-    return parsed, delivery_id
+    return encode_cursor(row.created_at, row.id)
 
 
 def deliveries(
@@ -231,7 +207,7 @@ def deliveries(
     get(session, endpoint_id)
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if cursor:
-        at, delivery_id = _decode_cursor(cursor)
+        at, delivery_id = decode_cursor(cursor, aware=True)
         query = query.where(
             or_(
                 WebhookDelivery.created_at < at,
@@ -245,8 +221,7 @@ def deliveries(
             )
         )
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = page(rows, limit)
     return rows, _encode_cursor(rows[-1]) if more else None
 
 

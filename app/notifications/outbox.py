@@ -1,41 +1,26 @@
-"""The outbox: notices (and webhooks, app/integrations/delivery.py) are rows written in the business transaction and
-delivered afterwards, so an acknowledged request's notices survive a crash.
-
-Delivery claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL, the write lock on SQLite): the
-rows get a random claim token and a lease (`next_attempt_at` moved to the lease's end, so no
-other worker sees them as due). It sends them outside any transaction, over one connection,
-and records the results under its own token as soon as they are known (for the file
-sender, where a second delivery overwrites the first, successes in small groups of a
-fraction of a second; see `_SENT_GROUP_SIZE`). A worker whose claim was taken
-over records nothing and sends nothing more. A message is only started with
-at least half a lease left; the worker renews the lease of the rest of its batch when less
-remains. So while its worker lives, a message is never sent by two workers.
-
-A worker that dies mid-batch leaves its rows claimed until the lease runs out; another worker
-then sends them. The one message it may have had in flight (handed to the relay, the result
-not yet recorded; for files, the group not yet recorded) is sent again then: delivery is at least once, never twice for a message
-whose sending was recorded. The Message-ID is the outbox id, the same on every attempt.
-"""
+"""Notices to subjects and staff: rows of `outbox_message`, queued in the business transaction
+(`enqueue_notices`) and delivered after the commit by `rightsdesk worker` or the in-process
+pump (`deliver_due`, `drain`, `OutboxPump`), under a claim (app/events/claims.py). Delivery is
+at least once, never twice for a message whose sending was recorded; the Message-ID is the
+outbox id, the same on every attempt."""
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.core.context import AppContext
-from app.core.db import Database, after_commit, commit
+from app.core.db import Database, after_commit
 from app.core.ids import new_id
-from app.core.prepared import PreparedSession
+from app.events.claims import Claim, DeliveryReport, Queue, backoff, claim
 from app.law.rights import RIGHTS, RequestType
 from app.models import OutboxMessage
 from app.notifications.render import render
@@ -151,34 +136,6 @@ def enqueue_notice(
     return enqueue_notices(session, ctx, [notice], now=now)[0]
 
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at 1 hour."""
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
-
-
-@dataclass
-class DeliveryReport:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    # Claims that ran out and were taken over by another worker before this one was done
-    # with them: this worker neither sent them nor recorded a result for them.
-    lost: int = 0
-    # Handed back unsent because the worker is stopping (due again at once).
-    released: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, other: DeliveryReport) -> None:
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.failed += other.failed
-        self.lost += other.lost
-        self.released += other.released
-        self.errors += other.errors
-
-
 _CLAIM_COLUMNS = (
     _outbox.c.id,
     _outbox.c.template,
@@ -189,184 +146,7 @@ _CLAIM_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Queue:
-    """An outbox table as claims see it: rows with an `id`, a status column that reads
-    'pending' while they wait, `next_attempt_at` and `claim_token`. Notices and webhook
-    deliveries share the claim rules through this."""
-
-    table: Table
-    status: str  # the status column's name
-    columns: tuple  # what a claim reads of each row
-
-    @property
-    def status_column(self):
-        return self.table.c[self.status]
-
-
 NOTICES = Queue(_outbox, "state", _CLAIM_COLUMNS)
-
-
-_RECORDS: dict[tuple, Any] = {}
-
-
-def _record_statement(queue: Queue, keys: tuple[str, ...]):
-    """`record`'s UPDATE for these outcome columns, built once (a statement built per message
-    cost more than the UPDATE itself): the row, still under this claim, still pending."""
-    statement = _RECORDS.get((queue.table.name, keys))
-    if statement is None:
-        table = queue.table
-        statement = (
-            update(table)
-            .where(
-                table.c.id == bindparam("_id"),
-                table.c.claim_token == bindparam("_token"),
-                queue.status_column == "pending",
-            )
-            .values(claim_token=None, **{k: bindparam("_v_" + k) for k in keys})
-        )
-        _RECORDS[(queue.table.name, keys)] = statement
-    return statement
-
-
-class Claim:
-    """A batch held under one token; every write checks the token, so a claim that was
-    taken over changes nothing."""
-
-    def __init__(
-        self,
-        db: Database,
-        ctx: AppContext,
-        queue: Queue,
-        token: str,
-        rows,
-        lease_until: datetime,
-    ):
-        self.db = db
-        self.ctx = ctx
-        self.queue = queue
-        self.token = token
-        self.rows = rows
-        self.lease_until = lease_until
-        self.lease = timedelta(seconds=ctx.settings.outbox_lease_seconds)
-        self.held = {row.id for row in rows}
-
-    def mine(self, ids):
-        """The conditions of a write under this claim: the rows, still ours, still pending."""
-        table = self.queue.table
-        return (
-            table.c.id.in_(ids),
-            table.c.claim_token == self.token,
-            self.queue.status_column == "pending",
-        )
-
-    def ensure_lease(self, rest: list[str]) -> None:
-        """Before a message: if less than half a lease is left, extend it for the rest of the
-        batch; `held` loses whatever another worker has claimed meanwhile."""
-        now = self.ctx.clock.now()
-        if self.lease_until - now >= self.lease / 2:
-            return
-        ids = [mid for mid in rest if mid in self.held]
-        if not ids:
-            return
-        table = self.queue.table
-        with self.db.transaction() as session:
-            kept = (
-                session.connection()
-                .execute(
-                    update(table)
-                    .where(*self.mine(ids))
-                    .values(next_attempt_at=now + self.lease)
-                    .returning(table.c.id)
-                )
-                .scalars()
-                .all()
-            )
-        self.held = set(kept)
-        self.lease_until = now + self.lease
-
-    def record(self, message_id: str, values: dict, *, session: Session | None = None) -> bool:
-        """Write the outcome of one message, if it is still ours (in `session` when given,
-        so that other changes can share its transaction; else in a transaction of its own)."""
-        keys = tuple(sorted(values))
-        statement = _record_statement(self.queue, keys)
-        params = {"_id": message_id, "_token": self.token}
-        params.update(("_v_" + k, values[k]) for k in keys)
-        if session is not None:
-            result = session.connection().execute(statement, params)
-        else:
-            # One short transaction per outcome (recorded as soon as known), on the driver.
-            with self.db.session(write=True, cls=PreparedSession) as own:
-                result = own.connection().execute(statement, params)
-                commit(own)
-        self.held.discard(message_id)
-        return result.rowcount == 1
-
-    def record_sent(self, message_ids: list[str]) -> set[str]:
-        """Record a group of messages as sent, in one transaction: the ones still ours.
-        Returns their ids; a message missing from it was taken over (lost)."""
-        if not message_ids:
-            return set()
-        table = self.queue.table
-        with self.db.transaction() as session:
-            recorded = set(
-                session.connection()
-                .execute(
-                    update(table)
-                    .where(*self.mine(message_ids))
-                    .values(
-                        state="sent",
-                        sent_at=self.ctx.clock.now(),
-                        payload_enc=None,  # delivered: the personal data is not kept
-                        attempts=table.c.attempts + 1,  # unchanged since the claim: ours
-                        last_error=None,
-                        claim_token=None,
-                    )
-                    .returning(table.c.id)
-                )
-                .scalars()
-            )
-        self.held.difference_update(message_ids)
-        return recorded
-
-    def release(self, rest: list[str]) -> int:
-        """Hand back what was not sent: due again at once, for any worker."""
-        ids = [mid for mid in rest if mid in self.held]
-        if not ids:
-            return 0
-        with self.db.transaction() as session:
-            result = session.connection().execute(
-                update(self.queue.table)
-                .where(*self.mine(ids))
-                .values(claim_token=None, next_attempt_at=self.ctx.clock.now())
-            )
-        self.held.difference_update(ids)
-        return result.rowcount
-
-
-def claim(db: Database, ctx: AppContext, queue: Queue, now: datetime, limit: int, *where) -> Claim:
-    """Claim up to `limit` due rows of `queue` (and `where`) under a fresh token and a lease:
-    FOR UPDATE SKIP LOCKED, so concurrent claims on PostgreSQL take disjoint rows (SQLite's
-    write lock serialises them)."""
-    table = queue.table
-    lease_until = now + timedelta(seconds=ctx.settings.outbox_lease_seconds)
-    token = secrets.token_hex(16)
-    with db.transaction() as session:
-        conn = session.connection()
-        rows = conn.execute(
-            select(*queue.columns)
-            .where(queue.status_column == "pending", table.c.next_attempt_at <= now, *where)
-            .order_by(table.c.next_attempt_at, table.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if rows:
-            conn.execute(
-                update(table)
-                .where(table.c.id.in_([r.id for r in rows]))
-                .values(next_attempt_at=lease_until, claim_token=token)
-            )
-    return Claim(db, ctx, queue, token, rows, lease_until)
 
 
 def _message(ctx: AppContext, row) -> Message:

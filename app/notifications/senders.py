@@ -66,7 +66,7 @@ def open_batch(sender: Sender) -> Iterator[Batch]:
 
 
 class FileSender:
-    """One JSON file per message (api.md). The file is named by the message id, so a message
+    """One JSON file per message. The file is named by the message id, so a message
     delivered twice after a crash overwrites itself instead of appearing twice."""
 
     # Sending again is harmless, so the outbox may record its successes in groups.

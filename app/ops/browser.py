@@ -1,4 +1,4 @@
-"""What a browser needs to be told (issue 11.5): on every response, the headers that keep a
+"""What a browser needs to be told: on every response, the headers that keep a
 page from sniffing, framing, leaking the URL or caching personal data; CORS for the portal's
 own origins only.
 

@@ -8,10 +8,9 @@ from fastapi import APIRouter
 from fastapi import Request as HttpRequest
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from app.core.context import AppContext
-from app.core.errors import CATALOGUE, NotFound, Problem, problem_type
+from app.core.errors import CATALOGUE, NotFound, Problem, Unauthorized, problem_type
 from app.core.migrations import current_revision, head_revision
 from app.ops.metrics import render
 
@@ -35,8 +34,7 @@ def readyz(http: HttpRequest) -> dict[str, str]:
     commits filings runs."""
     ctx: AppContext = http.app.state.ctx
     try:
-        with ctx.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ctx.db.ping()
         current = current_revision(ctx.db.engine)
     except Exception as exc:
         raise Problem(503, "service-unavailable", "The database is not reachable.") from exc
@@ -80,10 +78,7 @@ def metrics(http: HttpRequest) -> PlainTextResponse:
     if expected:
         sent = http.headers.get("authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {expected}".encode()):
-            raise Problem(
-                401,
-                "unauthorized",
-                "Send the metrics token (RIGHTSDESK_METRICS_TOKEN) as a bearer token.",
-                headers={"WWW-Authenticate": "Bearer"},
+            raise Unauthorized(
+                "Send the metrics token (RIGHTSDESK_METRICS_TOKEN) as a bearer token."
             )
     return PlainTextResponse(render(ctx), media_type=CONTENT_TYPE_LATEST)

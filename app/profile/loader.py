@@ -1,6 +1,6 @@
 """Load the company profile (data categories, retention, processors) from YAML, and check it.
 
-The profile is the company's own judgement (policy-profile.md): which data it holds, in which
+The profile is the company's own judgement (app/profile/default.yaml is the reference): which data it holds, in which
 systems and processors (수탁자), and which legal retention rules bind each category. It is
 checked once at start (and by `rightsdesk profile check`), so a typo in a rule or system name
 fails loudly there rather than producing a wrong deletion plan later.

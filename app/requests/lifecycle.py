@@ -24,7 +24,7 @@ from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.errors import Problem
 from app.core.ids import new_id
-from app.integrations import events
+from app.events import record as events
 from app.models import Request, TimelineEvent
 
 

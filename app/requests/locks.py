@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from app.audit import service as audit
 from app.core.db import locked
+from app.core.errors import NotFound, Problem
 from app.models import Request
 
 
@@ -37,3 +38,30 @@ def lock_access_record(session: Session) -> None:
     if session.connection().dialect.name == "sqlite":
         return  # already alone; spare the hottest path (filing) a statement
     audit.lock_head(session)
+
+
+def check_version(request: Request, expected: int) -> None:
+    """The If-Match check: 412 when the request changed since the caller read it."""
+    if request.version != expected:
+        raise Problem(
+            412,
+            "precondition-failed",
+            f"The request is at version {request.version}, not {expected}: reload it.",
+            version=request.version,
+        )
+
+
+def lock_checked(session: Session, request_id: str, version: int) -> Request:
+    """Load, lock and check If-Match: the request, locked until commit, at `version`. The
+    one lock order: the request row first, then (in lifecycle) the access record."""
+    request = lock_request(session, request_id)
+    check_version(request, version)
+    return request
+
+
+def get_request(session: Session, request_id: str) -> Request:
+    """The request (unlocked), or 404."""
+    request = session.get(Request, request_id)
+    if request is None:
+        raise NotFound("No such request.")
+    return request

@@ -3,7 +3,6 @@ million rows costs what page 1 does)."""
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,10 +10,15 @@ from datetime import datetime
 from sqlalchemy import Row, or_, select, tuple_
 from sqlmodel import Session
 
+from app.accounts.service import find as find_user
+from app.audit import service as audit
 from app.core.context import AppContext
-from app.core.errors import Problem
+from app.core.errors import ValidationProblem
+from app.core.paging import decode_cursor, encode_cursor
+from app.core.paging import page as first_page
 from app.models import Request
 from app.requests.lifecycle import CLOSED, Status
+from app.requests.views import queue_page_json
 
 REFERENCE = re.compile(r"^RD-\d{4}-\d{6}$")
 OPEN_STATUSES = frozenset(s.value for s in Status if s not in CLOSED)
@@ -46,23 +50,6 @@ class QueueFilter:
     due_before: datetime | None = None
     q: str | None = None
     visible_to: str | None = None  # a handler: only requests assigned to them or to nobody
-
-
-def encode_cursor(due_at: datetime, request_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{due_at.isoformat()}|{request_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        due, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(due), request_id
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(
-            422,
-            "validation-error",
-            "The cursor is not one this service gave out.",
-            errors=[{"field": "cursor", "code": "invalid", "message": "bad cursor"}],
-        ) from None
 
 
 def search_kind(q: str) -> str:
@@ -116,17 +103,11 @@ def page(
                 )
             )
         else:
-            raise Problem(
-                422,
-                "validation-error",
-                "q is a reference (RD-YYYY-NNNNNN), a request id or an exact e-mail address.",
-                errors=[
-                    {
-                        "field": "q",
-                        "code": "unsupported",
-                        "message": "not a reference, id or e-mail",
-                    }
-                ],
+            raise ValidationProblem(
+                "q",
+                "unsupported",
+                "not a reference, id or e-mail",
+                detail="q is a reference (RD-YYYY-NNNNNN), a request id or an exact e-mail address.",
             )
     if cursor:
         due, last_id = decode_cursor(cursor)
@@ -134,6 +115,36 @@ def page(
         query = query.where(tuple_(_c.due_at, _c.id) > tuple_(due, last_id))
     # On the session's own connection and transaction, as Core: rows, not ORM instances.
     rows = session.connection().execute(query.order_by(_c.due_at, _c.id).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = first_page(rows, limit)
     return rows, encode_cursor(rows[-1].due_at, rows[-1].id) if more and rows else None
+
+
+def read_page(ctx, principal, f: QueueFilter, assignee, limit: int, cursor):
+    """One read-only unit of work: resolve the assignee, read the page, build its body.
+    Returns the body, the ids on the page and the moment the page was computed for."""
+    with ctx.db.session(write=False) as session:
+        if assignee == "me":
+            f.assignee = principal.id
+        elif assignee == "none":
+            f.assignee = "none"
+        elif assignee:
+            user = find_user(session, assignee)
+            f.assignee = user.id if user else "usr_unknown"
+        rows, next_cursor = page(session, ctx, f, limit=limit, cursor=cursor)
+    now = ctx.clock.now()
+    return queue_page_json(rows, next_cursor, now), [r.id for r in rows], now
+
+
+def record_search(ctx, principal, kind: str, found: list[str], now) -> None:
+    """A search by personal data goes to the access record (who searched, how, what it found).
+    The queue reads in a read-only transaction, so the entry is its own small unit of work."""
+    with ctx.db.transaction() as session:
+        audit.append(
+            session,
+            at=now,
+            actor=principal.actor.label,
+            action="search",
+            request_id=found[0] if len(found) == 1 else None,
+            ip=principal.ip,
+            detail={"what": "queue", "by": kind, "found": found},
+        )

@@ -18,7 +18,8 @@ from app.core.deps import (
     WriteSessionDep,
     read_in_thread,
 )
-from app.core.errors import Problem
+from app.core.errors import ValidationProblem
+from app.core.responses import NO_TOKEN
 from app.core.validation import Moment
 from app.law.rights import Channel, RequestType
 from app.requests import queue, service
@@ -29,11 +30,11 @@ from app.requests.schemas import (
     RequestStaffView,
     StaffRequestCreate,
 )
-from app.requests.views import created_view, queue_page_json, staff_view
+from app.requests.views import created_view, staff_view
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
-AUTH = {401: {"description": "No or bad token"}, 403: {"description": "Role may not do this"}}
+AUTH = {**NO_TOKEN, 403: {"description": "Role may not do this"}}
 
 
 @router.get("", response_model=QueuePage, responses=AUTH)
@@ -65,11 +66,8 @@ async def list_queue(
     the open work (every status not closed); ask for closed ones with `status=` (repeatable).
     A search (`q`) looks through every status."""
     if due_before is not None and due_before.tzinfo is None:
-        raise Problem(
-            422,
-            "validation-error",
-            "due_before needs a time-zone offset.",
-            errors=[{"field": "due_before", "code": "naive", "message": "add an offset"}],
+        raise ValidationProblem(
+            "due_before", "naive", "add an offset", detail="due_before needs a time-zone offset."
         )
     if status_:
         statuses = [s.value for s in status_]
@@ -90,44 +88,13 @@ async def list_queue(
     # four trips on the 40-thread default, and at 32 connections the trips and the threads
     # queueing for the GIL cost more than the work (bench/staff_queue.py, HTTP phase).
     body, found, now = await read_in_thread(
-        ctx, _read_page, ctx, principal, f, assignee, limit, cursor
+        ctx, queue.read_page, ctx, principal, f, assignee, limit, cursor
     )
     if q:  # a write (the access record), so on the default threadpool, not the readers'
-        await run_in_threadpool(_record_search, ctx, principal, queue.search_kind(q), found, now)
-    return Response(body, media_type="application/json")
-
-
-def _read_page(ctx, principal, f: queue.QueueFilter, assignee, limit: int, cursor):
-    """One read-only unit of work: resolve the assignee, read the page, build its body.
-    Returns the body, the ids on the page and the moment the page was computed for."""
-    with ctx.db.session(write=False) as session:
-        if assignee == "me":
-            f.assignee = principal.id
-        elif assignee == "none":
-            f.assignee = "none"
-        elif assignee:
-            from app.accounts.service import find
-
-            user = find(session, assignee)
-            f.assignee = user.id if user else "usr_unknown"
-        rows, next_cursor = queue.page(session, ctx, f, limit=limit, cursor=cursor)
-    now = ctx.clock.now()
-    return queue_page_json(rows, next_cursor, now), [r.id for r in rows], now
-
-
-def _record_search(ctx, principal, kind: str, found: list[str], now) -> None:
-    """A search by personal data goes to the access record (who searched, how, what it found).
-    The queue reads in a read-only transaction, so the entry is its own small unit of work."""
-    with ctx.db.transaction() as session:
-        audit.append(
-            session,
-            at=now,
-            actor=principal.actor.label,
-            action="search",
-            request_id=found[0] if len(found) == 1 else None,
-            ip=principal.ip,
-            detail={"what": "queue", "by": kind, "found": found},
+        await run_in_threadpool(
+            queue.record_search, ctx, principal, queue.search_kind(q), found, now
         )
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -152,18 +119,15 @@ def enter_offline_request(
     """
     now = ctx.clock.now()
     if body.received_at > now:
-        raise Problem(
-            422,
-            "validation-error",
-            "received_at cannot be in the future.",
-            errors=[{"field": "received_at", "code": "future", "message": "in the future"}],
+        raise ValidationProblem(
+            "received_at", "future", "in the future", detail="received_at cannot be in the future."
         )
     if body.received_at < now - timedelta(days=366):
-        raise Problem(
-            422,
-            "validation-error",
-            "received_at is more than a year ago; check the date.",
-            errors=[{"field": "received_at", "code": "too_old", "message": "over a year ago"}],
+        raise ValidationProblem(
+            "received_at",
+            "too_old",
+            "over a year ago",
+            detail="received_at is more than a year ago; check the date.",
         )
     filed = service.submit(
         session,

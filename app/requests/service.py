@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.errors import NotFound, Problem
+from app.core.errors import NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
-from app.integrations import events
+from app.events import record as events
 from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel
@@ -30,18 +30,11 @@ _request = Request.__table__
 _INSERT_REQUEST = insert(_request)
 
 
-@dataclass(frozen=True)
-class _Filed:
-    """What an event says of a request just filed (without loading the row on the hot path)."""
-
-    id: str
-    reference: str
-    type: str
-    status: str
-
-
 @dataclass
 class Filed:
+    """A request just filed: what the answer shows, and what its `request.created` event says
+    of it (without loading the row on the hot path)."""
+
     id: str
     reference: str
     type: str
@@ -57,17 +50,11 @@ def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]
         return known
     unknown = [c for c in categories if c not in ctx.profile.categories]
     if unknown:
-        raise Problem(
-            422,
-            "validation-error",
-            "Unknown data category.",
-            errors=[
-                {
-                    "field": "scope.categories",
-                    "code": "unknown_category",
-                    "message": f"unknown: {', '.join(unknown)}; known: {', '.join(known)}",
-                }
-            ],
+        raise ValidationProblem(
+            "scope.categories",
+            "unknown_category",
+            f"unknown: {', '.join(unknown)}; known: {', '.join(known)}",
+            detail="Unknown data category.",
         )
     return list(dict.fromkeys(categories))
 
@@ -185,6 +172,86 @@ def submit(
     request_id = new_id("req")
     reference = next_reference(session, received_at)
     due_at = statutory_due_at(received_at, RIGHTS[data.type].days)
+    _insert(
+        session,
+        ctx,
+        data,
+        request_id=request_id,
+        reference=reference,
+        channel=channel,
+        categories=categories,
+        client_id=client_id,
+        external_ref=external_ref,
+        received_at=received_at,
+        due_at=due_at,
+        now=now,
+    )
+    filer_email = data.filer_email()
+    needs_code = filer_email is not None and not identity_verified
+    filed = Filed(
+        request_id,
+        reference,
+        data.type.value,
+        lifecycle.INITIAL.value,
+        received_at,
+        due_at,
+        pii.mask_email(filer_email) if needs_code else None,
+    )
+    # One timeline event and one access-record entry for the whole filing (the code notice
+    # is part of it), to keep the hottest path short.
+    lifecycle.record(
+        session,
+        request_id,
+        "received",
+        actor=actor,
+        at=now,
+        status=lifecycle.INITIAL.value,
+        audit_action="create",
+        detail={
+            "type": data.type.value,
+            "channel": channel.value,
+            "requester": data.proxy.kind if data.proxy else "self",
+            "code_sent": needs_code,
+        },
+    )
+    if filer_email:
+        _notify_filer(session, ctx, data, filed, filer_email, needs_code=needs_code, now=now)
+    if identity_verified:
+        request = get(session, request_id)
+        events.emit(session, events.REQUEST_CREATED, request, at=now)
+        filed.status = lifecycle.transition(
+            session,
+            request,
+            lifecycle.Action.verify,
+            actor=actor,
+            at=now,
+            detail={"method": verification_method or "staff"},
+        ).value
+    else:
+        events.emit(session, events.REQUEST_CREATED, filed, at=now)
+        if data.proxy or not needs_code:
+            # A proxy's authority, or an identity no code can prove, is checked by a person
+            # (Decree 46): the verify task goes to the CPO's queue.
+            tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
+    return filed
+
+
+def _insert(
+    session: Session,
+    ctx: AppContext,
+    data: RequestFields,
+    *,
+    request_id: str,
+    reference: str,
+    channel: Channel,
+    categories: list[str],
+    client_id: str | None,
+    external_ref: str | None,
+    received_at: datetime,
+    due_at: datetime,
+    now: datetime,
+) -> None:
+    """The request's row, its personal data sealed (one Core insert: the hot path)."""
     keys, bidx = ctx.keys, ctx.blind_index
     corrections = (
         [c.model_dump() for c in data.scope.corrections] if data.scope.corrections else None
@@ -238,79 +305,43 @@ def submit(
             version=1,
         ),
     )
-    filer_email = data.filer_email()
-    filer_name = proxy.name if proxy else data.subject.name
-    needs_code = filer_email is not None and not identity_verified
-    # One timeline event and one access-record entry for the whole filing (the code notice
-    # is part of it), to keep the hottest path short.
-    lifecycle.record(
-        session,
-        request_id,
-        "received",
-        actor=actor,
-        at=now,
-        status=lifecycle.INITIAL.value,
-        audit_action="create",
-        detail={
-            "type": data.type.value,
-            "channel": channel.value,
-            "requester": proxy.kind if proxy else "self",
-            "code_sent": needs_code,
-        },
+
+
+def _notify_filer(
+    session: Session,
+    ctx: AppContext,
+    data: RequestFields,
+    filed: Filed,
+    filer_email: str,
+    *,
+    needs_code: bool,
+    now: datetime,
+) -> None:
+    """The receipt notice to whoever filed, and with it the one-time code when one is due."""
+    context = request_context(
+        ctx,
+        name=data.proxy.name if data.proxy else data.subject.name,
+        reference=filed.reference,
+        type=filed.type,
+        received_at=filed.received_at,
+        due_at=filed.due_at,
+        needs_code=needs_code,
     )
-    if filer_email:
-        context = request_context(
-            ctx,
-            name=filer_name,
-            reference=reference,
-            type=data.type.value,
-            received_at=received_at,
-            due_at=due_at,
-            needs_code=needs_code,
-        )
-        notices = [Notice("receipt", filer_email, data.locale, request_id, context)]
-        if needs_code:
-            notices.append(
-                verification.issue_code(
-                    session,
-                    ctx,
-                    request_id=request_id,
-                    to=filer_email,
-                    locale=data.locale,
-                    notice=context,
-                    now=now,
-                    revoke_live=False,
-                )
+    notices = [Notice("receipt", filer_email, data.locale, filed.id, context)]
+    if needs_code:
+        notices.append(
+            verification.issue_code(
+                session,
+                ctx,
+                request_id=filed.id,
+                to=filer_email,
+                locale=data.locale,
+                notice=context,
+                now=now,
+                revoke_live=False,
             )
-        enqueue_notices(session, ctx, notices, now=now)
-    status = lifecycle.INITIAL.value
-    if identity_verified:
-        request = get(session, request_id)
-        events.emit(session, events.REQUEST_CREATED, request, at=now)
-        status = lifecycle.transition(
-            session,
-            request,
-            lifecycle.Action.verify,
-            actor=actor,
-            at=now,
-            detail={"method": verification_method or "staff"},
-        ).value
-    else:
-        filed = _Filed(request_id, reference, data.type.value, status)
-        events.emit(session, events.REQUEST_CREATED, filed, at=now)
-        if proxy or not needs_code:
-            # A proxy's authority, or an identity no code can prove, is checked by a person
-            # (Decree 46): the verify task goes to the CPO's queue.
-            tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
-    return Filed(
-        request_id,
-        reference,
-        data.type.value,
-        status,
-        received_at,
-        due_at,
-        pii.mask_email(filer_email) if needs_code else None,
-    )
+        )
+    enqueue_notices(session, ctx, notices, now=now)
 
 
 def get(session: Session, request_id: str) -> Request:

@@ -210,7 +210,7 @@ def notice_context(ctx: AppContext, request: Request, result: AccessResult) -> d
 
 
 def document(request: Request, result: AccessResult, content: dict[str, Any]) -> dict[str, Any]:
-    """The result JSON (api.md)."""
+    """The result JSON."""
     return {
         "request_id": request.id,
         "reference": request.reference,

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.core.deps import StaffPrincipal
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.errors import Conflict, NotFound, ValidationProblem
 from app.core.ids import new_id
 from app.models import Hold, Request
 from app.requests import lifecycle
@@ -54,17 +54,11 @@ def add(
             detail=f"A hold is set before the decision; this request is {request.status}.",
         )
     if body.category not in request.categories:
-        raise Problem(
-            422,
-            "validation-error",
-            "The category is not in this request's scope.",
-            errors=[
-                {
-                    "field": "category",
-                    "code": "not_in_scope",
-                    "message": f"in scope: {', '.join(request.categories)}",
-                }
-            ],
+        raise ValidationProblem(
+            "category",
+            "not_in_scope",
+            f"in scope: {', '.join(request.categories)}",
+            detail="The category is not in this request's scope.",
         )
     same = session.exec(
         select(Hold).where(

@@ -9,8 +9,8 @@ in scope, and the decision that follows from it.
 
 A `retain` line covers only the records its rule names (`record_ko`/`record_en`): the law
 keeps those and nothing else, so data of the category that no rule names is still owed
-deletion (today the category is refused as a whole and no task is made for that rest; see
-issue 8's report: a known gap). The decision follows the plan per category: a category with a `retain` or `hold`
+deletion (today the category is refused as a whole and no task is made for that rest: a
+known gap). The decision follows the plan per category: a category with a `retain` or `hold`
 line is refused (with the ground and the law), the others are granted.
 
 When does a retention period end (`retain_until`)? Every rule runs from an event — the

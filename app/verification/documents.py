@@ -17,7 +17,7 @@ from app.audit import service as audit
 from app.core.actors import SYSTEM, Actor
 from app.core.context import AppContext
 from app.core.db import Database
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.models import Document, Request
 from app.requests import lifecycle
@@ -62,12 +62,7 @@ def store(
         raise Conflict(f"A {request.status} request takes no more documents.")
     limit = ctx.settings.max_document_bytes
     if not data:
-        raise Problem(
-            422,
-            "validation-error",
-            "The file is empty.",
-            errors=[{"field": "file", "code": "empty", "message": "zero bytes"}],
-        )
+        raise ValidationProblem("file", "empty", "zero bytes", detail="The file is empty.")
     if len(data) > limit:
         raise Problem(
             413, "payload-too-large", f"The file is larger than {limit} bytes.", limit=limit

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.core.context import AppContext
 from app.core.db import Database
 from app.core.ids import new_id
-from app.integrations import events
+from app.events import record as events
 from app.law.deadlines import SEOUL, days_left, seoul_date
 from app.law.rights import RIGHTS, RequestType
 from app.models import Reminder, Request, StaffUser

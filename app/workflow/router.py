@@ -6,26 +6,22 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import tuple_
-from sqlmodel import select
 
 from app.core.deps import (
     CPO,
     AnyStaff,
     ContextDep,
-    IfMatch,
     Operator,
     SessionDep,
     StaffPrincipal,
 )
-from app.core.errors import Problem
+from app.core.errors import ValidationProblem
+from app.core.responses import IF_MATCH_MISSING, ON_A_REQUEST, STALE
 from app.core.validation import Day
 from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
 from app.law.rights import RequestType
-from app.models import Request, Task
-from app.requests.locks import lock_request
-from app.requests.queue import decode_cursor, encode_cursor
+from app.requests.deps import ToChange
 from app.requests.schemas import RequestStaffView
 from app.requests.views import staff_view, task_view
 from app.workflow import metrics as metrics_service
@@ -48,69 +44,56 @@ from app.workflow.schemas import (
 router = APIRouter(prefix="/v1/staff", tags=["staff: workflow"])
 
 ACTION = {
-    401: {"description": "No or bad token"},
-    403: {"description": "Role or assignment does not allow it"},
-    404: {"description": "No such request"},
+    **ON_A_REQUEST,
     409: {"description": "The request's status does not allow it"},
-    412: {"description": "Stale version: someone changed the request first"},
-    428: {"description": "If-Match missing"},
+    **STALE,
+    **IF_MATCH_MISSING,
 }
 
 
-def _act(session, ctx, request_id: str, version: int) -> Request:
-    # Locked first (request row, then the access record: the one lock order), so of writers
-    # racing with the same If-Match one proceeds and the others are told 412 right here.
-    request = lock_request(session, request_id)
-    service.check_version(request, version)
-    return request
-
-
-def _view(session, ctx, request: Request, principal: StaffPrincipal) -> RequestStaffView:
+def _view(session, ctx, request, principal: StaffPrincipal) -> RequestStaffView:
     return staff_view(session, ctx, request, ctx.clock.now(), principal)
 
 
 @router.post("/requests/{request_id}/assign", response_model=RequestStaffView, responses=ACTION)
 def assign(
-    request_id: str,
     body: AssignIn,
     principal: Operator,
-    version: IfMatch,
+    target: ToChange,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
     """Give the request to a handler (the CPO), or take it (a handler). An open request moves
     to in_progress and its assignee gets the decide task."""
-    request = _act(session, ctx, request_id, version)
+    request = target.lock()
     return _view(session, ctx, service.assign(session, ctx, request, body, principal), principal)
 
 
 @router.post("/requests/{request_id}/verify", response_model=RequestStaffView, responses=ACTION)
 def verify(
-    request_id: str,
     body: VerifyIn,
     principal: Operator,
-    version: IfMatch,
+    target: ToChange,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
     """A person confirms the requester's identity or a proxy's authority (opens the request),
     or rejects it under PIPA-38-identity (closes it and tells the requester how to object)."""
-    request = _act(session, ctx, request_id, version)
+    request = target.lock()
     return _view(session, ctx, service.verify(session, ctx, request, body, principal), principal)
 
 
 @router.post("/requests/{request_id}/extend", response_model=RequestStaffView, responses=ACTION)
 def extend(
-    request_id: str,
     body: ExtendIn,
     principal: Operator,
-    version: IfMatch,
+    target: ToChange,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
     """Postpone the deadline (연기) with a justified reason; the subject is told the reason and
     the new date. The new date must be later than the current one."""
-    request = _act(session, ctx, request_id, version)
+    request = target.lock()
     return _view(session, ctx, service.extend(session, ctx, request, body, principal), principal)
 
 
@@ -120,10 +103,9 @@ def extend(
     responses={**ACTION, 422: {"description": "Grounds missing or not applicable"}},
 )
 def decide(
-    request_id: str,
     body: DecisionIn,
     principal: Operator,
-    version: IfMatch,
+    target: ToChange,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
@@ -133,7 +115,7 @@ def decide(
     tasks that carry it out, from the plan, for the granted categories and the systems the plan
     names: `collect` for access, `fulfil` for a deletion, suspension or correction (nothing for
     what the plan retains or holds)."""
-    request = _act(session, ctx, request_id, version)
+    request = target.lock()
     service.decide(session, ctx, request, body, principal)
     return _view(session, ctx, request, principal)
 
@@ -147,9 +129,8 @@ def decide(
     },
 )
 def complete(
-    request_id: str,
     principal: Operator,
-    version: IfMatch,
+    target: ToChange,
     session: SessionDep,
     ctx: ContextDep,
     body: CompleteIn | None = None,
@@ -158,7 +139,7 @@ def complete(
     waived (409 otherwise, listing `open_tasks` and `failed_tasks`). For access, the result is
     assembled now from what the collect tasks returned and can be downloaded for
     `RIGHTSDESK_RESULT_TTL_DAYS`; the completion notice says where and until when."""
-    request = _act(session, ctx, request_id, version)
+    request = target.lock()
     done = service.complete(session, ctx, request, principal, body.note if body else None)
     return _view(session, ctx, done, principal)
 
@@ -179,25 +160,19 @@ def list_tasks(
 ) -> TaskList:
     """The work queue, by due date: mine or everyone's; open, done, failed (blocking until
     redone or waived), waived or cancelled."""
-    query = select(Task, Request.reference).join(Request, Request.id == Task.request_id)
-    if mine:
-        query = query.where(Task.assignee_id == principal.id)
-    if status != "all":
-        query = query.where(Task.status == status)
-    if kind:
-        query = query.where(Task.kind == kind)
-    if request_id:
-        query = query.where(Task.request_id == request_id)
-    if cursor:
-        due, last = decode_cursor(cursor)
-        query = query.where(tuple_(Task.due_at, Task.id) > tuple_(due, last))
-    rows = list(session.exec(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = tasks.listing(
+        session,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        assignee=principal.id if mine else None,
+        kind=kind,
+        request_id=request_id,
+    )
     now = ctx.clock.now()
     return TaskList(
-        items=[task_view(t, now, ref) for t, ref in rows],
-        next_cursor=encode_cursor(rows[-1][0].due_at, rows[-1][0].id) if more else None,
+        items=[task_view(t, now, request.reference) for t, request in rows],
+        next_cursor=next_cursor,
     )
 
 
@@ -235,8 +210,7 @@ def complete_task(
         actor=principal.actor,
         is_cpo=principal.is_cpo,
     )
-    request = session.get(Request, task.request_id)
-    return task_view(task, ctx.clock.now(), request.reference if request else None)
+    return task_view(task, ctx.clock.now(), tasks.reference(session, task))
 
 
 @router.post(
@@ -257,8 +231,7 @@ def waive_task(
     record as an event): it stops blocking the request's completion. Open tasks cannot be
     waived: they are done, or voided by a new decision."""
     task = tasks.waive(session, ctx, task_id, reason=body.reason, actor=principal.actor)
-    request = session.get(Request, task.request_id)
-    return task_view(task, ctx.clock.now(), request.reference if request else None)
+    return task_view(task, ctx.clock.now(), tasks.reference(session, task))
 
 
 @router.get("/metrics", response_model=Metrics, responses={401: {}, 403: {}, 422: {}})
@@ -277,13 +250,11 @@ def metrics(
     until = until or today
     since = since or until - timedelta(days=90)
     if since > until or (until - since).days > 3660:
-        raise Problem(
-            422,
-            "validation-error",
-            "The range must run forwards and span at most 10 years.",
-            errors=[
-                {"field": "since", "code": "bad_range", "message": "since after until, or too long"}
-            ],
+        raise ValidationProblem(
+            "since",
+            "bad_range",
+            "since after until, or too long",
+            detail="The range must run forwards and span at most 10 years.",
         )
     return metrics_service.compute(session, ctx, since, until)
 

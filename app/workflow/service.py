@@ -13,7 +13,7 @@ from app.core.actors import SYSTEM, Actor
 from app.core.context import AppContext
 from app.core.db import Database
 from app.core.deps import StaffPrincipal
-from app.core.errors import Conflict, Problem
+from app.core.errors import Conflict, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.law import retention as retention_law
 from app.law.deadlines import end_of_day, seoul_date, statutory_due_at
@@ -32,16 +32,6 @@ from app.workflow.schemas import AssignIn, DecisionIn, ExtendIn, Outcome, Verify
 ACTIVE = (Status.pending_verification, Status.open, Status.in_progress, Status.fulfilling)
 # Filings that arrive through our own forms, where the code is the only proof offered.
 PUBLIC_CHANNELS = (Channel.portal.value, Channel.api.value)
-
-
-def check_version(request: Request, expected: int) -> None:
-    if request.version != expected:
-        raise Problem(
-            412,
-            "precondition-failed",
-            f"The request is at version {request.version}, not {expected}: reload it.",
-            version=request.version,
-        )
 
 
 def may_work_on(principal: StaffPrincipal, request: Request) -> None:
@@ -63,17 +53,11 @@ def assign(
     # `me`: the caller takes it (a handler's usual way; the dashboard needs no user id).
     assignee = accounts.find(session, principal.id if body.assignee == "me" else body.assignee)
     if assignee is None or not assignee.active or assignee.role not in ("cpo", "handler"):
-        raise Problem(
-            422,
-            "validation-error",
-            "The assignee must be an active cpo or handler.",
-            errors=[
-                {
-                    "field": "assignee",
-                    "code": "unknown_assignee",
-                    "message": "no active cpo or handler with this id or e-mail",
-                }
-            ],
+        raise ValidationProblem(
+            "assignee",
+            "unknown_assignee",
+            "no active cpo or handler with this id or e-mail",
+            detail="The assignee must be an active cpo or handler.",
         )
     if not principal.is_cpo and assignee.id != principal.id:
         raise Problem(403, "forbidden", "A handler may only take a request for themselves.")
@@ -226,17 +210,11 @@ def extend(
     now, actor = ctx.clock.now(), principal.actor
     new_due = end_of_day(seoul_date(body.due_at))
     if new_due <= request.due_at:
-        raise Problem(
-            422,
-            "validation-error",
-            "The new deadline must be later than the current one.",
-            errors=[
-                {
-                    "field": "due_at",
-                    "code": "not_later",
-                    "message": f"current deadline: {request.due_at.isoformat()}",
-                }
-            ],
+        raise ValidationProblem(
+            "due_at",
+            "not_later",
+            f"current deadline: {request.due_at.isoformat()}",
+            detail="The new deadline must be later than the current one.",
         )
     previous = request.due_at
     extension = Extension(

@@ -14,14 +14,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, select
 
 from app.core.actors import Actor
 from app.core.context import AppContext
-from app.core.errors import Conflict, NotFound, Problem
+from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
-from app.integrations import events
+from app.core.paging import decode_cursor, encode_cursor, page
+from app.events import record as events
 from app.models import Request, Task
 from app.requests import lifecycle
 from app.requests.locks import lock_request
@@ -226,11 +227,8 @@ def waived_reason(ctx: AppContext, task: Task) -> str | None:
 
 
 def _field_problem(field: str, code: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        "The task's completion does not fit the task.",
-        errors=[{"field": field, "code": code, "message": message}],
+    return ValidationProblem(
+        field, code, message, detail="The task's completion does not fit the task."
     )
 
 
@@ -345,3 +343,44 @@ def waive(session: Session, ctx: AppContext, task_id: str, *, reason: str, actor
         },
     )
     return task
+
+
+def listing(
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: str = "all",
+    assignee: str | None = None,
+    kind: str | None = None,
+    request_id: str | None = None,
+    systems: list[str] | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> tuple[list[tuple[Task, Request]], str | None]:
+    """One page of tasks (with their requests) by due date, and the next page's cursor: the
+    staff's work queue and an integration client's list share it."""
+    query = select(Task, Request).join(Request, Request.id == Task.request_id)
+    if systems is not None:
+        query = query.where(Task.system.in_(systems))
+    if kinds is not None:
+        query = query.where(Task.kind.in_(kinds))
+    if assignee:
+        query = query.where(Task.assignee_id == assignee)
+    if status != "all":
+        query = query.where(Task.status == status)
+    if kind:
+        query = query.where(Task.kind == kind)
+    if request_id:
+        query = query.where(Task.request_id == request_id)
+    if cursor:
+        due, last = decode_cursor(cursor)
+        query = query.where(tuple_(Task.due_at, Task.id) > tuple_(due, last))
+    found = session.exec(query.order_by(Task.due_at, Task.id).limit(limit + 1)).all()
+    rows, more = page(found, limit)
+    return rows, encode_cursor(rows[-1][0].due_at, rows[-1][0].id) if more else None
+
+
+def reference(session: Session, task: Task) -> str | None:
+    """The reference of the task's request (what a task's view shows)."""
+    request = session.get(Request, task.request_id)
+    return request.reference if request else None

@@ -195,6 +195,19 @@ def test_deliveries_are_listed_newest_first_with_a_cursor(client, staff, clock):
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_cursor_at_the_edge_of_the_datetime_range_is_422(client, staff, moment):
+    """Past what UTC can hold: refused by the one cursor codec (app/core/paging.py), like any
+    cursor this service did not give out, not a 500 from the database; so on every list."""
+    cpo = staff["cpo"]["headers"]
+    hook = register(client, cpo, url="http://127.0.0.1:9/down", events=["request.created"])
+    cursor = base64.urlsafe_b64encode(f"{moment}|x".encode()).decode().rstrip("=")
+    for path in (f"/v1/staff/webhooks/{hook['id']}/deliveries", "/v1/staff/tasks"):
+        answer = client.get(path, headers=cpo, params={"cursor": cursor})
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["errors"][0]["field"] == "cursor"
+
+
 def test_only_a_failed_delivery_can_be_retried(client, staff):
     cpo = staff["cpo"]["headers"]
     hook = register(client, cpo, url="http://127.0.0.1:9/down", events=ALL_EVENTS[:1])

@@ -21,12 +21,12 @@ from app.audit import service as audit
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.db import locked
-from app.core.errors import Conflict, Problem
+from app.core.errors import Conflict, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.core.security import AUD_INTEGRATION, issue_token
 from app.models import ApiClient
 
-# What a client may be granted (api.md, Integrations).
+# What a client may be granted (docs/operations.md, "Integrations").
 REQUESTS_WRITE = "requests:write"  # file requests
 REQUESTS_READ = "requests:read"  # read back what this client filed
 REQUESTS_VERIFIED = "requests:verified"  # file with identity_verified (the company's product)
@@ -47,12 +47,7 @@ def hash_secret(ctx: AppContext, secret: str) -> str:
 
 
 def _field_problem(field: str, code: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "validation-error",
-        "The client's grant is not valid.",
-        errors=[{"field": field, "code": code, "message": message}],
-    )
+    return ValidationProblem(field, code, message, detail="The client's grant is not valid.")
 
 
 def check_grant(ctx: AppContext, scopes: list[str], systems: list[str]) -> None:
