@@ -76,6 +76,9 @@ class Settings(BaseSettings):
 
     notify_backend: Literal["file", "smtp"] = "file"
     notify_dir: Path | None = None
+    # The file sender keeps every notice in clear on this host: production refuses it unless
+    # this says it is wanted (say, a hand-over folder another system empties).
+    notify_allow_file: bool = False
     delivery: DeliveryMode | None = None
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_max_attempts: int = Field(10, ge=1)
@@ -295,6 +298,20 @@ class Settings(BaseSettings):
                 "RIGHTSDESK_OUTBOX_LEASE_SECONDS must be at least 6 x "
                 "RIGHTSDESK_WEBHOOK_TIMEOUT_SECONDS, so that a webhook in flight never outlives "
                 "its worker's claim"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_sends_mail(self) -> Settings:
+        if (
+            self.env is Environment.production
+            and self.notify_backend == "file"
+            and not self.notify_allow_file
+        ):
+            raise ValueError(
+                "production refuses RIGHTSDESK_NOTIFY_BACKEND=file (the default: notices "
+                "written in clear to files on this host): set RIGHTSDESK_NOTIFY_BACKEND=smtp, "
+                "or RIGHTSDESK_NOTIFY_ALLOW_FILE=true if files are really wanted"
             )
         return self
 
