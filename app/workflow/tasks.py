@@ -32,6 +32,8 @@ ALL_KINDS = (VERIFY, DECIDE, FULFIL, COLLECT, REVIEW_OBJECTION)
 # The work that carries a decision out: completed by hand (or by a system), with an outcome.
 WORK_KINDS = (FULFIL, COLLECT)
 OUTCOMES = ("done", "not_found", "failed")
+# Statuses of a task still to be done (a failed one is redone).
+TO_DO = ("open", "failed")
 # Plan actions that are carried out by a task, and the kind of that task.
 PLAN_TASK_KIND = {"delete": FULFIL, "suspend": FULFIL, "correct": FULFIL, "collect": COLLECT}
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
