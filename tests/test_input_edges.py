@@ -45,7 +45,8 @@ def test_nul_in_the_query_is_422_naming_it(client, staff, path, params, field):
     assert doc["errors"][0]["field"] == f"query.{field}"
 
 
-def test_nul_in_the_login_form_is_422_and_counts_nothing(client, staff, database_url):
+def test_nul_in_the_login_form_is_422_and_recorded(client, staff, database_url):
+    # Each is a failed log-in in the access record (issue 21.4; tests/accounts/test_token_nul).
     before = count_rows(database_url, "audit_entry")
     for form in (
         {"username": "cpo@example.com\x00", "password": "x"},
@@ -53,7 +54,7 @@ def test_nul_in_the_login_form_is_422_and_counts_nothing(client, staff, database
     ):
         doc = _is_problem(client.post("/v1/auth/token", data=form), 422)
         assert doc["errors"][0]["field"] in ("username", "password")
-    assert count_rows(database_url, "audit_entry") == before
+    assert count_rows(database_url, "audit_entry") == before + 2
 
 
 def test_forms_without_nul_still_log_in(client, staff):
