@@ -179,7 +179,7 @@ def assemble(
         result.expires_at = expires_at
         result.destroyed_at = None
     result.content_enc = ctx.keys.encrypt(
-        json.dumps(content, ensure_ascii=False, default=str), _aad(result.id)
+        json.dumps(content, ensure_ascii=False, default=str, allow_nan=False), _aad(result.id)
     )
     session.add(result)
     session.flush()

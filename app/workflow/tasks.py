@@ -289,7 +289,9 @@ def complete_by_hand(
     task.note_enc = ctx.keys.encrypt(note, f"task.note:{task.id}")
     if task.kind == COLLECT:
         task.data_enc = (
-            ctx.keys.encrypt(json.dumps(data, ensure_ascii=False), data_aad(task.id))
+            ctx.keys.encrypt(
+                json.dumps(data, ensure_ascii=False, allow_nan=False), data_aad(task.id)
+            )
             if data is not None
             else None
         )
