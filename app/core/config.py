@@ -34,6 +34,8 @@ class DeliveryMode(StrEnum):
 
 
 SMTP_REPLIES_PER_MESSAGE = 4
+# Lanes of the argon2id password hasher (argon2-cffi's default, RFC 9106).
+ARGON2_PARALLELISM = 4
 
 # The rate-limit settings (Settings.rate_limit_*), each validated by parse_rate_limit.
 RATE_LIMITS = tuple(
@@ -121,7 +123,8 @@ class Settings(BaseSettings):
     password_min_length: int = Field(12, ge=8)
     # argon2id cost (the argon2-cffi defaults, RFC 9106's second recommendation).
     argon2_time_cost: int = Field(3, ge=1)
-    argon2_memory_kib: int = Field(65536, ge=8)
+    # argon2 needs at least 8 KiB per lane, and the hasher runs ARGON2_PARALLELISM lanes.
+    argon2_memory_kib: int = Field(65536, ge=8 * ARGON2_PARALLELISM)
     # Workflow.
     objection_window_days: int = Field(30, ge=1)
     # Public bodies (공공기관) may cite the grounds reserved to them (Art. 35(4)(3), 37(2)(3)).
