@@ -119,7 +119,7 @@ def serve(
     if workers > 1:
         _metrics_dir()
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:serve_app",  # each worker process sets up its logs (app/main.py)
         factory=True,
         host=host,
         port=port,

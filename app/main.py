@@ -11,6 +11,7 @@ from importlib import metadata
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import __version__
 from app.accounts.router import router as auth_router
 from app.accounts.router_users import router as users_router
 from app.audit.router import router as audit_router
@@ -86,6 +87,17 @@ def _started(settings: Settings, ctx: AppContext, mode: DeliveryMode) -> None:
     )
 
 
+def serve_app() -> FastAPI:
+    """The app as `rightsdesk serve` runs it, in each of its worker processes: with `--workers
+    N` uvicorn starts new processes that never ran the command's own set-up, so each
+    configures the logs as RIGHTSDESK_LOG_FORMAT says before building the app."""
+    from app.core.logs import configure
+
+    settings = get_settings()
+    configure(settings.resolved_log_format)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The deadline calendar for this process: the package's holidays plus the operator's
@@ -155,7 +167,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(
         title="Rights Desk",
-        version="1.0.0",
+        version=__version__,  # one version: the package's (pyproject.toml)
         summary="PIPA data-subject rights requests, on the statutory clock.",
         description=DESCRIPTION,
         lifespan=lifespan,
