@@ -146,7 +146,6 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(730, ge=730)
 
     max_body_bytes: int = Field(256 * 1024, ge=1024)
-    public_base_url: str = "http://127.0.0.1:8000"
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
 
