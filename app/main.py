@@ -21,6 +21,7 @@ from app.core.config import DeliveryMode, Environment, Settings, get_settings
 from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
+from app.core.etag import WriteETagMiddleware
 from app.core.nul_guard import NulGuardMiddleware
 from app.core.openapi import install_openapi
 from app.integrations.router import router as integrations_router
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return settings.max_document_bytes + 64 * 1024
         return settings.max_body_bytes
 
+    app.add_middleware(WriteETagMiddleware)  # staff writes: the new version as ETag
     app.add_middleware(NulGuardMiddleware)  # inside the body limit: forms come bounded
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(UnexpectedErrorMiddleware)  # see its docstring

@@ -25,9 +25,9 @@ from app.requests import queue, service
 from app.requests.lifecycle import Status
 from app.requests.schemas import (
     QueuePage,
-    RequestCreated,
     RequestStaffView,
     StaffRequestCreate,
+    StaffRequestCreated,
 )
 from app.requests.views import created_view, queue_page_json, staff_view
 
@@ -133,7 +133,7 @@ def _record_search(ctx, principal, kind: str, found: list[str], now) -> None:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=RequestCreated,
+    response_model=StaffRequestCreated,
     responses={**AUTH, 422: {"description": "Invalid body"}},
 )
 def enter_offline_request(
@@ -142,7 +142,7 @@ def enter_offline_request(
     session: SessionDep,
     ctx: ContextDep,
     response: Response,
-) -> RequestCreated:
+) -> StaffRequestCreated:
     """Enter a request received by letter, phone, fax, e-mail or in person.
 
     The deadline runs from `received_at` (not in the future). With an e-mail address the
@@ -176,7 +176,11 @@ def enter_offline_request(
         verification_method=body.verification_method,
     )
     response.headers["Location"] = f"/v1/staff/requests/{filed.id}"
-    return created_view(filed, now, ctx.settings.code_ttl_seconds)
+    version = service.get(session, filed.id).version
+    response.headers["ETag"] = f'"{version}"'
+    return StaffRequestCreated(
+        **created_view(filed, now, ctx.settings.code_ttl_seconds).model_dump(), version=version
+    )
 
 
 @router.get(

@@ -206,6 +206,12 @@ class RequestCreated(BaseModel):
     )
 
 
+class StaffRequestCreated(RequestCreated):
+    version: int = Field(
+        description="Send it as `If-Match` with the first action (also the `ETag` header)."
+    )
+
+
 class TimelineItem(BaseModel):
     at: datetime
     kind: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import tuple_
@@ -169,7 +169,10 @@ def list_tasks(
     session: SessionDep,
     ctx: ContextDep,
     mine: Annotated[bool, Query(description="Only tasks assigned to me.")] = False,
-    status: Annotated[str, Query(pattern="^(open|done|failed|waived|cancelled|all)$")] = "open",
+    status: Annotated[
+        list[Literal["open", "done", "failed", "waived", "cancelled", "all"]] | None,
+        Query(description="Repeat for several (`status=open&status=failed`); `all`: every one."),
+    ] = None,
     kind: Annotated[
         str | None, Query(pattern="^(verify|decide|fulfil|collect|review_objection)$")
     ] = None,
@@ -182,8 +185,9 @@ def list_tasks(
     query = select(Task, Request.reference).join(Request, Request.id == Task.request_id)
     if mine:
         query = query.where(Task.assignee_id == principal.id)
-    if status != "all":
-        query = query.where(Task.status == status)
+    statuses = set(status or ["open"])
+    if "all" not in statuses:
+        query = query.where(Task.status.in_(sorted(statuses)))
     if kind:
         query = query.where(Task.kind == kind)
     if request_id:
