@@ -78,3 +78,62 @@ class TestVersions:
         )
         assert again.status_code == 200, again.text
         assert again.headers["ETag"] == f'"{again.json()["version"]}"'
+
+
+class TestTokenKinds:
+    def test_a_staff_or_client_token_on_a_subject_route_is_403_naming_it(self, client, staff):
+        from tests.support import client_token, make_client
+
+        rid = file_request(client)["id"]
+        creds = make_client(client, staff["cpo"]["headers"], ["requests:read"])
+        cases = [
+            (staff["cpo"]["headers"], "staff"),
+            (client_token(client, creds), "integration client"),
+        ]
+        for headers, kind in cases:
+            for method, path in (
+                ("get", f"/v1/requests/{rid}"),
+                ("post", f"/v1/requests/{rid}/withdraw"),
+            ):
+                r = client.request(method, path, headers=headers, json={})
+                assert r.status_code == 403, (kind, path, r.text)
+                assert kind in r.json()["detail"], r.text
+                assert "subject" in r.json()["detail"], r.text
+        # A token of no kind at all is still a 401.
+        r = client.get(f"/v1/requests/{rid}", headers={"Authorization": "Bearer nonsense"})
+        assert r.status_code == 401
+
+
+def test_a_code_of_the_wrong_shape_says_it_must_be_6_digits(client):
+    rid = file_request(client)["id"]
+    for code in ("12345", "abcdef", "1234567", " 123456"):
+        r = client.post(f"/v1/requests/{rid}/verification", json={"code": code})
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] == "code" and "6 digits" in error["message"], r.text
+
+
+def test_a_retained_category_names_the_law_and_period_in_words(client, staff, outbox_dir):
+    import re
+
+    created, _ = verified(
+        client, outbox_dir, type="deletion", scope={"categories": ["payment", "newsletter"]}
+    )
+    rid = created["id"]
+    cpo = staff["cpo"]["headers"]
+    act(client, cpo, rid, "assign", {"assignee": "cpo@example.com"})
+    problem = act(
+        client,
+        cpo,
+        rid,
+        "decision",
+        {"outcome": "granted", "explanation": "전부 삭제합니다."},
+        expect=422,
+    )
+    retained = [e for e in problem.get("errors", []) if e["code"] == "retained"]
+    assert len(retained) == 1, problem["errors"]
+    [retained] = retained
+    message = retained["message"]
+    assert "전자금융거래법" in message
+    assert not re.search(r"\bP\d+[YMD]", message), message  # no ISO 8601 durations
+    assert re.search(r"\d+년", message) and re.search(r"\d+ years?", message), message
