@@ -137,3 +137,22 @@ def test_a_retained_category_names_the_law_and_period_in_words(client, staff, ou
     assert "전자금융거래법" in message
     assert not re.search(r"\bP\d+[YMD]", message), message  # no ISO 8601 durations
     assert re.search(r"\d+년", message) and re.search(r"\d+ years?", message), message
+
+
+def test_a_month_before_the_access_record_began_is_not_reviewed(client, staff, clock):
+    """The record began on 1 December 2026 (the first log-in): November has nothing to review,
+    and a review of it would claim what never happened."""
+    reviews = "/v1/staff/audit/reviews"
+    clock.advance(days=31)  # 1 January 2027: December has ended
+    from tests.support import relogin
+
+    relogin(client, staff)
+    auditor = staff["auditor"]["headers"]
+    for month in ("2026-11", "2025-12"):
+        r = client.post(reviews, headers=auditor, json={"month": month})
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert error["field"] == "month" and error["code"] == "before_record", r.text
+        assert "2026-12" in error["message"], r.text
+    ok = client.post(reviews, headers=auditor, json={"month": "2026-12"})
+    assert ok.status_code == 201, ok.text
