@@ -156,3 +156,33 @@ def test_a_month_before_the_access_record_began_is_not_reviewed(client, staff, c
         assert "2026-12" in error["message"], r.text
     ok = client.post(reviews, headers=auditor, json={"month": "2026-12"})
     assert ok.status_code == 201, ok.text
+
+
+def test_a_sign_in_within_the_resend_pause_says_the_same_and_sends_nothing(
+    client, outbox_dir, clock
+):
+    """Issue 21.12: within the pause nothing is sent and the answer does not say so (it is the
+    same whether or not the details match); it says a new code can be sent once a minute."""
+    from tests.support import read_outbox
+
+    created = file_request(client)
+    ref = created["reference"]
+    clock.advance(seconds=61)
+
+    def codes() -> int:
+        return len([m for m in read_outbox(outbox_dir) if m["template"] == "verification_code"])
+
+    before = codes()
+    answers = []
+    for email in ("hong.gildong@example.com", "hong.gildong@example.com", "nobody@example.com"):
+        r = client.post("/v1/requests/sign-in", json={"reference": ref, "email": email})
+        assert r.status_code == 202, r.text
+        answers.append(r.json())
+    assert codes() == before + 1  # the second, within the pause, sent nothing
+    assert answers[0] == answers[1] == answers[2]
+    detail = answers[0]["detail"]
+    assert "if the details match, a code is on its way" in detail.lower()
+    assert "a new code can be sent once a minute" in detail.lower()
+    doc = client.get("/openapi.json").json()
+    text = doc["paths"]["/v1/requests/sign-in"]["post"]["description"]
+    assert "once a minute" in text or "resend pause" in text
