@@ -157,7 +157,7 @@ class TestToken:
         rid = created["id"]
         # An integration token on staff and subject routes.
         assert client.get("/v1/staff/requests", headers=integration).status_code == 403
-        assert client.get(f"/v1/requests/{rid}", headers=integration).status_code == 401
+        assert client.get(f"/v1/requests/{rid}", headers=integration).status_code == 403
         # Staff and subject tokens on integration routes.
         for headers in (staff["cpo"]["headers"], subject):
             r = client.get("/v1/integrations/tasks", headers=headers)
