@@ -63,13 +63,13 @@ def _postgres_tuples(database_url: str) -> bytes:
         engine.dispose()
 
 
-def _on_disk(database_url: str, values: list[str]) -> list[str]:
+def _on_disk(database_url: str, values: list) -> list:
     """Those of `values` whose bytes are still somewhere in the database's storage."""
     if make_url(database_url).get_backend_name() == "sqlite":
         stored = _sqlite_bytes(database_url)
     else:
         stored = _postgres_tuples(database_url)
-    return [v for v in values if v.encode() in stored]
+    return [v for v in values if (v if isinstance(v, bytes) else v.encode()) in stored]
 
 
 def _sealed(database_url: str, rid: str) -> list[str]:
@@ -98,4 +98,38 @@ def test_a_purged_requests_sealed_values_are_gone_from_the_files(
     report = service.purge(ctx.db, ctx)
     assert report.requests == 1
 
+    assert _on_disk(database_url, sealed) == []
+
+
+def test_a_destroyed_documents_bytes_are_gone_from_the_files(
+    client, staff, outbox_dir, database_url, clock
+):
+    """The worker's destruction of proxy documents past their retention scrubs too."""
+    from tests.support import verified
+
+    created, token = verified(client, outbox_dir)
+    rid = created["id"]
+    pdf = b"%PDF-1.7\n" + b"MARKER " * 40 + b"\n%%EOF\n"
+    uploaded = client.post(
+        f"/v1/requests/{rid}/documents",
+        headers=token,
+        data={"kind": "identity_proof"},
+        files={"file": ("id.pdf", pdf, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    [row] = _query(
+        database_url,
+        "SELECT content_enc, key_enc, filename_enc FROM document WHERE request_id = :rid",
+        rid=rid,
+    )
+    sealed = [v for v in row if v]
+    assert len(sealed) == 3 and _on_disk(database_url, sealed) == sealed
+    withdrawn = client.post(f"/v1/requests/{rid}/withdraw", headers=token, json={})
+    assert withdrawn.status_code == 200, withdrawn.text  # closed: its retention runs
+
+    from app.verification.documents import destroy_expired
+
+    clock.advance(days=91)  # RIGHTSDESK_DOCUMENT_RETENTION_DAYS: 90
+    ctx = client.app.state.ctx
+    assert destroy_expired(ctx.db, ctx) == 1
     assert _on_disk(database_url, sealed) == []
