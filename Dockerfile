@@ -15,6 +15,8 @@ RUN groupadd --system rightsdesk && useradd --system --gid rightsdesk --home /sr
 WORKDIR /srv
 COPY --from=build /opt/venv /opt/venv
 RUN mkdir -p /srv/var && chown rightsdesk:rightsdesk /srv/var
+# Development secrets, the default SQLite file and the file sender's notices live here: keep it.
+VOLUME ["/srv/var"]
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     RIGHTSDESK_ENV=production \

@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 setup(
     packages=[
         *find_packages(include=["app", "app.*"]),
+        "app.notifications.templates",  # data only (no __init__.py), so listed by hand
         "app.migrations",
         "app.migrations.versions",
     ],

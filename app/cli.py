@@ -13,6 +13,7 @@ import time
 from typing import Annotated
 
 import typer
+import typer.core
 
 from app.accounts.cli_users import users_cli
 from app.core.config import Settings, get_settings
@@ -20,7 +21,34 @@ from app.integrations.cli_clients import clients_cli
 from app.maintenance.cli_keys import keys_cli
 from app.retention.cli_purge import purge_command
 
+# Plain help (click's): paragraphs re-wrapped to the terminal, one line per command, flags
+# without `<bool>`; rich kept each docstring's line breaks in the command list.
+typer.core.HAS_RICH = False
+
+# The order an operator meets them: run it, then accounts and clients, then maintenance.
+ORDER = (
+    "serve",
+    "migrate",
+    "worker",
+    "create-user",
+    "users",
+    "clients",
+    "profile",
+    "purge",
+    "keys",
+    "audit",
+    "openapi",
+)
+
+
+class _InOrder(typer.core.TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
 cli = typer.Typer(
+    cls=_InOrder,
     help="Rights Desk: PIPA data-subject rights requests.",
     no_args_is_help=True,
     add_completion=False,
@@ -118,7 +146,7 @@ def serve(
     if workers > 1:
         _metrics_dir()
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:serve_app",  # each worker process sets up its logs (app/main.py)
         factory=True,
         host=host,
         port=port,

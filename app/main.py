@@ -10,6 +10,7 @@ from importlib import metadata
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import __version__
 from app.accounts.router import router as auth_router
 from app.accounts.router_users import router as users_router
 from app.audit.router import router as audit_router
@@ -18,6 +19,7 @@ from app.core.clock import Clock
 from app.core.config import DeliveryMode, Environment, Settings, get_settings
 from app.core.context import AppContext
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
+from app.core.etag import WriteETagMiddleware
 from app.core.nul_guard import NulGuardMiddleware
 from app.core.openapi import install_openapi
 from app.integrations.router import router as integrations_router
@@ -81,6 +83,17 @@ def _started(settings: Settings, ctx: AppContext, mode: DeliveryMode) -> None:
     )
 
 
+def serve_app() -> FastAPI:
+    """The app as `rightsdesk serve` runs it, in each of its worker processes: with `--workers
+    N` uvicorn starts new processes that never ran the command's own set-up, so each
+    configures the logs as RIGHTSDESK_LOG_FORMAT says before building the app."""
+    from app.core.logs import configure
+
+    settings = get_settings()
+    configure(settings.resolved_log_format)
+    return create_app(settings)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The deadline calendar for this process: the package's holidays plus the operator's
@@ -120,7 +133,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(
         title="Rights Desk",
-        version="1.0.0",
+        version=__version__,  # one version: the package's (pyproject.toml)
         summary="PIPA data-subject rights requests, on the statutory clock.",
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -139,6 +152,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             return settings.max_document_bytes + 64 * 1024
         return settings.max_body_bytes
 
+    app.add_middleware(WriteETagMiddleware)  # staff writes: the new version as ETag
     app.add_middleware(NulGuardMiddleware)  # inside the body limit: forms come bounded
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(UnexpectedErrorMiddleware)  # see its docstring

@@ -45,7 +45,8 @@ def test_nul_in_the_query_is_422_naming_it(client, staff, path, params, field):
     assert doc["errors"][0]["field"] == f"query.{field}"
 
 
-def test_nul_in_the_login_form_is_422_and_counts_nothing(client, staff, database_url):
+def test_nul_in_the_login_form_is_422_and_recorded(client, staff, database_url):
+    # Each is a failed log-in in the access record (issue 21.4; tests/accounts/test_token_nul).
     before = count_rows(database_url, "audit_entry")
     for form in (
         {"username": "cpo@example.com\x00", "password": "x"},
@@ -53,7 +54,7 @@ def test_nul_in_the_login_form_is_422_and_counts_nothing(client, staff, database
     ):
         doc = _is_problem(client.post("/v1/auth/token", data=form), 422)
         assert doc["errors"][0]["field"] in ("username", "password")
-    assert count_rows(database_url, "audit_entry") == before
+    assert count_rows(database_url, "audit_entry") == before + 2
 
 
 def test_forms_without_nul_still_log_in(client, staff):
@@ -103,3 +104,27 @@ def test_far_extension_dates_change_nothing(client, outbox_dir, staff, when):
     assert _is_problem(response, 422)["errors"][0]["field"] == "due_at"
     after = staff_read(client, cpo, created["id"])
     assert (after["version"], after["due_at"]) == (before["version"], before["due_at"])
+
+
+def test_nul_in_the_document_forms_fields_is_a_4xx(client, outbox_dir):
+    """The other multipart form that reaches the database (issue 21.4): a proxy document's
+    `kind` and file name; NUL in either is refused or kept sealed, never a 500."""
+    from tests.support import verified
+
+    created, token = verified(client, outbox_dir)
+    pdf = b"%PDF-1.7\nx\n%%EOF\n"
+    url = f"/v1/requests/{created['id']}/documents"
+    r = client.post(
+        url,
+        headers=token,
+        data={"kind": "identity_proof\x00"},
+        files={"file": ("a.pdf", pdf, "application/pdf")},
+    )
+    assert r.status_code == 422, r.text
+    r = client.post(
+        url,
+        headers=token,
+        data={"kind": "identity_proof"},
+        files={"file": ("a\x00b.pdf", pdf, "application/pdf")},
+    )
+    assert r.status_code in (201, 422), r.text

@@ -41,6 +41,9 @@ def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
         ({"RIGHTSDESK_PROFILE_PATH": "/no/such/profile.yaml"}, "RIGHTSDESK_PROFILE_PATH"),
         ({"RIGHTSDESK_EXTRA_HOLIDAYS": "2026-13-01"}, "RIGHTSDESK_EXTRA_HOLIDAYS"),
         ({"RIGHTSDESK_ENV": "production"}, "RIGHTSDESK_SECRET_KEY"),
+        # argon2 needs 8 KiB per lane (4 lanes): 8-31 used to pass, then kill every process.
+        ({"RIGHTSDESK_ARGON2_MEMORY_KIB": "31"}, "RIGHTSDESK_ARGON2_MEMORY_KIB"),
+        ({"RIGHTSDESK_ARGON2_MEMORY_KIB": "8"}, "RIGHTSDESK_ARGON2_MEMORY_KIB"),
     ],
 )
 def test_a_refused_start_is_one_line_and_leaves_nothing(tmp_path, env, names):

@@ -197,6 +197,21 @@ def invalid_client(basic: bool) -> Problem:
     )
 
 
+def refuse(session: Session, ctx: AppContext, *, basic: bool, ip: str | None, reason: str):
+    """A client's credentials that could match no client (malformed, or holding a NUL, which
+    no id or secret has and PostgreSQL text cannot hold): the failed attempt is recorded as a
+    wrong secret would be, and answered the same 401."""
+    audit.append(
+        session,
+        at=ctx.clock.now(),
+        actor="anonymous",
+        action="client_auth_failed",
+        ip=ip,
+        detail={"reason": reason},
+    )
+    return invalid_client(basic)
+
+
 def issue(
     session: Session,
     ctx: AppContext,

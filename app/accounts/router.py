@@ -20,8 +20,9 @@ from app.core.errors import Problem
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-def _basic(http: HttpRequest) -> tuple[str, str] | None:
-    """Client id and secret from HTTP Basic (RFC 6749 §2.3.1: each form-urlencoded first)."""
+def _basic(http: HttpRequest) -> tuple[str, str] | str | None:
+    """Client id and secret from HTTP Basic (RFC 6749 §2.3.1: each form-urlencoded first);
+    None without Basic; a reason (str) when the header is malformed."""
     header = http.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
@@ -29,10 +30,10 @@ def _basic(http: HttpRequest) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise clients.invalid_client(basic=True) from None
+        return "malformed Basic credentials"
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise clients.invalid_client(basic=True)
+        return "malformed Basic credentials"
     return unquote(client_id), unquote(secret)
 
 
@@ -103,15 +104,27 @@ def token(
     granted scopes). The token opens the integration routes only.
     """
     _refuse_non_form(http)
+    ip = client_ip(http)
     if grant_type == "client_credentials":
         basic = _basic(http)
+        if isinstance(basic, str):
+            rate_limit.guard(ctx, "client_token", ip=ip)
+            raise clients.refuse(session, ctx, basic=True, ip=ip, reason=basic)
         if basic is not None:
             cid, secret = basic
         elif client_id and client_secret:
             cid, secret = client_id, client_secret
         else:
-            raise clients.invalid_client(basic=False)
-        rate_limit.guard(ctx, "client_token", ip=client_ip(http), identifier=cid)
+            rate_limit.guard(ctx, "client_token", ip=ip)
+            raise clients.refuse(session, ctx, basic=False, ip=ip, reason="no credentials")
+        # Every way in (form, multipart, Basic) ends here: a NUL matches no client and would
+        # reach PostgreSQL (which cannot hold one); it is a failed attempt like any other.
+        if "\x00" in cid or "\x00" in secret:
+            rate_limit.guard(ctx, "client_token", ip=ip)
+            raise clients.refuse(
+                session, ctx, basic=basic is not None, ip=ip, reason="malformed credentials"
+            )
+        rate_limit.guard(ctx, "client_token", ip=ip, identifier=cid)
         done = clients.issue(
             session,
             ctx,
@@ -119,7 +132,7 @@ def token(
             secret=secret,
             requested=scope.split() if scope else None,
             basic=basic is not None,
-            ip=client_ip(http),
+            ip=ip,
         )
         return StaffToken(
             access_token=done.token, expires_in=done.expires_in, scope=" ".join(done.scopes)
@@ -142,7 +155,10 @@ def token(
                 if not value and (name == "username" or value is None)
             ],
         )
-    ip = client_ip(http)
+    for name, value in (("username", username), ("password", password)):
+        if "\x00" in value:
+            rate_limit.guard(ctx, "login", ip=ip)
+            raise service.refuse_malformed(session, ctx, field=name, ip=ip)
     rate_limit.guard(ctx, "login", ip=ip, identifier=service.normalise(username))
     done = service.log_in(session, ctx, email=username, password=password, ip=ip)
     return StaffToken(

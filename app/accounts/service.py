@@ -90,6 +90,26 @@ class LoggedIn:
     user: StaffUser
 
 
+def refuse_malformed(session: Session, ctx: AppContext, *, field: str, ip: str | None):
+    """A log-in whose `field` holds a NUL (no e-mail or password has one, and PostgreSQL text
+    cannot hold it): recorded as a failed log-in, answered 422 naming the field."""
+    audit.append(
+        session,
+        at=ctx.clock.now(),
+        actor="anonymous",
+        action="login_failed",
+        ip=ip,
+        detail={"reason": "malformed credentials"},
+    )
+    return Problem(
+        422,
+        "validation-error",
+        f"The form's `{field}` carries a NUL character.",
+        errors=[{"field": field, "code": "nul_character", "message": "must not contain NUL"}],
+        commit=True,
+    )
+
+
 def log_in(
     session: Session, ctx: AppContext, *, email: str, password: str, ip: str | None
 ) -> LoggedIn:

@@ -159,6 +159,16 @@ _REVIEWED = select(_review.c.month).where(
 )
 
 
+def _first_month(conn: Connection | Session) -> Month | None:
+    """The month (Korea time) of the access record's first entry still kept."""
+    first_at = conn.execute(_FIRST_AT).scalar()
+    if first_at is None:
+        return None
+    if first_at.tzinfo is None:  # a plain Core read on SQLite: stored as UTC without offset
+        first_at = first_at.replace(tzinfo=UTC)
+    return Month.of(first_at)
+
+
 def unreviewed_month_list(conn: Connection | Session, now: datetime) -> list[Month]:
     """Months from the first access-record entry's month up to and including last month
     (Korea time) that have no review, oldest first. Nothing before the record began."""
@@ -397,6 +407,13 @@ def record_review(
     gets a 409), so there is no look-up first to be overtaken."""
     now = ctx.clock.now()
     month = reviewable_month(month_text, now)
+    began = _first_month(session)
+    if began is None or month < began:
+        since = f"it began in {began}" if began is not None else "it has no entries yet"
+        raise _month_problem(
+            f"{month} is before the access record began ({since}): there is nothing to review.",
+            "before_record",
+        )
     review = AuditReview(
         id=new_id("arv"), month=month.label, reviewed_by=actor.label, reviewed_at=now
     )

@@ -257,7 +257,9 @@ class ReviewList(BaseModel):
         401: {},
         403: {},
         409: {"description": "This month has already been reviewed"},
-        422: {"description": "month malformed or not ended yet (Korea time)"},
+        422: {
+            "description": "month malformed, not ended yet (Korea time), or before the access record began"
+        },
     },
 )
 def create_review(

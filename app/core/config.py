@@ -34,6 +34,8 @@ class DeliveryMode(StrEnum):
 
 
 SMTP_REPLIES_PER_MESSAGE = 4
+# Lanes of the argon2id password hasher (argon2-cffi's default, RFC 9106).
+ARGON2_PARALLELISM = 4
 
 # The rate-limit settings (Settings.rate_limit_*), each validated by parse_rate_limit.
 RATE_LIMITS = tuple(
@@ -76,6 +78,9 @@ class Settings(BaseSettings):
 
     notify_backend: Literal["file", "smtp"] = "file"
     notify_dir: Path | None = None
+    # The file sender keeps every notice in clear on this host: production refuses it unless
+    # this says it is wanted (say, a hand-over folder another system empties).
+    notify_allow_file: bool = False
     delivery: DeliveryMode | None = None
     outbox_poll_seconds: float = Field(2.0, gt=0)
     outbox_max_attempts: int = Field(10, ge=1)
@@ -118,7 +123,8 @@ class Settings(BaseSettings):
     password_min_length: int = Field(12, ge=8)
     # argon2id cost (the argon2-cffi defaults, RFC 9106's second recommendation).
     argon2_time_cost: int = Field(3, ge=1)
-    argon2_memory_kib: int = Field(65536, ge=8)
+    # argon2 needs at least 8 KiB per lane, and the hasher runs ARGON2_PARALLELISM lanes.
+    argon2_memory_kib: int = Field(65536, ge=8 * ARGON2_PARALLELISM)
     # Workflow.
     objection_window_days: int = Field(30, ge=1)
     # Public bodies (공공기관) may cite the grounds reserved to them (Art. 35(4)(3), 37(2)(3)).
@@ -140,7 +146,6 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(730, ge=730)
 
     max_body_bytes: int = Field(256 * 1024, ge=1024)
-    public_base_url: str = "http://127.0.0.1:8000"
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
 
@@ -295,6 +300,20 @@ class Settings(BaseSettings):
                 "RIGHTSDESK_OUTBOX_LEASE_SECONDS must be at least 6 x "
                 "RIGHTSDESK_WEBHOOK_TIMEOUT_SECONDS, so that a webhook in flight never outlives "
                 "its worker's claim"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_sends_mail(self) -> Settings:
+        if (
+            self.env is Environment.production
+            and self.notify_backend == "file"
+            and not self.notify_allow_file
+        ):
+            raise ValueError(
+                "production refuses RIGHTSDESK_NOTIFY_BACKEND=file (the default: notices "
+                "written in clear to files on this host): set RIGHTSDESK_NOTIFY_BACKEND=smtp, "
+                "or RIGHTSDESK_NOTIFY_ALLOW_FILE=true if files are really wanted"
             )
         return self
 

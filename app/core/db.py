@@ -10,8 +10,9 @@ a reference counter) cannot be overtaken. PostgreSQL goes through psycopg 3.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +30,7 @@ T = TypeVar("T")
 
 
 WRITE_LOCK_TIMEOUT = 30.0
+_TABLE = re.compile(r"[a-z_]+")
 
 
 def _sqlite_setup(engine: Engine, write_lock: threading.Lock) -> None:
@@ -191,3 +193,33 @@ def locked(session: Session, model: type[T], row_id: str, *, missing: str) -> T:
     if row is None:
         raise NotFound(missing)
     return row
+
+
+def scrub(db: Database, tables: Iterable[str]) -> bool:
+    """After a destruction commits (PIPA Art. 21(3), Decree 16: irrecoverably), make the
+    storage forget what it erased. SQLite keeps the pages' old versions in the `-wal` file
+    until a checkpoint (freed space in the main file is zeroed by `secure_delete`): checkpoint
+    and truncate the WAL. PostgreSQL keeps the rows' old versions as dead tuples until a
+    vacuum: VACUUM the tables (and their TOAST tables), outside any transaction. True when it
+    completed; False (logged) when the checkpoint was kept from finishing by a reader, or the
+    vacuum failed (docs/operations.md says what to run by hand then). Never raises: the
+    destruction itself is committed."""
+    names = sorted(set(tables))
+    try:
+        if db.is_sqlite:
+            with db.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                log.warning("scrub: the WAL checkpoint was blocked by a reader; retried later")
+                return False
+            return True
+        for name in names:
+            if not _TABLE.fullmatch(name):
+                raise ValueError(f"not a table name: {name!r}")
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"VACUUM {', '.join(names)}")
+        return True
+    except Exception as exc:
+        log.error("scrub failed: %s", type(exc).__name__)
+        return False

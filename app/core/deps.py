@@ -207,6 +207,17 @@ def subject_principal(
             ctx.secret_key, credentials.credentials, audience=AUD_SUBJECT, now=ctx.clock.now()
         )
     except TokenError as exc:
+        # A valid token of another kind is a known principal without a subject's rights: 403,
+        # saying which kind it is (a dashboard that sent its staff token by mistake).
+        other = token_audience(ctx.secret_key, credentials.credentials, now=ctx.clock.now())
+        if other is not None:
+            whose = "A staff" if other == AUD_STAFF else "An integration client's"
+            raise Problem(
+                403,
+                "forbidden",
+                f"{whose} token does not open the data subject's routes: they take the token "
+                "from the subject's verification.",
+            ) from None
         raise Unauthorized(f"The token is not accepted ({exc}).", invalid_token=True) from None
     return SubjectPrincipal(request_id=claims["sub"], ip=client_ip(request))
 

@@ -4,7 +4,9 @@ PostgreSQL text cannot hold NUL (0x00): a NUL in a path, a query parameter or a 
 that reached a query made the driver raise, a 500. No identifier, filter or credential this
 service takes can contain one, so it is refused before any handler runs, on both databases
 alike: 404 in the path (no such resource can exist), 422 naming the field elsewhere. JSON
-bodies are validated field by field (core/validation.py refuses control characters).
+bodies are validated field by field (core/validation.py refuses control characters). The
+token endpoint's form is its own to check (accounts/router.py): a credential holding a NUL
+is a failed attempt, recorded in the access record like any other.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from app.core.body_limit import replaying
 from app.core.errors import NotFound, Problem, ValidationProblem, problem_response
 
 FORM = b"application/x-www-form-urlencoded"
+# Forms whose route checks NUL itself, to record the attempt (accounts/router.py).
+OWN_CHECK = frozenset({"/v1/auth/token"})
 
 
 def _field_with_nul(encoded: bytes) -> str | None:
@@ -57,7 +61,7 @@ class NulGuardMiddleware:
             await problem_response(problem, path)(scope, receive, send)
             return
         content_type = dict(scope["headers"]).get(b"content-type", b"")
-        if not content_type.split(b";")[0].strip().lower() == FORM:
+        if path in OWN_CHECK or not content_type.split(b";")[0].strip().lower() == FORM:
             await self.app(scope, receive, send)
             return
         # A form (the log-in): small, and already bounded by the body-limit middleware.

@@ -7,10 +7,14 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.core.config import ARGON2_PARALLELISM
+
 
 class Passwords:
     def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=ARGON2_PARALLELISM
+        )
         # Checked when the account does not exist, so the answer takes as long either way.
         self._dummy = _dummy_hash(time_cost, memory_kib)
 

@@ -116,7 +116,9 @@ def read_task(
     task_id: str, client: TaskReader, session: WriteSessionDep, ctx: ContextDep
 ) -> IntegrationTaskDetail:
     """One task with the subject's identifiers (and for a correction the requested values):
-    what the system needs to find the data. Each read is in the access record."""
+    what the system needs to find the data, shown only while the task is `open` or `failed`;
+    once it is done, waived or cancelled, its outcome and no identifiers (each null). Each
+    read of identifiers is in the access record."""
     return service.task_detail(session, ctx, client, task_id)
 
 

@@ -143,13 +143,16 @@ class IntegrationTaskList(BaseModel):
 
 
 class SubjectIdentifiers(BaseModel):
-    """Each is null once the request is purged (its personal data destroyed after the
-    retention period, PIPA Art. 21)."""
+    """Shown only while the task is to be done (`open`, or `failed` and to be redone): each is
+    null once the task is done, waived or cancelled, and once the request is purged (its
+    personal data destroyed after the retention period, PIPA Art. 21)."""
 
-    name: str | None = Field(description="Null once the request is purged.")
-    email: str | None
-    phone: str | None
-    birth_date: date | None
+    name: str | None = Field(
+        None, description="Null once the task is done, waived or cancelled, or purged."
+    )
+    email: str | None = None
+    phone: str | None = None
+    birth_date: date | None = None
 
 
 class CorrectionOut(BaseModel):
@@ -166,7 +169,7 @@ class IntegrationTaskDetail(IntegrationTask):
     corrections: list[CorrectionOut] | None = Field(
         None,
         description="For a correction: the items to change and their requested values; null "
-        "once the request is purged.",
+        "once the task is done, waived or cancelled, and once the request is purged.",
     )
 
 

@@ -215,6 +215,11 @@ def task_detail(
     """One task with the subject's identifiers (and, for a correction, the requested values),
     which the system needs to find the data; the read is written to the access record."""
     task, request = _own_task(session, client, task_id)
+    view = _task_view(task, request, ctx.clock.now()).model_dump()
+    if task.status not in tasks.TO_DO:
+        # Done, waived or cancelled: the processor has nothing left to find (PIPA Art. 26:
+        # a processor handles the data only for the task entrusted), so it sees the outcome only.
+        return IntegrationTaskDetail(**view, subject=SubjectIdentifiers(), corrections=None)
     keys = ctx.keys
     birth = pii.open_text(keys, request, "subject_birth_date")
     corrections = None
@@ -234,7 +239,7 @@ def task_detail(
         detail={"task": task.id, "system": task.system, "fields": "subject identifiers"},
     )
     return IntegrationTaskDetail(
-        **_task_view(task, request, ctx.clock.now()).model_dump(),
+        **view,
         subject=SubjectIdentifiers(
             name=pii.open_text(keys, request, "subject_name"),  # None once purged
             email=pii.open_text(keys, request, "subject_email"),

@@ -8,6 +8,7 @@ message on its own.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import smtplib
 import ssl
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from app.core.config import Settings
+
+log = logging.getLogger("rightsdesk.notifications")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,29 @@ class FileSender:
         finally:
             os.close(fd)
         os.replace(tmp, final)  # readers never see half a message
+
+
+def remove_files(directory: Path, message_ids: list[str]) -> int:
+    """Destroy the file sender's copies of these messages (the purge, PIPA Art. 21(3)): each
+    file is overwritten with zeros before it is unlinked, so its text does not stay in the
+    freed blocks of an ordinary file system. How many there were; never raises."""
+    removed = 0
+    for message_id in message_ids:
+        for path in (directory / f"{message_id}.json", directory / f"{message_id}.tmp"):
+            try:
+                with path.open("r+b") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    f.seek(0)
+                    f.write(b"\0" * size)
+                    f.flush()
+                    os.fsync(f.fileno())
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.error("could not remove a notice file: %s", type(exc).__name__)
+    return removed
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:

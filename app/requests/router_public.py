@@ -80,14 +80,22 @@ def sign_in(
     within the same limits as a resend; post it to `/v1/requests/{reference}/verification`
     for a token. Works in every status, so you can come back for the decision, to object,
     or to download the result. The answer is the same 202 whether or not they match.
+
+    Within the resend pause (a new code at most once a minute,
+    `RIGHTSDESK_CODE_RESEND_COOLDOWN_SECONDS`) a sign-in sends nothing, and says nothing
+    about it either: the answer is still the same 202, which tells the filer that a new code
+    can be sent once a minute, so a portal should ask them to wait before trying again.
     """
     ip = client_ip(http)
     rate_limit.guard(ctx, "sign_in", ip=ip, identifier=body.reference.upper())
     verification.sign_in(session, ctx, body.reference, str(body.email), ip)
+    pause = ctx.settings.code_resend_cooldown_seconds
+    every = "once a minute" if pause == 60 else f"once every {pause} seconds"
+    every_ko = "1분에 한 번" if pause == 60 else f"{pause}초에 한 번"
     return SignInAccepted(
-        detail="If the reference and e-mail address match a request, a verification code "
-        "has been sent to that address. 접수번호와 전자우편 주소가 일치하는 요구가 있으면 "
-        "그 주소로 인증번호를 보내 드렸습니다.",
+        detail=f"If the details match, a code is on its way; a new code can be sent {every}. "
+        f"입력하신 정보가 일치하면 인증번호를 보내 드립니다. 새 인증번호는 {every_ko} 보낼 수 "
+        "있습니다.",
         expires_in=ctx.settings.code_ttl_seconds,
     )
 

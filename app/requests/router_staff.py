@@ -26,9 +26,9 @@ from app.requests import queue, service
 from app.requests.lifecycle import Status
 from app.requests.schemas import (
     QueuePage,
-    RequestCreated,
     RequestStaffView,
     StaffRequestCreate,
+    StaffRequestCreated,
 )
 from app.requests.views import created_view, staff_view
 
@@ -100,7 +100,7 @@ async def list_queue(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=RequestCreated,
+    response_model=StaffRequestCreated,
     responses={**AUTH, 422: {"description": "Invalid body"}},
 )
 def enter_offline_request(
@@ -109,7 +109,7 @@ def enter_offline_request(
     session: SessionDep,
     ctx: ContextDep,
     response: Response,
-) -> RequestCreated:
+) -> StaffRequestCreated:
     """Enter a request received by letter, phone, fax, e-mail or in person.
 
     The deadline runs from `received_at` (not in the future). With an e-mail address the
@@ -140,7 +140,11 @@ def enter_offline_request(
         verification_method=body.verification_method,
     )
     response.headers["Location"] = f"/v1/staff/requests/{filed.id}"
-    return created_view(filed, now, ctx.settings.code_ttl_seconds)
+    version = service.get(session, filed.id).version
+    response.headers["ETag"] = f'"{version}"'
+    return StaffRequestCreated(
+        **created_view(filed, now, ctx.settings.code_ttl_seconds).model_dump(), version=version
+    )
 
 
 @router.get(

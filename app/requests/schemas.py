@@ -206,6 +206,12 @@ class RequestCreated(BaseModel):
     )
 
 
+class StaffRequestCreated(RequestCreated):
+    version: int = Field(
+        description="Send it as `If-Match` with the first action (also the `ETag` header)."
+    )
+
+
 class TimelineItem(BaseModel):
     at: datetime
     kind: str
@@ -299,6 +305,11 @@ class RequestPublic(BaseModel):
         "(POST .../documents), `object` (POST .../objections), `download_result` "
         "(GET .../result)."
     )
+    result_available_until: datetime | None = Field(
+        None,
+        description="An access result can be downloaded until then; then it is destroyed "
+        "(RIGHTSDESK_RESULT_TTL_DAYS after completion). Null when there is none to download.",
+    )
 
 
 class SignInIn(StrictBody):
@@ -331,9 +342,9 @@ class Token(BaseModel):
 
 
 class CodeIn(StrictBody):
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] = Field(
-        description="The 6-digit code from the e-mail."
-    )
+    code: Annotated[
+        str, StringConstraints(pattern=worded(r"^[0-9]{6}$", "must be 6 digits, e.g. 048213"))
+    ] = Field(description="The 6-digit code from the e-mail.")
 
 
 class ResendOut(BaseModel):

@@ -137,18 +137,16 @@ def _decision_out(ctx: AppContext, decision: Decision) -> DecisionOut:
     )
 
 
-def _result_downloadable(session: Session, request_id: str, now: datetime) -> bool:
-    """An access result exists, is not destroyed and has not expired (Art. 35)."""
-    return (
-        session.exec(
-            select(AccessResult.id).where(
-                AccessResult.request_id == request_id,
-                AccessResult.destroyed_at.is_(None),
-                AccessResult.expires_at > now,
-            )
-        ).first()
-        is not None
-    )
+def _result_until(session: Session, request_id: str, now: datetime) -> datetime | None:
+    """Until when the access result can be downloaded (then it is destroyed): None when there
+    is none, or it is destroyed or expired (Art. 35)."""
+    return session.exec(
+        select(AccessResult.expires_at).where(
+            AccessResult.request_id == request_id,
+            AccessResult.destroyed_at.is_(None),
+            AccessResult.expires_at > now,
+        )
+    ).first()
 
 
 def public_actions(
@@ -171,7 +169,7 @@ def public_actions(
             actions.append("upload_document")
     if objection.allowed:
         actions.append("object")
-    if _result_downloadable(session, request.id, now):
+    if _result_until(session, request.id, now) is not None:
         actions.append("download_result")
     return actions
 
@@ -228,6 +226,7 @@ def public_view(
         decision=_decision_out(ctx, decision) if decision is not None else None,
         objection=objection,
         actions=public_actions(session, ctx, request, now, objection),
+        result_available_until=_result_until(session, request.id, now),
     )
 
 

@@ -37,7 +37,7 @@ def _cell(value: Any) -> str:
 
 
 def to_json(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
+    return json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
 
 
 def to_csv(doc: dict[str, Any]) -> bytes:

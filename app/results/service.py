@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.core.actors import SYSTEM, Actor
 from app.core.context import AppContext
-from app.core.db import Database
+from app.core.db import Database, scrub
 from app.core.errors import Conflict, NotFound, Problem
 from app.core.ids import new_id
 from app.models import AccessResult, Request, Task
@@ -179,7 +179,7 @@ def assemble(
         result.expires_at = expires_at
         result.destroyed_at = None
     result.content_enc = ctx.keys.encrypt(
-        json.dumps(content, ensure_ascii=False, default=str), _aad(result.id)
+        json.dumps(content, ensure_ascii=False, default=str, allow_nan=False), _aad(result.id)
     )
     session.add(result)
     session.flush()
@@ -274,6 +274,9 @@ def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 200) -> int:
         )
         for result in due:
             destroy(session, result, now=now, actor=SYSTEM, ttl=ctx.settings.result_ttl_days)
+    if due:
+        # Art. 21(3): no old copy of the content (or the tasks' copies) left in the storage.
+        scrub(db, (AccessResult.__tablename__, Task.__tablename__))
     return len(due)
 
 

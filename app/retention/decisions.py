@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.core.context import AppContext
 from app.law.grounds import problems_with_grounds
+from app.law.retention import period_en, period_ko
 from app.models import Request
 from app.retention.plan import HOLD, KEEP_GROUND, Plan, corrected_items, retention_detail
 from app.workflow.schemas import DecisionIn, Outcome
@@ -38,8 +39,17 @@ def plan_problems(ctx: AppContext, request: Request, body: DecisionIn, plan: Pla
             why_en = f"{holds[0].record_en or holds[0].rule} (hold {holds[0].hold_id})"
         else:
             code = "retained"
-            laws_ko = dict.fromkeys(f"{line.law_ko}({line.rule}, {line.period})" for line in lines)
-            laws_en = dict.fromkeys(f"{line.law_en} ({line.rule}, {line.period})" for line in lines)
+            # In words, for the person deciding: the law and how long it keeps the data.
+            laws_ko = dict.fromkeys(
+                f"{line.law_ko} ({period_ko(line.period)} 보존)" if line.period else line.law_ko
+                for line in lines
+            )
+            laws_en = dict.fromkeys(
+                f"the {line.law_en} (kept {period_en(line.period)})"
+                if line.period
+                else f"the {line.law_en}"
+                for line in lines
+            )
             why_ko, why_en = "; ".join(laws_ko), "; ".join(laws_en)
         name = names[category].name_ko if category in names else category
         errors.append(

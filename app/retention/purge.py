@@ -28,13 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
 
 from sqlalchemy import delete, exists, func, or_, update
 from sqlmodel import Session, select
 
 from app.core.actors import SYSTEM
 from app.core.context import AppContext
-from app.core.db import Database, locked
+from app.core.db import Database, after_commit, locked, scrub
 from app.models import (
     AccessResult,
     Decision,
@@ -50,6 +52,7 @@ from app.models import (
     VerificationCode,
 )
 from app.models import Document as DocumentRow
+from app.notifications import senders
 from app.requests import lifecycle
 from app.retention.plan import active_holds
 from app.verification import documents
@@ -73,6 +76,12 @@ FREE_TEXT: tuple[tuple[str, type, tuple[str, ...]], ...] = (
     # Written by the system today (a recomputed deadline), but the column takes any text.
     ("timeline_notes", TimelineEvent, ("note",)),
 )
+
+# Every table a purge writes personal data out of: scrubbed after each batch (core/db.scrub).
+TOUCHED = tuple(
+    m.__tablename__
+    for m in (Request, DocumentRow, AccessResult, OutboxMessage, IdempotencyKey, VerificationCode)
+) + tuple(model.__tablename__ for _, model, _ in FREE_TEXT)
 
 
 @dataclass
@@ -107,6 +116,8 @@ class PurgeReport:
     requests: int = 0
     batches: int = 0
     totals: Purged = field(default_factory=Purged)
+    # Batches after which the storage kept old copies (core/db.scrub could not finish).
+    unscrubbed: int = 0
 
     def add(self, one: Purged) -> None:
         self.requests += 1
@@ -114,7 +125,12 @@ class PurgeReport:
             setattr(self.totals, name, getattr(self.totals, name) + n)
 
     def as_dict(self) -> dict:
-        return {"requests_purged": self.requests, "batches": self.batches, **asdict(self.totals)}
+        return {
+            "requests_purged": self.requests,
+            "batches": self.batches,
+            "unscrubbed_batches": self.unscrubbed,
+            **asdict(self.totals),
+        }
 
 
 @dataclass
@@ -226,14 +242,23 @@ def purge_one(
 ) -> Purged | None:
     """Destroy one request's personal data, under its row lock, and record it; None (nothing
     done) when it is not due: already purged by another run, reopened, or closed too recently."""
-    done = _destroy(session, request_id, now=now, before=before)
+    done = _destroy(
+        session, request_id, now=now, before=before, notify_dir=ctx.settings.resolved_notify_dir
+    )
     if done is None:
         return None
     _record(session, ctx, done, now=now)
     return done.counts
 
 
-def _destroy(session: Session, request_id: str, *, now: datetime, before: datetime) -> _Done | None:
+def _destroy(
+    session: Session,
+    request_id: str,
+    *,
+    now: datetime,
+    before: datetime,
+    notify_dir: Path | None = None,
+) -> _Done | None:
     request = locked(session, Request, request_id, missing="No such request.")
     # The guard against a double purge: re-checked under the lock, after any purge that got
     # there first has committed.
@@ -260,6 +285,10 @@ def _destroy(session: Session, request_id: str, *, now: datetime, before: dateti
         .values(state="failed", last_error="purged", claim_token=None)
     )
     done.notices = _erase(session, OutboxMessage, request_id, ("payload_enc",))
+    # The file sender's copies (in clear) go once this destruction has committed.
+    ids = list(session.exec(select(OutboxMessage.id).where(OutboxMessage.request_id == request_id)))
+    if ids and notify_dir is not None:
+        after_commit(session, partial(senders.remove_files, notify_dir, ids))
     for name, model, columns in FREE_TEXT:
         setattr(done, name, _erase(session, model, request_id, columns))
     # Idempotency replies echo the filing (the external reference, the masked address); their
@@ -316,7 +345,11 @@ def purge_batch(
             .with_for_update(skip_locked=True)
         )
     )
-    destroyed = [_destroy(session, request_id, now=now, before=before) for request_id in ids]
+    notify_dir = ctx.settings.resolved_notify_dir
+    destroyed = [
+        _destroy(session, request_id, now=now, before=before, notify_dir=notify_dir)
+        for request_id in ids
+    ]
     done = [d for d in destroyed if d is not None]
     for one in done:
         _record(session, ctx, one, now=now)
@@ -352,6 +385,9 @@ def purge(
         report.batches += 1
         for one in purged:
             report.add(one)
+        # Art. 21(3): the erased values must not linger in the WAL or in dead tuples.
+        if purged and not scrub(db, TOUCHED):
+            report.unscrubbed += 1
         if on_batch is not None:
             on_batch(report.batches, len(purged), report)
         if seen < batch_size:

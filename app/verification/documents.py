@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.core.actors import SYSTEM, Actor
 from app.core.context import AppContext
-from app.core.db import Database
+from app.core.db import Database, scrub
 from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.models import Document, Request
@@ -233,4 +233,6 @@ def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 500) -> int:
                 actor=SYSTEM,
                 why=f"retention: {ctx.settings.document_retention_days} days after closing",
             )
+    if due:
+        scrub(db, (Document.__tablename__,))  # Art. 21(3): no old copy left in the storage
     return len(due)

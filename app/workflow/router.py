@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -150,7 +150,10 @@ def list_tasks(
     session: SessionDep,
     ctx: ContextDep,
     mine: Annotated[bool, Query(description="Only tasks assigned to me.")] = False,
-    status: Annotated[str, Query(pattern="^(open|done|failed|waived|cancelled|all)$")] = "open",
+    status: Annotated[
+        list[Literal["open", "done", "failed", "waived", "cancelled", "all"]] | None,
+        Query(description="Repeat for several (`status=open&status=failed`); `all`: every one."),
+    ] = None,
     kind: Annotated[
         str | None, Query(pattern="^(verify|decide|fulfil|collect|review_objection)$")
     ] = None,
@@ -164,7 +167,7 @@ def list_tasks(
         session,
         limit=limit,
         cursor=cursor,
-        status=status,
+        status=status or ["open"],
         assignee=principal.id if mine else None,
         kind=kind,
         request_id=request_id,

@@ -150,8 +150,10 @@ ItemName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_no_control),
 ]
+# NaN and Infinity are not JSON (RFC 8259 §6), though Python's parser takes them: refused, so
+# the subject's access result stays valid JSON.
 ItemValue = Annotated[str, StringConstraints(max_length=10000), AfterValidator(_no_nul)] | (
-    int | float | bool | None
+    int | Annotated[float, Field(allow_inf_nan=False)] | bool | None
 )
 Record = Annotated[dict[ItemName, ItemValue], Field(min_length=1, max_length=200)]
 

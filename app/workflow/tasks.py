@@ -11,6 +11,7 @@ access result is assembled from them when the request is completed (app/results)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,8 @@ ALL_KINDS = (VERIFY, DECIDE, FULFIL, COLLECT, REVIEW_OBJECTION)
 # The work that carries a decision out: completed by hand (or by a system), with an outcome.
 WORK_KINDS = (FULFIL, COLLECT)
 OUTCOMES = ("done", "not_found", "failed")
+# Statuses of a task still to be done (a failed one is redone).
+TO_DO = ("open", "failed")
 # Plan actions that are carried out by a task, and the kind of that task.
 PLAN_TASK_KIND = {"delete": FULFIL, "suspend": FULFIL, "correct": FULFIL, "collect": COLLECT}
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
@@ -285,7 +288,9 @@ def complete_by_hand(
     task.note_enc = ctx.keys.encrypt(note, f"task.note:{task.id}")
     if task.kind == COLLECT:
         task.data_enc = (
-            ctx.keys.encrypt(json.dumps(data, ensure_ascii=False), data_aad(task.id))
+            ctx.keys.encrypt(
+                json.dumps(data, ensure_ascii=False, allow_nan=False), data_aad(task.id)
+            )
             if data is not None
             else None
         )
@@ -350,7 +355,7 @@ def listing(
     *,
     limit: int,
     cursor: str | None,
-    status: str = "all",
+    status: str | Iterable[str] = "all",
     assignee: str | None = None,
     kind: str | None = None,
     request_id: str | None = None,
@@ -366,8 +371,9 @@ def listing(
         query = query.where(Task.kind.in_(kinds))
     if assignee:
         query = query.where(Task.assignee_id == assignee)
-    if status != "all":
-        query = query.where(Task.status == status)
+    statuses = {status} if isinstance(status, str) else set(status)
+    if "all" not in statuses:
+        query = query.where(Task.status.in_(sorted(statuses)))
     if kind:
         query = query.where(Task.kind == kind)
     if request_id:

@@ -86,7 +86,8 @@ class TestWhatATokenOpens:
     def test_staff_token_does_not_open_a_subjects_request(self, client, staff):
         created = file_request(client)
         response = client.get(f"/v1/requests/{created['id']}", headers=staff["cpo"]["headers"])
-        assert response.status_code == 401
+        assert response.status_code == 403
+        assert response.json()["detail"].startswith("A staff token does not open")
 
     def test_expired_forged_and_unsigned_tokens(self, client, staff, settings, clock):
         good = staff["cpo"]["headers"]["Authorization"].removeprefix("Bearer ")

@@ -51,6 +51,22 @@ def csv_rows(response) -> list[dict]:
     return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
+def record_since_october(app, month: int = 10) -> None:
+    """An access-record entry of 1 October 2026 (or of `month`): the record began then, so
+    the months from then may be reviewed on 1 December (one before it began may not)."""
+    from app.audit import service as audit
+
+    ctx = app.state.ctx
+    with ctx.db.transaction() as session:
+        audit.append(
+            session,
+            at=datetime(2026, month, 1, 10, 0, tzinfo=SEOUL).astimezone(UTC),
+            actor="system",
+            action="login",
+            detail={"what": "an entry from before the tests' first day"},
+        )
+
+
 def to_january(clock, client, staff, day: int = 2) -> None:
     """Move to January 2027 (December has ended in Korea) and log everyone in again."""
     clock.at = datetime(2027, 1, day, 10, 0, tzinfo=SEOUL).astimezone(UTC)
@@ -73,7 +89,8 @@ class TestRoles:
                 client.get(EXPORT, params=params, headers=staff[role]["headers"]).status_code == 200
             )
 
-    def test_create_review(self, client, staff):
+    def test_create_review(self, app, client, staff):
+        record_since_october(app)
         body = {"month": "2026-11", "note": "nothing unusual"}
         assert client.post(REVIEWS, json=body).status_code == 401
         assert (
@@ -273,7 +290,8 @@ def test_korea_time_decides_the_month(client, staff, clock):
 
 
 # Reviews and the months not yet reviewed ----------------------------------------------------
-def test_review_created_then_conflict(client, staff, database_url):
+def test_review_created_then_conflict(app, client, staff, database_url):
+    record_since_october(app)
     note = "이상 없음: 홍길동 건 열람 사유 확인"
     response = client.post(
         REVIEWS, headers=staff["auditor"]["headers"], json={"month": "2026-11", "note": note}
@@ -365,7 +383,8 @@ def test_unreviewed_months_across_a_month_boundary(client, staff, clock, databas
         engine.dispose()
 
 
-def test_reviews_are_listed_newest_first_in_pages(client, staff):
+def test_reviews_are_listed_newest_first_in_pages(app, client, staff):
+    record_since_october(app, month=8)
     h = staff["cpo"]["headers"]
     for month in ("2026-08", "2026-10", "2026-09"):
         assert client.post(REVIEWS, headers=h, json={"month": month}).status_code == 201

@@ -64,7 +64,12 @@ class TestSettings:
             )
 
     def test_production_refuses_a_short_blind_index_key(self):
-        keys = dict(secret_key="s" * 40, encryption_keys=f"a:{_key(b'a')}", _env_file=None)
+        keys = dict(
+            secret_key="s" * 40,
+            encryption_keys=f"a:{_key(b'a')}",
+            notify_allow_file=True,
+            _env_file=None,
+        )
         with pytest.raises(ValidationError, match="BLIND_INDEX_KEY must be at least 32"):
             Settings(env="production", blind_index_key="b" * 31, **keys)
         assert Settings(env="production", blind_index_key="b" * 32, **keys).blind_index_key

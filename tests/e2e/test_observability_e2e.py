@@ -119,3 +119,50 @@ def test_a_flow_logs_json_lines_without_personal_data(database_url, e2e_dir):
     text = server.log.read_text("utf-8")
     for private in (name, email, phone, code, "종로구", "주소가 바뀌었습니다", rid):
         assert private not in text, private
+
+
+def test_every_worker_logs_its_requests(database_url, e2e_dir):
+    """Issue 21.8: under `--workers 2` the workers are new processes; each must configure the
+    logs as the settings say (here JSON), or their request lines are lost."""
+    metrics_dir = e2e_dir / "metrics"
+    server = Server(
+        database_url,
+        e2e_dir,
+        RIGHTSDESK_LOG_FORMAT="json",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    server.proc = subprocess.Popen(
+        [RIGHTSDESK, "serve", "--port", str(server.port), "--workers", "2"],
+        env=server.env,
+        stdout=server.log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    ids = [f"two-workers-{i}" for i in range(40)]
+    try:
+        ready = wait_for(lambda: _ready(server), timeout=30)
+        assert ready, server.log.read_text()
+        for rid in ids:  # a new connection each, so both workers answer some
+            with httpx.Client(base_url=server.base) as http:
+                assert http.get("/healthz", headers={"X-Request-ID": rid}).status_code == 200
+        # Both workers answered some of them (each counts in its own file).
+        assert len(list(metrics_dir.glob("counter_*.db"))) == 2
+
+        def logged() -> set[str]:
+            seen = set()
+            for line in server.log.read_text("utf-8").splitlines():
+                if line.startswith("{"):
+                    record = json.loads(line)
+                    if record["logger"] == "rightsdesk.access":
+                        seen.add(record.get("request_id"))
+            return seen
+
+        assert wait_for(lambda: set(ids) <= logged(), timeout=10), sorted(set(ids) - logged())
+    finally:
+        server.kill(signal.SIGTERM)
+
+
+def _ready(server) -> bool:
+    try:
+        return httpx.get(f"{server.base}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -150,6 +150,78 @@ class TestDetail:
             assert r.status_code == 404, r.text
 
 
+class TestIdentifiersOnlyWhileOpen:
+    """Issue 21.3: the subject's identifiers are the processor's only while it has work to do
+    (the task open, or failed and to be redone); a done or cancelled task shows its outcome."""
+
+    def _reads(self, client, staff, rid, processor) -> int:
+        audit = client.get(
+            "/v1/staff/audit",
+            headers=staff["cpo"]["headers"],
+            params={"request_id": rid, "action": "read"},
+        ).json()["items"]
+        return len([e for e in audit if e["actor"].startswith("integration:")])
+
+    def test_a_done_task_shows_its_outcome_and_no_identifiers(
+        self, client, staff, outbox_dir, processor
+    ):
+        rid = _granted(
+            client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
+        )
+        task = client.get(URL, headers=processor["headers"]).json()["items"][0]
+        failed = client.post(
+            f"{URL}/{task['id']}/confirm", headers=processor["headers"], json={"outcome": "failed"}
+        )
+        assert failed.status_code == 200, failed.text
+        # Failed: still to be redone, so still shown.
+        detail = client.get(f"{URL}/{task['id']}", headers=processor["headers"]).json()
+        assert detail["subject"]["email"] == "hong.gildong@example.com"
+        confirmed = client.post(
+            f"{URL}/{task['id']}/confirm", headers=processor["headers"], json={"outcome": "done"}
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        reads = self._reads(client, staff, rid, processor)
+
+        r = client.get(f"{URL}/{task['id']}", headers=processor["headers"])
+        assert r.status_code == 200, r.text
+        detail = r.json()
+        assert detail["status"] == "done" and detail["outcome"] == "done"
+        assert detail["completed_at"] is not None
+        assert detail["subject"] == {"name": None, "email": None, "phone": None, "birth_date": None}
+        assert "홍길동" not in r.text and "hong.gildong" not in r.text and "1234-5678" not in r.text
+        # Nothing personal was read, so nothing is added to the access record.
+        assert self._reads(client, staff, rid, processor) == reads
+
+    def test_a_cancelled_tasks_correction_values_are_gone(
+        self, client, staff, outbox_dir, processor
+    ):
+        created, subject = verified(
+            client,
+            outbox_dir,
+            type="correction",
+            scope={
+                "categories": ["newsletter"],
+                "corrections": [{"item": "name", "current": "홍길동", "requested": "홍길순"}],
+            },
+        )
+        rid = created["id"]
+        handler = staff["handler"]["headers"]
+        act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
+        plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=handler).json()
+        act(client, handler, rid, "decision", plan["decision"])
+        [task] = [t for t in _staff_tasks(client, staff, rid) if t["system"] == "stibee"]
+        withdrawn = client.post(f"/v1/requests/{rid}/withdraw", headers=subject, json={})
+        assert withdrawn.status_code == 200, withdrawn.text
+
+        r = client.get(f"{URL}/{task['id']}", headers=processor["headers"])
+        assert r.status_code == 200, r.text
+        detail = r.json()
+        assert detail["status"] == "cancelled"
+        assert detail["subject"] == {"name": None, "email": None, "phone": None, "birth_date": None}
+        assert detail["corrections"] is None
+        assert "홍길" not in r.text
+
+
 class TestConfirm:
     def test_confirmed_as_staff_complete_and_recorded_with_the_client(
         self, client, staff, outbox_dir, processor

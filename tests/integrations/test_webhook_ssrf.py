@@ -179,6 +179,7 @@ def test_plain_http_is_refused_in_production(tmp_path):
         secret_key="p" * 40,
         encryption_keys=f"t1:{TEST_KEY}",
         blind_index_key="b" * 40,
+        notify_allow_file=True,
         var_dir=tmp_path,
     )
     policy = Policy.from_settings(production)

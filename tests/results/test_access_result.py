@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, text
 
@@ -306,7 +307,8 @@ class TestDownload:
         assert _result(client, rid, other_token).status_code == 404
         assert _result(client, "req_nope", subject).status_code == 404
         # Staff do not download a subject's result through the subject's route.
-        assert _result(client, rid, staff["cpo"]["headers"]).status_code == 401
+        # (a 403 naming the token kind, issue 21.11)
+        assert _result(client, rid, staff["cpo"]["headers"]).status_code == 403
         for fmt in ("xml", "CSV", "json\x00", "zip" * 50):
             response = _result(client, rid, subject, fmt)
             assert response.status_code in (400, 422), fmt
@@ -442,3 +444,20 @@ def count_rows_of(client, rid) -> int:
 
     with client.app.state.ctx.db.session(write=False) as session:
         return len(session.exec(select(AccessResult).where(AccessResult.request_id == rid)).all())
+
+
+def test_the_subjects_view_says_when_the_result_is_destroyed(client, outbox_dir, staff, clock):
+    """Issue 21.11: the subject sees until when the result can be downloaded (then it is
+    destroyed), before they need it."""
+    created, subject = _completed(client, outbox_dir, staff)
+    rid = created["id"]
+    view = client.get(f"/v1/requests/{rid}", headers=subject).json()
+    assert "download_result" in view["actions"]
+    until = datetime.fromisoformat(view["result_available_until"])
+    assert until == clock.now() + timedelta(days=30)  # RIGHTSDESK_RESULT_TTL_DAYS
+    clock.advance(days=31)
+    ctx = client.app.state.ctx
+    assert destroy_expired(ctx.db, ctx) == 1
+    later = client.get(f"/v1/requests/{rid}", headers=fresh_subject_token(client, outbox_dir, rid))
+    assert later.json()["result_available_until"] is None
+    assert "download_result" not in later.json()["actions"]

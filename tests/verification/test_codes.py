@@ -172,11 +172,17 @@ class TestToken:
             now=clock.now(),
             ttl=600,
         )
-        for bad in (forged, none_token, wrong_aud, token[:-2] + "xx", "garbage"):
+        for bad in (forged, none_token, token[:-2] + "xx", "garbage"):
             response = client.get(
                 f"/v1/requests/{created['id']}", headers={"Authorization": f"Bearer {bad}"}
             )
             assert response.status_code == 401, bad
+        # A valid staff token is a known principal without a subject's rights: 403, saying
+        # which kind of token it is (issue 21.11).
+        response = client.get(
+            f"/v1/requests/{created['id']}", headers={"Authorization": f"Bearer {wrong_aud}"}
+        )
+        assert response.status_code == 403 and "staff" in response.json()["detail"]
 
     def test_token_from_code_works_again_later(self, client, outbox_dir, clock):
         """A filer on a new device proves the e-mail again and gets a new token."""

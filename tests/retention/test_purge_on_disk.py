@@ -1,0 +1,135 @@
+"""Destroyed means destroyed (issue 21.1, PIPA Art. 21(3), Decree 16): after a destruction
+batch commits, the sealed values it erased are nowhere in the database's files — not in
+SQLite's main file or its `-wal`, not in a dead PostgreSQL tuple waiting for a vacuum. The
+values are looked for byte for byte in the files (SQLite) or the raw pages (PostgreSQL,
+`pageinspect`'s `get_raw_page`, which sees what the table file holds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.retention import purge as service
+from tests.support import act, file_request
+
+RETENTION = 1095
+
+
+def _query(database_url: str, sql: str, **params) -> list:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+def _sqlite_bytes(database_url: str) -> bytes:
+    path = Path(make_url(database_url).database)
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def _postgres_tuples(database_url: str) -> bytes:
+    """Every tuple (live or dead, not yet vacuumed) of every page of every table and TOAST
+    table of the schema, as stored."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+            relations = conn.execute(
+                text(
+                    "SELECT c.oid::regclass::text, pg_relation_size(c.oid) / 8192 FROM pg_class c "
+                    "LEFT JOIN pg_class owner ON owner.reltoastrelid = c.oid "
+                    "WHERE c.relkind IN ('r', 't') AND c.relpersistence = 'p' AND ("
+                    "c.relnamespace = 'public'::regnamespace OR owner.relnamespace = "
+                    "'public'::regnamespace)"
+                )
+            ).all()
+            pages = []
+            for name, blocks in relations:
+                for block in range(blocks):
+                    pages += conn.execute(
+                        text(
+                            "SELECT t_data FROM heap_page_items(get_raw_page(:rel, :blk)) "
+                            "WHERE t_data IS NOT NULL"
+                        ),
+                        {"rel": name, "blk": block},
+                    ).scalars()
+            return b"\0".join(bytes(p) for p in pages)
+    finally:
+        engine.dispose()
+
+
+def _on_disk(database_url: str, values: list) -> list:
+    """Those of `values` whose bytes are still somewhere in the database's storage."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        stored = _sqlite_bytes(database_url)
+    else:
+        stored = _postgres_tuples(database_url)
+    return [v for v in values if (v if isinstance(v, bytes) else v.encode()) in stored]
+
+
+def _sealed(database_url: str, rid: str) -> list[str]:
+    [row] = _query(
+        database_url,
+        "SELECT subject_name_enc, subject_email_enc, subject_phone_enc FROM request "
+        "WHERE id = :rid",
+        rid=rid,
+    )
+    assert all(row), row
+    return list(row)
+
+
+def test_a_purged_requests_sealed_values_are_gone_from_the_files(
+    client, staff, database_url, clock
+):
+    cpo = staff["cpo"]["headers"]
+    rid = file_request(client)["id"]
+    act(client, cpo, rid, "verify", {"outcome": "rejected", "method": "email_code"})
+    sealed = _sealed(database_url, rid)
+    # The name, e-mail and phone as the service sealed them: on disk now (the test can see them).
+    assert _on_disk(database_url, sealed) == sealed
+
+    clock.advance(days=RETENTION + 1)
+    ctx = client.app.state.ctx
+    report = service.purge(ctx.db, ctx)
+    assert report.requests == 1
+
+    assert _on_disk(database_url, sealed) == []
+
+
+def test_a_destroyed_documents_bytes_are_gone_from_the_files(
+    client, staff, outbox_dir, database_url, clock
+):
+    """The worker's destruction of proxy documents past their retention scrubs too."""
+    from tests.support import verified
+
+    created, token = verified(client, outbox_dir)
+    rid = created["id"]
+    pdf = b"%PDF-1.7\n" + b"MARKER " * 40 + b"\n%%EOF\n"
+    uploaded = client.post(
+        f"/v1/requests/{rid}/documents",
+        headers=token,
+        data={"kind": "identity_proof"},
+        files={"file": ("id.pdf", pdf, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    [row] = _query(
+        database_url,
+        "SELECT content_enc, key_enc, filename_enc FROM document WHERE request_id = :rid",
+        rid=rid,
+    )
+    sealed = [v for v in row if v]
+    assert len(sealed) == 3 and _on_disk(database_url, sealed) == sealed
+    withdrawn = client.post(f"/v1/requests/{rid}/withdraw", headers=token, json={})
+    assert withdrawn.status_code == 200, withdrawn.text  # closed: its retention runs
+
+    from app.verification.documents import destroy_expired
+
+    clock.advance(days=91)  # RIGHTSDESK_DOCUMENT_RETENTION_DAYS: 90
+    ctx = client.app.state.ctx
+    assert destroy_expired(ctx.db, ctx) == 1
+    assert _on_disk(database_url, sealed) == []
