@@ -146,6 +146,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_openapi(app)
     install_docs(app)
 
+    _add_middleware(app, settings)
+    _include_routers(app)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Innermost first: each `add_middleware` wraps what was added before it."""
+
     def body_limit(path: str) -> int:
         # Uploads may carry a document plus the multipart envelope; everything else is JSON.
         if path.endswith("/documents"):
@@ -184,6 +192,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     # Outermost: the request id, the log line and the metrics see every answer, 500s included.
     app.add_middleware(ObserveMiddleware, log_client_ip=settings.log_client_ip)
+
+
+def _include_routers(app: FastAPI) -> None:
+    """In the order the OpenAPI document lists their paths."""
     app.include_router(ops_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
@@ -200,4 +212,3 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(clients_router)
     app.include_router(webhooks_router)
     app.include_router(integrations_router)
-    return app

@@ -302,31 +302,8 @@ def staff_view(
     the actions `principal` may take on it now."""
     keys = ctx.keys
     rid = request.id
-    events = service.timeline(session, rid)
-    notices = service.notices(session, rid)
     task_rows = list(
         session.exec(select(Task).where(Task.request_id == rid).order_by(Task.created_at, Task.id))
-    )
-    decisions = list(
-        session.exec(
-            select(Decision)
-            .where(Decision.request_id == rid)
-            .order_by(Decision.decided_at, Decision.id)
-        )
-    )
-    extensions = list(
-        session.exec(
-            select(Extension)
-            .where(Extension.request_id == rid)
-            .order_by(Extension.extended_at, Extension.id)
-        )
-    )
-    objections = list(
-        session.exec(
-            select(Objection)
-            .where(Objection.request_id == rid)
-            .order_by(Objection.filed_at, Objection.id)
-        )
     )
     return RequestStaffView(
         id=rid,
@@ -336,19 +313,8 @@ def staff_view(
         channel=request.channel,
         locale=request.locale,
         version=request.version,
-        subject=SubjectOut(
-            name=pii.open_text(keys, request, "subject_name"),  # None once purged
-            email=pii.open_text(keys, request, "subject_email"),
-            phone=pii.open_text(keys, request, "subject_phone"),
-            birth_date=pii.open_text(keys, request, "subject_birth_date"),
-        ),
-        requester=RequesterOut(
-            kind=request.requester_kind,
-            name=pii.open_text(keys, request, "requester_name"),
-            email=pii.open_text(keys, request, "requester_email"),
-            phone=pii.open_text(keys, request, "requester_phone"),
-            relationship=pii.open_text(keys, request, "requester_relationship"),
-        ),
+        subject=_subject(keys, request),
+        requester=_requester(keys, request),
         power_of_attorney=pii.open_json(keys, request, "power_of_attorney"),
         documents=public_documents(session, rid),
         categories=request.categories,
@@ -364,61 +330,17 @@ def staff_view(
         closed_at=request.closed_at,
         purged_at=request.purged_at,
         assignee_id=request.assignee_id,
-        # A purged request takes no more changes (lifecycle.refuse_purged).
-        actions=[]
-        if request.purged_at is not None
-        else staff_actions(
-            status=request.status,
-            request_type=request.type,
-            assignee_id=request.assignee_id,
-            role=principal.role,
-            principal_id=principal.id,
-            unfinished_tasks=sum(
-                t.kind in tasks.WORK_KINDS and t.status in ("open", "failed") for t in task_rows
-            ),
-        ),
+        actions=_actions(request, principal, task_rows),
         timeline=[
             StaffTimelineItem(
                 at=e.at, kind=e.kind, status=e.to_status, actor=e.actor, from_status=e.from_status
             )
-            for e in events
+            for e in service.timeline(session, rid)
         ],
         tasks=[task_view(t, now, request.reference) for t in task_rows],
-        decisions=[
-            DecisionPublic(
-                id=d.id,
-                outcome=d.outcome,
-                grounds=d.grounds,
-                items=d.items,
-                explanation=keys.decrypt(d.explanation_enc, f"decision.explanation:{d.id}"),
-                decided_at=d.decided_at,
-                decided_by=d.decided_by,
-                objection_until=d.objection_until,
-            )
-            for d in decisions
-        ],
-        extensions=[
-            ExtensionPublic(
-                previous_due_at=x.previous_due_at,
-                new_due_at=x.new_due_at,
-                reason=keys.decrypt(x.reason_enc, f"extension.reason:{x.id}"),
-                extended_at=x.extended_at,
-                extended_by=x.extended_by,
-            )
-            for x in extensions
-        ],
-        objections=[
-            ObjectionPublic(
-                id=o.id,
-                kind=o.kind,
-                decision_id=o.decision_id,
-                extension_id=o.extension_id,
-                reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}"),
-                filed_at=o.filed_at,
-                resolved_at=o.resolved_at,
-            )
-            for o in objections
-        ],
+        decisions=_decisions(session, keys, rid),
+        extensions=_extensions(session, keys, rid),
+        objections=_objections(session, keys, rid),
         notices=[
             StaffNoticeItem(
                 id=n.id,
@@ -429,7 +351,100 @@ def staff_view(
                 attempts=n.attempts,
                 last_error=n.last_error,
             )
-            for n in notices
+            for n in service.notices(session, rid)
         ],
         notes=[StaffNoteOut(**n) for n in staff_notes.read_all(session, ctx, rid, task_rows)],
     )
+
+
+def _subject(keys, request: Request) -> SubjectOut:
+    return SubjectOut(
+        name=pii.open_text(keys, request, "subject_name"),  # None once purged
+        email=pii.open_text(keys, request, "subject_email"),
+        phone=pii.open_text(keys, request, "subject_phone"),
+        birth_date=pii.open_text(keys, request, "subject_birth_date"),
+    )
+
+
+def _requester(keys, request: Request) -> RequesterOut:
+    return RequesterOut(
+        kind=request.requester_kind,
+        name=pii.open_text(keys, request, "requester_name"),
+        email=pii.open_text(keys, request, "requester_email"),
+        phone=pii.open_text(keys, request, "requester_phone"),
+        relationship=pii.open_text(keys, request, "requester_relationship"),
+    )
+
+
+def _actions(request: Request, principal: StaffPrincipal, task_rows: list[Task]) -> list:
+    if request.purged_at is not None:
+        return []  # a purged request takes no more changes (lifecycle.refuse_purged)
+    return staff_actions(
+        status=request.status,
+        request_type=request.type,
+        assignee_id=request.assignee_id,
+        role=principal.role,
+        principal_id=principal.id,
+        unfinished_tasks=sum(
+            t.kind in tasks.WORK_KINDS and t.status in ("open", "failed") for t in task_rows
+        ),
+    )
+
+
+def _decisions(session: Session, keys, rid: str) -> list[DecisionPublic]:
+    rows = session.exec(
+        select(Decision)
+        .where(Decision.request_id == rid)
+        .order_by(Decision.decided_at, Decision.id)
+    )
+    return [
+        DecisionPublic(
+            id=d.id,
+            outcome=d.outcome,
+            grounds=d.grounds,
+            items=d.items,
+            explanation=keys.decrypt(d.explanation_enc, f"decision.explanation:{d.id}"),
+            decided_at=d.decided_at,
+            decided_by=d.decided_by,
+            objection_until=d.objection_until,
+        )
+        for d in rows
+    ]
+
+
+def _extensions(session: Session, keys, rid: str) -> list[ExtensionPublic]:
+    rows = session.exec(
+        select(Extension)
+        .where(Extension.request_id == rid)
+        .order_by(Extension.extended_at, Extension.id)
+    )
+    return [
+        ExtensionPublic(
+            previous_due_at=x.previous_due_at,
+            new_due_at=x.new_due_at,
+            reason=keys.decrypt(x.reason_enc, f"extension.reason:{x.id}"),
+            extended_at=x.extended_at,
+            extended_by=x.extended_by,
+        )
+        for x in rows
+    ]
+
+
+def _objections(session: Session, keys, rid: str) -> list[ObjectionPublic]:
+    rows = session.exec(
+        select(Objection)
+        .where(Objection.request_id == rid)
+        .order_by(Objection.filed_at, Objection.id)
+    )
+    return [
+        ObjectionPublic(
+            id=o.id,
+            kind=o.kind,
+            decision_id=o.decision_id,
+            extension_id=o.extension_id,
+            reason=keys.decrypt(o.reason_enc, f"objection.reason:{o.id}"),
+            filed_at=o.filed_at,
+            resolved_at=o.resolved_at,
+        )
+        for o in rows
+    ]
