@@ -33,6 +33,7 @@ from app.ops.docs import ASSETS as DOCS_ASSETS
 from app.ops.docs import install_docs
 from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
+from app.profile.router import router as profile_router
 from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
 from app.requests.router_staff import router as staff_requests_router
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # Outermost: the request id, the log line and the metrics see every answer, 500s included.
     app.add_middleware(ObserveMiddleware, log_client_ip=settings.log_client_ip)
     app.include_router(ops_router)
+    app.include_router(profile_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
     app.include_router(objections_router)

@@ -41,6 +41,15 @@ def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
         ({"RIGHTSDESK_PROFILE_PATH": "/no/such/profile.yaml"}, "RIGHTSDESK_PROFILE_PATH"),
         ({"RIGHTSDESK_EXTRA_HOLIDAYS": "2026-13-01"}, "RIGHTSDESK_EXTRA_HOLIDAYS"),
         ({"RIGHTSDESK_ENV": "production"}, "RIGHTSDESK_SECRET_KEY"),
+        (
+            {
+                "RIGHTSDESK_ENV": "production",
+                "RIGHTSDESK_SECRET_KEY": "p" * 48,
+                "RIGHTSDESK_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+                "RIGHTSDESK_BLIND_INDEX_KEY": "b" * 48,
+            },
+            "RIGHTSDESK_ALLOW_SAMPLE_PROFILE",
+        ),
     ],
 )
 def test_a_refused_start_is_one_line_and_leaves_nothing(tmp_path, env, names):

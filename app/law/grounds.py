@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 ACCESS, CORRECTION, DELETION, SUSPENSION = "access", "correction", "deletion", "suspension"
 CONSENT_WITHDRAWAL = "consent_withdrawal"
-ALL_TYPES = frozenset({ACCESS, CORRECTION, DELETION, SUSPENSION, CONSENT_WITHDRAWAL})
+AUTOMATED_DECISION, TRANSMISSION = "automated_decision", "transmission"
+ALL_TYPES = frozenset(
+    {ACCESS, CORRECTION, DELETION, SUSPENSION, CONSENT_WITHDRAWAL, AUTOMATED_DECISION, TRANSMISSION}
+)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ class PowerOfAttorneyIn(StrictBody):
     grantor: Party = Field(description="위임자: the data subject.")
     grantee: Grantee = Field(description="수임자: the delegate.")
     rights: list[RequestType] = Field(
-        min_length=1, max_length=4, description="The rights delegated."
+        min_length=1, max_length=7, description="The rights delegated."
     )
     scope: Text(500) | None = Field(None, description="What exactly is delegated, in words.")
     signed_on: date

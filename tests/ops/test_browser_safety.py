@@ -57,7 +57,14 @@ def test_docs_get_a_csp_that_lets_exactly_their_scripts_run(client):
 
 
 def test_hsts_in_production(database_url, tmp_path, clock):
-    app = _app(database_url, tmp_path, clock, env="production", blind_index_key="b" * 40)
+    app = _app(
+        database_url,
+        tmp_path,
+        clock,
+        env="production",
+        blind_index_key="b" * 40,
+        allow_sample_profile=True,
+    )
     with TestClient(app) as c:
         assert c.get("/healthz").headers["strict-transport-security"].startswith("max-age=")
 
