@@ -124,8 +124,12 @@ class IntegrationTask(BaseModel):
     reference: str
     request_type: RequestType
     kind: Literal["fulfil", "collect"]
-    action: Literal["delete", "suspend", "correct", "collect"] = Field(
-        description="What the system is to do with the subject's data in this category."
+    action: Literal["delete", "suspend", "correct", "collect", "stop"] = Field(
+        description="What the system is to do with the subject's data in this category; "
+        "`stop`: stop the processing the withdrawn `consents` allowed (category null)."
+    )
+    consents: list[str] | None = Field(
+        None, description="For a consent withdrawal: the consents withdrawn (profile ids)."
     )
     category: str | None
     system: str

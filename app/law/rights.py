@@ -39,6 +39,21 @@ class Right:
     # (None: the law sets no limit, e.g. an access postponement, Art. 35(3)).
     max_extensions: int | None = None
     extension_days: int | None = None
+    # The article and the Decree's provision in Korean, where the mechanical reading of
+    # `article`/`decree` would be wrong (제37조의2, 제44조의3).
+    article_ko: str | None = None
+    decree_ko: str | None = None
+
+    @property
+    def article_korean(self) -> str:
+        return self.article_ko or self.article.replace("PIPA Art. ", "개인정보 보호법 제") + "조"
+
+    @property
+    def decree_korean(self) -> str:
+        """E.g. 제44조제2항 (for "Decree Art. 44(2)")."""
+        if self.decree_ko:
+            return self.decree_ko
+        return self.decree.replace("Decree Art. ", "제").replace("(", "조제").rstrip(")") + "항"
 
 
 class AutomatedKind(StrEnum):
@@ -91,6 +106,7 @@ RIGHTS: dict[RequestType, Right] = {
         "withdrawal of consent",
         10,
         "Decree Art. 44(2)",
+        article_ko="개인정보 보호법 제37조제1항·제3항",
     ),
     # Decree 44-3: 30 days, extendable twice by up to 30 days each, with the reason told.
     RequestType.automated_decision: Right(
@@ -102,6 +118,8 @@ RIGHTS: dict[RequestType, Right] = {
         "Decree Art. 44-3",
         max_extensions=2,
         extension_days=30,
+        article_ko="개인정보 보호법 제37조의2",
+        decree_ko="제44조의3",
     ),
     # Art. 35-2: without delay, postponed with a reason; the profile sets the days (default 10).
     RequestType.transmission: Right(
@@ -111,6 +129,8 @@ RIGHTS: dict[RequestType, Right] = {
         "transmission of personal information",
         10,
         "PIPA Art. 35-2",
+        article_ko="개인정보 보호법 제35조의2",
+        decree_ko="제35조의2(법)",
     ),
 }
 

@@ -96,9 +96,8 @@ class Consent(_Entry):
     label_en: str
     purpose_ko: str
     purpose_en: str
-    # Categories (keys of `categories`) collected on this consent. On withdrawal each is
-    # deleted unless a retention rule or hold keeps it, or another consent the subject keeps
-    # lists it too.
+    # Categories (keys of `categories`) collected on this consent alone. On withdrawal each
+    # is deleted unless a retention rule or hold keeps it (Art. 37(3) proviso).
     categories: list[str] = []
     # Systems and processors that act on the consent (e.g. the newsletter processor): each is
     # told to stop.

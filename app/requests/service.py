@@ -15,7 +15,7 @@ from app.core.ids import new_id
 from app.integrations import events
 from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
-from app.law.rights import RIGHTS, Channel
+from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
@@ -38,6 +38,7 @@ class _Filed:
     reference: str
     type: str
     status: str
+    scope_detail: dict | None = None
 
 
 @dataclass
@@ -70,6 +71,37 @@ def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]
             ],
         )
     return list(dict.fromkeys(categories))
+
+
+def check_scope(ctx: AppContext, data: RequestFields) -> tuple[list[str], dict | None]:
+    """The categories a request concerns and what else it names (Request.scope_detail), by
+    type: a consent withdrawal's categories are those its consents collected; an automated
+    decision's, the main data of the decision it names (none when the profile declares none)."""
+    profile = ctx.profile
+    if data.type is RequestType.consent_withdrawal:
+        consents = list(dict.fromkeys(data.scope.consents or []))
+        unknown = [c for c in consents if c not in profile.consents]
+        if unknown:
+            raise Problem(
+                422,
+                "validation-error",
+                "Unknown consent.",
+                errors=[
+                    {
+                        "field": "scope.consents",
+                        "code": "unknown_consent",
+                        "message": f"unknown: {', '.join(unknown)}; known: "
+                        f"{', '.join(profile.consents) or 'none'} (GET /v1/profile/public)",
+                    }
+                ],
+            )
+        categories = [c for key in consents for c in profile.consents[key].categories]
+        return list(dict.fromkeys(categories)), {"consents": consents}
+    if data.type is RequestType.automated_decision:
+        declared = profile.automated_decisions.get(data.scope.decision or "")
+        detail = {"decision": data.scope.decision, "kind": data.scope.kind.value}
+        return (list(declared.categories) if declared else []), detail
+    return check_categories(ctx, data.scope.categories), None
 
 
 def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
@@ -177,7 +209,7 @@ def submit(
 ) -> Filed:
     """File a request: the statutory clock starts at receipt (received_at is the server's,
     or for offline requests the real time of receipt entered by staff)."""
-    categories = check_categories(ctx, data.scope.categories)
+    categories, scope_detail = check_scope(ctx, data)
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
     now = ctx.clock.now()
@@ -226,6 +258,7 @@ def submit(
                 data.power_of_attorney.model_dump(mode="json") if data.power_of_attorney else None,
             ),
             categories=categories,
+            scope_detail=scope_detail,
             corrections_enc=seal("corrections", corrections),
             details_enc=seal("details", data.details),
             client_id=client_id,
@@ -295,8 +328,11 @@ def submit(
             at=now,
             detail={"method": verification_method or "staff"},
         ).value
+        from app.workflow import self_service  # decides, which reads requests
+
+        status = self_service.carry_out(session, ctx, request, actor=actor) or status
     else:
-        filed = _Filed(request_id, reference, data.type.value, status)
+        filed = _Filed(request_id, reference, data.type.value, status, scope_detail)
         events.emit(session, events.REQUEST_CREATED, filed, at=now)
         if proxy or not needs_code:
             # A proxy's authority, or an identity no code can prove, is checked by a person

@@ -280,6 +280,7 @@ def task_view(task: Task, now: datetime, reference: str | None = None) -> TaskPu
         kind=task.kind,
         category=task.category,
         system=task.system,
+        action=task.action,
         assignee_id=task.assignee_id,
         status=task.status,
         due_at=task.due_at,

@@ -6,6 +6,9 @@ in scope, and the decision that follows from it.
   `hold` the category while a staff-set hold (investigation, debt: policy Art. 3) lasts.
 - correction: `correct` in the systems of the categories that hold a corrected item.
 - access: `collect` from every system of every category in scope.
+- consent withdrawal (Art. 37(1), (3)): `stop` what the consent allowed in every system that
+  acts on it (one line per system, no category), and for each category collected on it, as a
+  deletion: `delete` now, or `retain`/`hold` what the law keeps (Art. 37(3) proviso, 37(2)(1)).
 
 A `retain` line covers only the records its rule names (`record_ko`/`record_en`): the law
 keeps those and nothing else, so data of the category that no rule names is still owed
@@ -43,17 +46,25 @@ DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD = (
     "retain",
     "hold",
 )
-ACTIONS = (DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD)
+STOP = "stop"  # stop the processing a withdrawn consent allowed (Art. 37(3))
+ACTIONS = (DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD, STOP)
 KEEPING = (RETAIN, HOLD)
 # The ground that refuses a kept category: for a deletion, another law names the data to be
 # collected (Art. 36(1) proviso); for a suspension, a legal duty makes the processing (here:
 # keeping) unavoidable (Art. 37(2)(1)).
-KEEP_GROUND = {"deletion": "PIPA-36-1-proviso", "suspension": "PIPA-37-2-1"}
+# For a consent withdrawal, the Art. 37(2) grounds apply through Art. 37(3)'s proviso.
+KEEP_GROUND = {
+    "deletion": "PIPA-36-1-proviso",
+    "suspension": "PIPA-37-2-1",
+    "consent_withdrawal": "PIPA-37-2-1",
+}
+# What each keeping type does now to a category nothing keeps.
+NOW_ACTION = {"deletion": DELETE, "suspension": SUSPEND, "consent_withdrawal": DELETE}
 
 
 @dataclass
 class PlanItem:
-    category: str
+    category: str | None  # None: a line about a consent or decision, not a data category
     system: str | None
     action: str
     rule: str | None = None
@@ -68,6 +79,8 @@ class PlanItem:
     starts_en: str | None = None
     # For a correction: the corrected items this category holds.
     items: list[str] = field(default_factory=list)
+    # For a consent withdrawal's `stop`: the consents this system acts on.
+    consents: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -111,11 +124,13 @@ def build_plan(session: Session, ctx: AppContext, request: Request) -> Plan:
     profile = ctx.profile
     categories = [c for c in request.categories if c in profile.categories]
     items: list[PlanItem] = []
+    if request.type == "consent_withdrawal":
+        items += _stop_lines(ctx, request)
     if request.type in KEEP_GROUND:
         holds: dict[str, list[Hold]] = {}
         for hold in active_holds(session, request.id):
             holds.setdefault(hold.category, []).append(hold)
-        now_action = DELETE if request.type == "deletion" else SUSPEND
+        now_action = NOW_ACTION[request.type]
         for key in categories:
             category = profile.categories[key]
             systems = category.systems or [None]
@@ -171,6 +186,25 @@ def build_plan(session: Session, ctx: AppContext, request: Request) -> Plan:
     plan = Plan(request.id, request.type, items, {})
     plan.decision = _decision(ctx, request, plan, categories)
     return plan
+
+
+def withdrawn_consents_of(plan: Plan) -> list[str]:
+    return list(dict.fromkeys(c for i in plan.items if i.action == STOP for c in i.consents))
+
+
+def withdrawn_consents(request: Request) -> list[str]:
+    return list((request.scope_detail or {}).get("consents") or [])
+
+
+def _stop_lines(ctx: AppContext, request: Request) -> list[PlanItem]:
+    """Every system acting on a withdrawn consent stops what it allowed (Art. 37(3)): one
+    line per system, naming the consents it acts on."""
+    by_system: dict[str, list[str]] = {}
+    for key in withdrawn_consents(request):
+        consent = ctx.profile.consents.get(key)
+        for system in consent.systems if consent else []:
+            by_system.setdefault(system, []).append(key)
+    return [PlanItem(None, system, STOP, consents=keys) for system, keys in by_system.items()]
 
 
 def retention_detail(plan: Plan, category: str) -> dict | None:
@@ -246,6 +280,10 @@ def _decision(ctx: AppContext, request: Request, plan: Plan, categories: list[st
     ]
     if not kept:
         outcome = "granted"
+    elif request.type == "consent_withdrawal":
+        # The consent's processing stops whatever the law keeps: only the deletion of what it
+        # keeps is refused, so a withdrawal is at least partly granted.
+        outcome = "partially_granted"
     elif all(c in kept for c in categories):
         outcome = "refused"
     else:
@@ -277,12 +315,41 @@ def _explain(ctx: AppContext, request_type: str, plan: Plan, categories: list[st
     names = ctx.profile.categories
     kept = plan.kept()
     done_ko, done_en = (
-        ("삭제", "deleted") if request_type == "deletion" else ("처리정지", "suspended")
+        ("처리정지", "suspended") if request_type == "suspension" else ("삭제", "deleted")
     )
     ko: list[str] = []
     en: list[str] = []
+    if request_type == "consent_withdrawal":
+        consents = ctx.profile.consents
+        withdrawn = [c for c in withdrawn_consents_of(plan) if c in consents]
+        systems = list(dict.fromkeys(i.system for i in plan.items if i.action == STOP))
+        ko.append(
+            "철회하신 동의("
+            + ", ".join(consents[c].label_ko for c in withdrawn)
+            + ")에 근거한 개인정보 처리를 지체 없이 중단합니다(개인정보 보호법 제37조제3항): "
+            + ", ".join(ctx.profile.system_name(s) for s in systems if s)
+            + "."
+        )
+        en.append(
+            "We stop, without delay, the processing your withdrawn consent ("
+            + ", ".join(consents[c].label_en for c in withdrawn)
+            + ") allowed (PIPA Art. 37(3)): "
+            + ", ".join(ctx.profile.system_name(s) for s in systems if s)
+            + "."
+        )
     granted = [c for c in categories if c not in kept]
-    if granted:
+    if granted and request_type == "consent_withdrawal":
+        ko.append(
+            "그 동의를 근거로 수집한 다음 개인정보는 복구 또는 재생할 수 없도록 파기합니다"
+            "(개인정보 보호법 제37조제3항): " + ", ".join(names[c].name_ko for c in granted) + "."
+        )
+        en.append(
+            "The following, collected on that consent, will be destroyed so that it cannot be "
+            "recovered or reconstructed (PIPA Art. 37(3)): "
+            + ", ".join(names[c].name_en for c in granted)
+            + "."
+        )
+    elif granted:
         ko.append(
             f"다음 개인정보는 {done_ko}합니다: "
             + ", ".join(names[c].name_ko for c in granted)
@@ -306,6 +373,19 @@ def _explain(ctx: AppContext, request_type: str, plan: Plan, categories: list[st
                 "(PIPA Art. 36(1) proviso). The records that law names are kept apart from "
                 "other personal information, only for that purpose (Art. 21(3)), and destroyed "
                 "without delay when the period ends."
+            )
+        elif request_type == "consent_withdrawal":
+            ko.append(
+                "다음 개인정보는 법령상 의무를 지키기 위하여 보관이 불가피하므로(개인정보 보호법 "
+                "제37조제3항 단서, 같은 조 제2항제1호) 파기하지 않고, 해당 법령이 정한 기록을 그 "
+                "보존 목적으로만 다른 개인정보와 분리하여 보관하며(같은 법 제21조제3항) 보존 기간이 "
+                "끝나면 지체 없이 파기합니다. 동의에 근거한 처리에는 더 이상 이용하지 않습니다."
+            )
+            en.append(
+                "The following is not destroyed because it must be kept to meet a legal duty "
+                "(PIPA Art. 37(3) proviso and 37(2)(1)): the records the law names are kept apart, "
+                "only for that purpose (Art. 21(3)), and destroyed without delay when the period "
+                "ends. They are no longer used for anything the consent allowed."
             )
         else:
             ko.append(

@@ -11,12 +11,15 @@ from app.core.validation import Line, StrictBody, Text
 
 
 class PlanItemPublic(BaseModel):
-    category: str
+    category: str | None = Field(
+        description="The data category; null on a line about a consent (`stop`)."
+    )
     system: str | None = Field(description="The system or processor (수탁자) holding it.")
-    action: Literal["delete", "suspend", "correct", "collect", "retain", "hold"] = Field(
+    action: Literal["delete", "suspend", "correct", "collect", "retain", "hold", "stop"] = Field(
         description="`retain`: the law keeps the records the rule names (`record_ko`), for "
         "`period` from the event `starts_ko` names; no more than those. `hold`: the category is "
-        "kept while the hold lasts."
+        "kept while the hold lasts. `stop`: the system stops the processing the withdrawn "
+        "`consents` allowed (PIPA Art. 37(3))."
     )
     rule: str | None = Field(None, description="The profile's retention rule, or the hold kind.")
     law_ko: str | None = None
@@ -34,6 +37,9 @@ class PlanItemPublic(BaseModel):
     starts_en: str | None = None
     items: list[str] = Field(
         default_factory=list, description="For `correct`: the corrected items this category holds."
+    )
+    consents: list[str] = Field(
+        default_factory=list, description="For `stop`: the withdrawn consents this system acts on."
     )
 
 

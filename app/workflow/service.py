@@ -119,6 +119,9 @@ def verify(
         tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
         # An objection to an earlier rejection is answered by this check.
         resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
+        from app.workflow import self_service
+
+        self_service.carry_out(session, ctx, request, actor=actor)
     else:
         reject_identity(session, ctx, request, actor=actor, now=now, detail=detail)
     return request
@@ -345,7 +348,11 @@ def _check_decision(
                 }
             )
     if body.outcome is Outcome.partially_granted and body.items:
-        if {i.result for i in body.items} != {"granted", "refused"}:
+        results = {i.result for i in body.items}
+        # A withdrawal's processing stops even when the law keeps every category it collected:
+        # granted in part with every deletion refused.
+        withdrawal_kept = request.type == "consent_withdrawal" and results == {"refused"}
+        if results != {"granted", "refused"} and not withdrawal_kept:
             errors.append(
                 {
                     "field": "items",
@@ -373,11 +380,25 @@ def decide(
     session: Session, ctx: AppContext, request: Request, body: DecisionIn, principal: StaffPrincipal
 ) -> Decision:
     may_work_on(principal, request)
-    lifecycle.next_status(
-        request.status, Action.grant if body.outcome is not Outcome.refused else Action.refuse
-    )  # 409 before the 422s when the state is wrong
+    action = Action.grant if body.outcome is not Outcome.refused else Action.refuse
+    lifecycle.next_status(request.status, action)  # 409 before the 422s when the state is wrong
     plan = _check_decision(session, ctx, request, body)
-    now, actor = ctx.clock.now(), principal.actor
+    return record_decision(session, ctx, request, body, plan, actor=principal.actor, action=action)
+
+
+def record_decision(
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    body: DecisionIn,
+    plan: Plan | None,
+    *,
+    actor: Actor,
+    action: Action,
+) -> Decision:
+    """Store a checked decision, move the request on (`action`: grant, refuse, or carry_out
+    for a self-service withdrawal), hand out the work and tell the filer."""
+    now = ctx.clock.now()
     refused = body.outcome is Outcome.refused
     decision = Decision(
         id=new_id("dec"),
@@ -397,7 +418,7 @@ def decide(
     lifecycle.transition(
         session,
         request,
-        Action.refuse if refused else Action.grant,
+        action,
         actor=actor,
         at=now,
         detail={"outcome": body.outcome.value, "grounds": body.grounds},
@@ -467,9 +488,18 @@ def complete(
     """Close a request whose decision has been carried out: every fulfil and collect task is
     done (or not found, or failed and waived). For access, the result is assembled here from
     what the collect tasks returned, and the completion notice says where to download it."""
-    from app.results import service as results  # results reads workflow; not the other way
 
     may_work_on(principal, request)
+    return finish(session, ctx, request, actor=principal.actor, note=note)
+
+
+def finish(
+    session: Session, ctx: AppContext, request: Request, *, actor: Actor, note: str | None
+) -> Request:
+    """Complete a request whose work is all done (staff, or a self-service withdrawal's last
+    confirmation)."""
+    from app.results import service as results  # results reads workflow; not the other way
+
     lifecycle.next_status(request.status, Action.complete)
     pending = tasks.unfinished(session, request.id)
     if pending:
@@ -481,7 +511,7 @@ def complete(
             open_tasks=[t.id for t in pending if t.status == "open"],
             failed_tasks=failed,
         )
-    now, actor = ctx.clock.now(), principal.actor
+    now = ctx.clock.now()
     decision = latest_decision(session, request.id)
     done = (
         [i["category"] for i in decision.items if i["result"] == "granted"]

@@ -33,7 +33,13 @@ ALL_KINDS = (VERIFY, DECIDE, FULFIL, COLLECT, REVIEW_OBJECTION)
 WORK_KINDS = (FULFIL, COLLECT)
 OUTCOMES = ("done", "not_found", "failed")
 # Plan actions that are carried out by a task, and the kind of that task.
-PLAN_TASK_KIND = {"delete": FULFIL, "suspend": FULFIL, "correct": FULFIL, "collect": COLLECT}
+PLAN_TASK_KIND = {
+    "delete": FULFIL,
+    "suspend": FULFIL,
+    "correct": FULFIL,
+    "collect": COLLECT,
+    "stop": FULFIL,  # a withdrawn consent's processing (Art. 37(3))
+}
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
 CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}
 
@@ -47,6 +53,7 @@ def create(
     assignee_id: str | None = None,
     category: str | None = None,
     system: str | None = None,
+    action: str | None = None,
 ) -> Task:
     task = Task(
         id=new_id("tsk"),
@@ -54,6 +61,7 @@ def create(
         kind=kind,
         category=category,
         system=system,
+        action=action,
         assignee_id=assignee_id,
         status="open",
         due_at=request.due_at,
@@ -173,8 +181,9 @@ def create_from_plan(
     created = []
     for item in build_plan(session, ctx, request).items:
         kind = PLAN_TASK_KIND.get(item.action)
-        if kind is None or item.category not in granted:
+        if kind is None or (item.category is not None and item.category not in granted):
             continue  # retained under a law, held, or not granted: no work now
+        # (A line with no category — a withdrawn consent's stop — goes with any grant.)
         key = (kind, item.category, item.system)
         if key in existing:
             continue
@@ -188,6 +197,7 @@ def create_from_plan(
                 assignee_id=request.assignee_id,
                 category=item.category,
                 system=item.system,
+                action=item.action,
             )
         )
     return created
