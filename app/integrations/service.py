@@ -46,6 +46,8 @@ ACTION_OF_TYPE = {
     "deletion": "delete",
     "suspension": "suspend",
     "consent_withdrawal": "delete",
+    "automated_decision": "review",
+    "transmission": "collect",
 }
 TASK_STATUSES = ("open", "done", "failed", "waived", "cancelled")
 
@@ -171,6 +173,7 @@ def _task_view(task: Task, request: Request, now: datetime) -> IntegrationTask:
         kind=task.kind,
         action=task.action or ACTION_OF_TYPE[request.type],
         consents=(request.scope_detail or {}).get("consents"),
+        decision=(request.scope_detail or {}).get("decision"),
         category=task.category,
         system=task.system,
         status=task.status,

@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 from app.core.context import AppContext
 from app.law import retention as law
 from app.law.deadlines import seoul_date
+from app.law.grounds import BASIS_GROUND
 from app.models import Hold, Request
 from app.requests import pii
 
@@ -47,7 +48,11 @@ DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD = (
     "hold",
 )
 STOP = "stop"  # stop the processing a withdrawn consent allowed (Art. 37(3))
-ACTIONS = (DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD, STOP)
+# Art. 37-2(3): stop applying an automated decision (or re-decide it with a person), explain
+# it, or have a person review it.
+STOP_APPLYING, EXPLAIN, REVIEW = "stop_applying", "explain", "review"
+AUTOMATED_ACTION = {"refuse": STOP_APPLYING, "explain": EXPLAIN, "review": REVIEW}
+ACTIONS = (DELETE, SUSPEND, CORRECT, COLLECT, RETAIN, HOLD, STOP, STOP_APPLYING, EXPLAIN, REVIEW)
 KEEPING = (RETAIN, HOLD)
 # The ground that refuses a kept category: for a deletion, another law names the data to be
 # collected (Art. 36(1) proviso); for a suspension, a legal duty makes the processing (here:
@@ -81,6 +86,8 @@ class PlanItem:
     items: list[str] = field(default_factory=list)
     # For a consent withdrawal's `stop`: the consents this system acts on.
     consents: list[str] = field(default_factory=list)
+    # For an automated decision: the profile's decision.
+    decision: str | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -183,6 +190,10 @@ def build_plan(session: Session, ctx: AppContext, request: Request) -> Plan:
         for key in categories:
             for system in profile.categories[key].systems or [None]:
                 items.append(PlanItem(key, system, COLLECT))
+    elif request.type == "automated_decision":
+        key, kind, declared = automated_scope(ctx, request)
+        if declared is not None and not automated_refusal_ground(declared, kind):
+            items.append(PlanItem(None, declared.system, AUTOMATED_ACTION[kind], decision=key))
     plan = Plan(request.id, request.type, items, {})
     plan.decision = _decision(ctx, request, plan, categories)
     return plan
@@ -248,8 +259,89 @@ def retention_detail(plan: Plan, category: str) -> dict | None:
     }
 
 
+def automated_scope(ctx: AppContext, request: Request):
+    """(decision key, kind, the profile's declared decision or None)."""
+    detail = request.scope_detail or {}
+    key = detail.get("decision")
+    return key, detail.get("kind"), ctx.profile.automated_decisions.get(key or "")
+
+
+def automated_refusal_ground(declared, kind: str) -> str | None:
+    """Why a refusal of this declared decision is not available (Art. 37-2(1)): it does not
+    significantly affect rights or duties, or rests on Art. 15(1) 1, 2 or 4."""
+    if kind != "refuse":
+        return None
+    if not declared.significant:
+        return "PIPA-37of2-1-minor"
+    return BASIS_GROUND.get(declared.basis) if declared.basis else None
+
+
+def _automated_decision(ctx: AppContext, request: Request) -> dict:
+    """What the profile answers: no such fully automated decision is made; or the refusal the
+    Act allows (with its ground); or what will be done, with the published criteria."""
+    _key, kind, declared = automated_scope(ctx, request)
+    decisions = ctx.profile.automated_decisions
+    if declared is None:
+        ko = (
+            "당사는 귀하께서 요구하신 결정을 완전히 자동화된 시스템으로 개인정보를 처리하여 하고 "
+            "있지 않습니다(개인정보 보호법 제37조의2)."
+        )
+        en = (
+            "We do not make the decision you asked about by a fully automated system that "
+            "processes personal information (PIPA Art. 37-2)."
+        )
+        if decisions:
+            ko += (
+                " 당사가 하는 완전히 자동화된 결정은 다음과 같으며, 그 기준과 절차는 공개하고 있습니다: "
+                + ", ".join(d.description_ko for d in decisions.values())
+                + "."
+            )
+            en += (
+                " The fully automated decisions we make, whose criteria and procedure we publish, are: "
+                + ", ".join(d.description_en for d in decisions.values())
+                + "."
+            )
+        else:
+            ko += " 당사는 완전히 자동화된 결정을 하지 않습니다."
+            en += " We make no fully automated decisions."
+        return {"outcome": "granted", "grounds": [], "explanation": ko + "\n\n" + en}
+    ground = automated_refusal_ground(declared, kind)
+    if ground is not None:
+        return {
+            "outcome": "refused",
+            "grounds": [ground],
+            "explanation": (
+                f"{declared.description_ko}에 대한 거부권은 인정되지 않습니다. 다만 이 결정에 "
+                "대한 설명은 요구하실 수 있습니다(개인정보 보호법 제37조의2제2항).\n\n"
+                f"The right to refuse does not apply to {declared.description_en}; you may "
+                "still ask for an explanation of it (PIPA Art. 37-2(2))."
+            ),
+        }
+    what_ko, what_en = {
+        "refuse": (
+            "귀하에 대한 이 결정의 적용을 중단하거나, 사람이 개입하여 다시 처리한 뒤 그 결과를 "
+            "알려 드립니다(개인정보 보호법 제37조의2제3항).",
+            "We stop applying this decision to you, or have a person take it again and tell you "
+            "the result (PIPA Art. 37-2(3)).",
+        ),
+        "explain": (
+            "이 결정의 결과, 결정에 사용된 주요 개인정보와 기준, 처리 절차를 아래와 같이 설명드립니다"
+            "(개인정보 보호법 제37조의2제2항·제3항).",
+            "Below we explain the result of this decision, the main personal information and "
+            "criteria used, and the procedure (PIPA Art. 37-2(2), (3)).",
+        ),
+        "review": (
+            "이 결정을 사람이 다시 검토하고, 그 결과를 알려 드립니다(개인정보 보호법 제37조의2제3항).",
+            "A person will re-examine this decision and tell you the result (PIPA Art. 37-2(3)).",
+        ),
+    }[kind]
+    return {"outcome": "granted", "grounds": [], "explanation": what_ko + "\n\n" + what_en}
+
+
 def _decision(ctx: AppContext, request: Request, plan: Plan, categories: list[str]) -> dict:
     """A body for POST …/decision that follows the plan."""
+    if request.type == "automated_decision":
+        return _automated_decision(ctx, request)
     if request.type not in KEEP_GROUND:
         body: dict = {"outcome": "granted", "grounds": []}
         if request.type == "correction":

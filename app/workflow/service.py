@@ -16,9 +16,9 @@ from app.core.deps import StaffPrincipal
 from app.core.errors import Conflict, Problem
 from app.core.ids import new_id
 from app.law import retention as retention_law
-from app.law.deadlines import end_of_day, seoul_date, statutory_due_at
-from app.law.grounds import problems_with_grounds
-from app.law.rights import Channel
+from app.law.deadlines import end_of_day, extension_limit, seoul_date, statutory_due_at
+from app.law.grounds import problems_with_automated_grounds, problems_with_grounds
+from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import Decision, Extension, Objection, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
@@ -228,6 +228,34 @@ def extend(
         )
     now, actor = ctx.clock.now(), principal.actor
     new_due = end_of_day(seoul_date(body.due_at))
+    right = RIGHTS[RequestType(request.type)]
+    done = len(session.exec(select(Extension.id).where(Extension.request_id == request.id)).all())
+    if right.max_extensions is not None and done >= right.max_extensions:
+        # Decree 44-3: an automated-decision request may be extended twice, no more.
+        raise Conflict(
+            f"A {request.type} request may be extended {right.max_extensions} times at most "
+            f"({right.decree}); it has been extended {done} times.",
+            slug="extension-limit",
+            extensions=done,
+            max_extensions=right.max_extensions,
+        )
+    if right.extension_days is not None:
+        limit = extension_limit(seoul_date(request.due_at), right.extension_days)
+        if seoul_date(new_due) > limit:
+            raise Problem(
+                422,
+                "validation-error",
+                f"An extension may add at most {right.extension_days} days ({right.decree}).",
+                errors=[
+                    {
+                        "field": "due_at",
+                        "code": "too_late",
+                        "message": f"at most {limit.isoformat()} (the current deadline "
+                        f"{seoul_date(request.due_at).isoformat()} plus "
+                        f"{right.extension_days} days)",
+                    }
+                ],
+            )
     if new_due <= request.due_at:
         raise Problem(
             422,
@@ -270,6 +298,8 @@ def extend(
         "extended",
         now=now,
         reason=body.reason,
+        extension_number=done + 1,
+        max_extensions=right.max_extensions,
         **day("previous_due", previous),
         **day("new_due", new_due),
         **day("objection_until", objection_until(ctx, now)),
@@ -360,6 +390,10 @@ def _check_decision(
                     "message": "a partial grant has granted and refused items",
                 }
             )
+    if request.type == "automated_decision":
+        kind = (request.scope_detail or {}).get("kind", "")
+        for message in problems_with_automated_grounds(body.grounds, kind):
+            errors.append({"field": "grounds", "code": "invalid_ground", "message": message})
     errors += decisions.correction_problems(ctx, request, body)
     plan = build_plan(session, ctx, request) if request.type in KEEP_GROUND else None
     if plan is not None:
@@ -475,8 +509,35 @@ def record_decision(
             if i["category"] in names
         ],
         **day("objection_until", decision.objection_until or objection_until(ctx, now)),
+        automated=automated_notice(ctx, request),
     )
     return decision
+
+
+def automated_notice(ctx: AppContext, request: Request) -> dict | None:
+    """For an automated-decision request: what the decision notice quotes from the profile —
+    the decision, and the criteria and procedure published under Art. 37-2(4)."""
+    if request.type != "automated_decision":
+        return None
+    detail = request.scope_detail or {}
+    declared = ctx.profile.automated_decisions.get(detail.get("decision") or "")
+    cats = ctx.profile.categories
+    return {
+        "kind": detail.get("kind"),
+        "declared": declared is not None,
+        "description_ko": declared.description_ko if declared else None,
+        "description_en": declared.description_en if declared else None,
+        "criteria_ko": declared.criteria_ko if declared else None,
+        "criteria_en": declared.criteria_en if declared else None,
+        "procedure_ko": declared.procedure_ko if declared else None,
+        "procedure_en": declared.procedure_en if declared else None,
+        "data_ko": ", ".join(cats[c].name_ko for c in declared.categories if c in cats)
+        if declared
+        else None,
+        "data_en": ", ".join(cats[c].name_en for c in declared.categories if c in cats)
+        if declared
+        else None,
+    }
 
 
 # --- complete ---------------------------------------------------------------------------------
@@ -544,6 +605,7 @@ def finish(
         **moment("completed", now),
         items=[{"name_ko": cats[c].name_ko, "name_en": cats[c].name_en} for c in done if c in cats],
         result=results.notice_context(ctx, request, result) if result else None,
+        automated=automated_notice(ctx, request),
     )
     return request
 

@@ -39,6 +39,11 @@ PLAN_TASK_KIND = {
     "correct": FULFIL,
     "collect": COLLECT,
     "stop": FULFIL,  # a withdrawn consent's processing (Art. 37(3))
+    # Art. 37-2(3): the system that applies an automated decision stops applying it (or a
+    # person re-decides), gives what the explanation needs, or a person reviews it.
+    "stop_applying": FULFIL,
+    "explain": FULFIL,
+    "review": FULFIL,
 }
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
 CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}

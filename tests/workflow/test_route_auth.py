@@ -92,6 +92,11 @@ def test_grounds_registry_matches_pipa_md(client, staff):
         "PIPA-37-2-2": (suspension, False),
         "PIPA-37-2-3": (suspension, True),
         "PIPA-37-2-4": (suspension, False),
+        "PIPA-37of2-1-consent": (["automated_decision"], False),
+        "PIPA-37of2-1-law": (["automated_decision"], False),
+        "PIPA-37of2-1-contract": (["automated_decision"], False),
+        "PIPA-37of2-1-minor": (["automated_decision"], False),
+        "PIPA-37of2-3-justified": (["automated_decision"], False),
         "PIPA-38-identity": (
             [
                 "access",
