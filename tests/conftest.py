@@ -59,6 +59,7 @@ TABLES = [
     "webhook_endpoint",
     "idempotency_key",
     "access_result",
+    "transmission_log",
     "hold",
     "reminder",
     "timeline_event",

@@ -130,7 +130,7 @@ RIGHTS: dict[RequestType, Right] = {
         10,
         "PIPA Art. 35-2",
         article_ko="개인정보 보호법 제35조의2",
-        decree_ko="제35조의2(법)",
+        decree_ko="제35조의2",
     ),
 }
 

@@ -248,6 +248,12 @@ class RequestCreated(BaseModel):
     )
 
 
+class ScopeDetailOut(BaseModel):
+    consents: list[str] | None = None
+    decision: str | None = None
+    kind: AutomatedKind | None = None
+
+
 class TimelineItem(BaseModel):
     at: datetime
     kind: str
@@ -325,6 +331,11 @@ class RequestPublic(BaseModel):
     channel: str
     locale: str
     categories: list[str]
+    scope_detail: ScopeDetailOut | None = Field(
+        None,
+        description="What a newer right names besides categories: a consent withdrawal's "
+        "`consents`, an automated decision's `decision` and `kind`.",
+    )
     received_at: datetime
     due_at: datetime
     due_date: date
@@ -499,6 +510,11 @@ class RequestStaffView(BaseModel):
     power_of_attorney: dict | None = Field(None, description="Form 11 fields, as filed.")
     documents: list[DocumentOut]
     categories: list[str]
+    scope_detail: ScopeDetailOut | None = Field(
+        None,
+        description="What a newer right names besides categories: a consent withdrawal's "
+        "`consents`, an automated decision's `decision` and `kind`.",
+    )
     corrections: list[dict] | None
     details: str | None
     received_at: datetime

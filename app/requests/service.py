@@ -101,7 +101,61 @@ def check_scope(ctx: AppContext, data: RequestFields) -> tuple[list[str], dict |
         declared = profile.automated_decisions.get(data.scope.decision or "")
         detail = {"decision": data.scope.decision, "kind": data.scope.kind.value}
         return (list(declared.categories) if declared else []), detail
+    if data.type is RequestType.transmission:
+        return check_transmission(ctx, data.scope.categories), None
     return check_categories(ctx, data.scope.categories), None
+
+
+def check_transmission(ctx: AppContext, categories: list[str] | None) -> list[str]:
+    """Art. 35-2 binds only controllers meeting the Decree's criteria: a company its profile
+    says is not covered refuses at filing, naming why; otherwise the transmittable categories
+    (all of them by default)."""
+    tx = ctx.profile.transmission
+    if not tx.covered:
+        why_ko = tx.criteria_ko or "시행령이 정하는 개인정보 전송 의무 대상 기준에 해당하지 않음"
+        why_en = tx.criteria_en or "it does not meet the Enforcement Decree's criteria"
+        raise Problem(
+            422,
+            "transmission-not-covered",
+            f"{ctx.profile.company.name_en} is not obliged to transmit personal information "
+            f"(PIPA Art. 35-2): {why_en}. You may ask for access (type access) instead, and "
+            f"download the result as JSON or CSV. / {ctx.profile.company.name_ko}은(는) 개인정보 "
+            f"전송 요구(개인정보 보호법 제35조의2) 대상이 아닙니다: {why_ko}. 열람을 요구하시면 "
+            "결과를 JSON·CSV로 내려받으실 수 있습니다.",
+            errors=[
+                {
+                    "field": "type",
+                    "code": "transmission_not_covered",
+                    "message": f"not covered by PIPA Art. 35-2: {why_en}",
+                }
+            ],
+        )
+    if categories is None:
+        return list(tx.categories)
+    asked = check_categories(ctx, categories)
+    other = [c for c in asked if c not in tx.categories]
+    if other:
+        raise Problem(
+            422,
+            "validation-error",
+            "Not transmittable.",
+            errors=[
+                {
+                    "field": "scope.categories",
+                    "code": "not_transmittable",
+                    "message": f"not transmittable: {', '.join(other)}; transmittable: "
+                    f"{', '.join(tx.categories)} (ask for access for the rest)",
+                }
+            ],
+        )
+    return asked
+
+
+def answer_days(ctx: AppContext, request_type: str) -> int:
+    """Days to answer: the Decree's, or for a transmission the profile's (default 10)."""
+    if request_type == RequestType.transmission:
+        return ctx.profile.transmission.days
+    return RIGHTS[RequestType(request_type)].days
 
 
 def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
@@ -216,7 +270,7 @@ def submit(
     _check_flood(session, ctx, data, now, counted=channel in (Channel.portal, Channel.api))
     request_id = new_id("req")
     reference = next_reference(session, received_at)
-    due_at = statutory_due_at(received_at, RIGHTS[data.type].days)
+    due_at = statutory_due_at(received_at, answer_days(ctx, data.type))
     keys, bidx = ctx.keys, ctx.blind_index
     corrections = (
         [c.model_dump() for c in data.scope.corrections] if data.scope.corrections else None

@@ -186,7 +186,8 @@ def build_plan(session: Session, ctx: AppContext, request: Request) -> Plan:
             if held:
                 for system in category.systems or [None]:
                     items.append(PlanItem(key, system, CORRECT, items=held))
-    elif request.type == "access":
+    elif request.type in ("access", "transmission"):
+        # A transmission gathers what an access does, for the transmittable categories.
         for key in categories:
             for system in profile.categories[key].systems or [None]:
                 items.append(PlanItem(key, system, COLLECT))
@@ -393,6 +394,12 @@ _GRANTED = {
         "요청하신 개인정보를 열람하실 수 있도록 각 시스템에서 모아 제공하겠습니다.\n"
         "We will collect the personal information you asked to see from each system and "
         "make it available to you."
+    ),
+    "transmission": (
+        "요구하신 개인정보를 각 시스템에서 모아 기계 판독이 가능한 형식(JSON, CSV)으로 "
+        "전송하겠습니다(개인정보 보호법 제35조의2).\n"
+        "We will collect the personal information you asked for from each system and transmit "
+        "it to you in machine-readable form, JSON and CSV (PIPA Art. 35-2)."
     ),
     "correction": (
         "요청하신 항목을 조사한 결과에 따라 정정하겠습니다.\n"

@@ -580,7 +580,7 @@ def finish(
         else list(request.categories)
     )
     result = None
-    if request.type == "access":
+    if request.type in ("access", "transmission"):
         # Decree 41①: what is shown, with its purposes, retention, third parties, processors.
         result = results.assemble(session, ctx, request, done, actor=actor, now=now)
     lifecycle.transition(

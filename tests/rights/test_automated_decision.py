@@ -167,7 +167,9 @@ def test_an_undeclared_decision_is_answered_from_the_profile(client, outbox_dir,
     created, _ = _assigned(client, outbox_dir, staff, "review", "loan_scoring")
     rid = created["id"]
     cpo = staff["cpo"]["headers"]
-    assert staff_read(client, cpo, rid)["categories"] == []
+    view = staff_read(client, cpo, rid)
+    assert view["categories"] == []
+    assert view["scope_detail"] == {"consents": None, "decision": "loan_scoring", "kind": "review"}
     plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
     assert plan["items"] == [] and plan["decision"]["outcome"] == "granted"
     assert "완전히 자동화된 시스템으로" in plan["decision"]["explanation"]

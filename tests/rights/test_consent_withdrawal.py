@@ -58,6 +58,7 @@ def test_keeps_payment_records_under_their_law_and_deletes_the_newsletter_addres
     view = staff_read(client, cpo, rid)
     # Staff decide: not every consent named is self-service.
     assert view["status"] == "open" and view["categories"] == ["newsletter", "payment"]
+    assert view["scope_detail"]["consents"] == ["marketing_email", "saved_card"]
     act(client, cpo, rid, "assign", {"assignee": "me"})
     plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
     lines = {(i["category"], i["system"], i["action"]) for i in plan["items"]}
@@ -195,3 +196,21 @@ def test_queue_filter_and_metrics_know_the_type(client, outbox_dir, staff):
     metrics = client.get("/v1/staff/metrics", headers=cpo)
     assert metrics.status_code == 200
     assert "consent_withdrawal" in metrics.text
+
+
+def test_the_product_files_a_verified_withdrawal_carried_out_at_once(client, outbox_dir, staff):
+    from tests.support import integration_file
+
+    product = make_client(
+        client,
+        staff["cpo"]["headers"],
+        ["requests:write", "requests:verified", "requests:read"],
+        name="Product",
+    )
+    headers = client_token(client, product)
+    created = integration_file(
+        client, headers, "cw1", identity_verified=True, **_withdrawal(consents=["marketing_email"])
+    )
+    assert created["status"] == "fulfilling"
+    view = client.get(f"/v1/integrations/requests/{created['id']}", headers=headers).json()
+    assert view["decision"]["outcome"] == "granted"
