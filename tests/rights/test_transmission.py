@@ -110,3 +110,19 @@ def test_a_company_not_covered_refuses_at_filing(database_url, tmp_path, clock):
     assert problem["errors"][0]["field"] == "type"
     assert "Decree" in problem["detail"] and "제35조의2" in problem["detail"]
     assert count_rows(database_url, "request") == 0
+
+
+def test_a_temporary_holiday_moves_the_profiles_deadline_not_the_decrees(
+    client, outbox_dir, staff, app
+):
+    from datetime import date
+
+    from app.requests.deadline_sync import recompute_deadlines
+
+    created, _ = verified(client, outbox_dir, type="transmission")
+    ctx = app.state.ctx
+    # 16 Dec (the 15th day) declared a holiday: the period ends on the 17th, not on the 10th
+    # day a recount with the Decree's 10 days would give (and never earlier).
+    assert recompute_deadlines(ctx.db, ctx, extra=[date(2026, 12, 16)]) == 1
+    view = staff_read(client, staff["cpo"]["headers"], created["id"])
+    assert view["due_date"] == "2026-12-17"
