@@ -112,7 +112,7 @@ RIGHTS: dict[RequestType, Right] = {
     RequestType.automated_decision: Right(
         RequestType.automated_decision,
         "PIPA Art. 37-2",
-        "자동화된 결정에 대한 거부·설명 등 요구",
+        "자동화된 결정에 대한 거부·설명 등",
         "refusal or explanation of an automated decision",
         30,
         "Decree Art. 44-3",
@@ -125,7 +125,7 @@ RIGHTS: dict[RequestType, Right] = {
     RequestType.transmission: Right(
         RequestType.transmission,
         "PIPA Art. 35-2",
-        "개인정보 전송 요구",
+        "개인정보 전송",
         "transmission of personal information",
         10,
         "PIPA Art. 35-2",
