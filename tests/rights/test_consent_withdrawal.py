@@ -38,7 +38,8 @@ def settings(database_url, tmp_path):
     }
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return make_settings(database_url, tmp_path, profile_path=str(path))
+    # Webhook receivers are real servers on 127.0.0.1.
+    return make_settings(database_url, tmp_path, profile_path=str(path), webhook_allow_private=True)
 
 
 def _withdrawal(**scope) -> dict:
@@ -214,3 +215,24 @@ def test_the_product_files_a_verified_withdrawal_carried_out_at_once(client, out
     assert created["status"] == "fulfilling"
     view = client.get(f"/v1/integrations/requests/{created['id']}", headers=headers).json()
     assert view["decision"]["outcome"] == "granted"
+
+
+def test_webhooks_name_the_consents_and_the_action(client, outbox_dir, staff):
+    from tests.integrations.receiver import Receiver, register
+
+    with Receiver() as receiver:
+        register(client, staff["cpo"]["headers"], receiver)
+        verified(client, outbox_dir, **_withdrawal(consents=["marketing_email"]))
+        events = [r.event for r in receiver.received]
+    assert [e["type"] for e in events] == [
+        "request.created",
+        "request.verified",
+        "request.decided",  # self-service: decided by the plan at once
+        "task.created",
+        "task.created",
+    ]
+    assert events[0]["data"]["request_type"] == "consent_withdrawal"
+    assert all(e["data"]["consents"] == ["marketing_email"] for e in events)
+    tasks = {(e["data"]["action"], e["data"]["category"]) for e in events[3:]}
+    assert tasks == {("stop", None), ("delete", "newsletter")}
+    assert "hong.gildong" not in str(events)  # never personal data
