@@ -86,8 +86,17 @@ def profile_check(
     typer.echo(
         f"profile {source}: ok — {len(profile.categories)} categories, "
         f"{len(profile.retention)} retention rules ({bound} bound to categories), "
-        f"{len(profile.processors)} processors, {len(profile.systems)} in-house systems"
+        f"{len(profile.processors)} processors, {len(profile.systems)} in-house systems, "
+        f"{len(profile.consents)} consents, {len(profile.automated_decisions)} automated "
+        f"decisions, transmission {'covered' if profile.transmission.covered else 'not covered'}"
     )
+    from app.profile.loader import is_sample
+
+    if is_sample(source):
+        typer.echo(
+            "note: this is the bundled sample profile (레퍼런스 주식회사); production refuses it "
+            "unless RIGHTSDESK_ALLOW_SAMPLE_PROFILE=true"
+        )
 
 
 def _logging(settings: Settings | None = None) -> None:
@@ -130,10 +139,15 @@ def serve(
     import uvicorn
 
     from app.core.migrations import upgrade
-    from app.profile.loader import load_profile
+    from app.profile.loader import load_profile, refuse_sample
 
     settings = get_settings()
     _logging(settings)
+    refuse_sample(
+        settings.profile_path,
+        production=settings.env == "production",
+        allowed=settings.allow_sample_profile,
+    )
     # Everything that can refuse the start is checked before anything is made: the profile,
     # then the database (migrated), and only then the development secrets under var/.
     load_profile(settings.profile_path)

@@ -34,6 +34,7 @@ from app.ops.docs import ASSETS as DOCS_ASSETS
 from app.ops.docs import install_docs
 from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
+from app.profile.router import router as profile_router
 from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
 from app.requests.router_staff import router as staff_requests_router
@@ -197,6 +198,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 def _include_routers(app: FastAPI) -> None:
     """In the order the OpenAPI document lists their paths."""
     app.include_router(ops_router)
+    app.include_router(profile_router)
     app.include_router(requests_router)
     app.include_router(verification_router)
     app.include_router(objections_router)

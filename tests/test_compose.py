@@ -70,6 +70,9 @@ def test_production_accepts_each_services_settings():
         settings = Settings(_env_file=None, **values)  # raises what production refuses
         assert settings.resolved_database_url.startswith("postgresql+psycopg://rightsdesk:")
         assert settings.smtp_starttls
+        # The company's own profile, mounted: production refuses the bundled sample.
+        assert env["RIGHTSDESK_PROFILE_PATH"] == "/srv/profile.yaml"
+        assert not settings.allow_sample_profile
 
 
 def test_the_image_keeps_its_var_folder():

@@ -44,6 +44,16 @@ def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
         # argon2 needs 8 KiB per lane (4 lanes): 8-31 used to pass, then kill every process.
         ({"RIGHTSDESK_ARGON2_MEMORY_KIB": "31"}, "RIGHTSDESK_ARGON2_MEMORY_KIB"),
         ({"RIGHTSDESK_ARGON2_MEMORY_KIB": "8"}, "RIGHTSDESK_ARGON2_MEMORY_KIB"),
+        (
+            {
+                "RIGHTSDESK_ENV": "production",
+                "RIGHTSDESK_SECRET_KEY": "p" * 48,
+                "RIGHTSDESK_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+                "RIGHTSDESK_BLIND_INDEX_KEY": "b" * 48,
+                "RIGHTSDESK_NOTIFY_ALLOW_FILE": "true",
+            },
+            "RIGHTSDESK_ALLOW_SAMPLE_PROFILE",
+        ),
     ],
 )
 def test_a_refused_start_is_one_line_and_leaves_nothing(tmp_path, env, names):

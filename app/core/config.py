@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("./var")
     # The company profile (data categories, retention, processors); default: the reference one.
     profile_path: str | None = None
+    # Production refuses the bundled sample profile (every notice would sign as the reference
+    # company) unless this says it is meant (a demo).
+    allow_sample_profile: bool = False
 
     notify_backend: Literal["file", "smtp"] = "file"
     notify_dir: Path | None = None

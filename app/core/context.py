@@ -11,7 +11,7 @@ from app.core.crypto import BlindIndex, KeyRing
 from app.core.db import Database
 from app.core.group_writer import GroupWriter
 from app.core.passwords import Passwords
-from app.profile.loader import Profile, load_profile
+from app.profile.loader import Profile, load_profile, refuse_sample
 
 
 @dataclass
@@ -33,6 +33,11 @@ class AppContext:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
+        refuse_sample(
+            settings.profile_path,
+            production=settings.env == "production",
+            allowed=settings.allow_sample_profile,
+        )
         return cls(
             settings=settings,
             db=Database(settings.resolved_database_url),

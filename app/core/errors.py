@@ -48,6 +48,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "rate-limited": ("Too many requests", "Wait before trying again; see Retry-After."),
     "conflict": ("Conflict", "The change conflicts with the current state."),
+    "extension-limit": (
+        "No more extensions",
+        "The law allows this request type only so many extensions (an automated-decision "
+        "request: two of up to 30 days each, Enforcement Decree Art. 44-3); answer it now.",
+    ),
+    "transmission-not-covered": (
+        "Transmission not offered",
+        "The company does not meet the Enforcement Decree's criteria for the duty to transmit "
+        "personal information (PIPA Art. 35-2), as its profile states; ask for access instead.",
+    ),
     "result-destroyed": (
         "Result destroyed",
         "The access result was destroyed when its download period ended; ask the privacy "

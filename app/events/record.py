@@ -46,6 +46,7 @@ EVENT_OF_ACTION = {
     "verify": REQUEST_VERIFIED,
     "grant": REQUEST_DECIDED,
     "refuse": REQUEST_DECIDED,
+    "carry_out": REQUEST_DECIDED,  # a self-service withdrawal, decided by the plan
     "reject": REQUEST_DECIDED,  # identity or authority not confirmed: a decision too
     "complete": REQUEST_COMPLETED,
     "withdraw": REQUEST_WITHDRAWN,
@@ -72,9 +73,16 @@ def body(
         "request_type": request.type,
         "status": request.status,
     }
+    # What the newer rights name (consents, an automated decision): ids, no personal data.
+    # (Reminders pass a row of a few columns: it may not carry it.)
+    scope_detail = getattr(request, "scope_detail", None)
+    if scope_detail:
+        data.update(scope_detail)
     if task is not None:
         data.update(task_id=task.id, task_kind=task.kind, system=task.system)
         data["category"] = task.category
+        if task.action:
+            data["action"] = task.action
     return {
         "type": event_type,
         "timestamp": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

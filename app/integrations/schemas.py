@@ -124,8 +124,19 @@ class IntegrationTask(BaseModel):
     reference: str
     request_type: RequestType
     kind: Literal["fulfil", "collect"]
-    action: Literal["delete", "suspend", "correct", "collect"] = Field(
-        description="What the system is to do with the subject's data in this category."
+    action: Literal[
+        "delete", "suspend", "correct", "collect", "stop", "stop_applying", "explain", "review"
+    ] = Field(
+        description="What the system is to do with the subject's data in this category; "
+        "`stop`: stop the processing the withdrawn `consents` allowed (category null); for an "
+        "automated `decision`: `stop_applying` it to the subject (or re-decide with a person), "
+        "`explain` it (return the result and the main data used), `review` it by a person."
+    )
+    consents: list[str] | None = Field(
+        None, description="For a consent withdrawal: the consents withdrawn (profile ids)."
+    )
+    decision: str | None = Field(
+        None, description="For an automated decision: the profile's decision it concerns."
     )
     category: str | None
     system: str

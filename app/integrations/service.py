@@ -34,8 +34,8 @@ from app.requests import pii
 from app.requests import service as requests
 from app.requests.lifecycle import CLOSED, Status
 from app.requests.views import as_date, grounds_out
+from app.workflow import self_service, tasks
 from app.workflow import service as workflow
-from app.workflow import tasks
 
 # What a system is asked to do, by the request's type (the plan's action for the category).
 ACTION_OF_TYPE = {
@@ -43,6 +43,9 @@ ACTION_OF_TYPE = {
     "correction": "correct",
     "deletion": "delete",
     "suspension": "suspend",
+    "consent_withdrawal": "delete",
+    "automated_decision": "review",
+    "transmission": "collect",
 }
 TASK_STATUSES = ("open", "done", "failed", "waived", "cancelled")
 
@@ -166,7 +169,9 @@ def _task_view(task: Task, request: Request, now: datetime) -> IntegrationTask:
         reference=request.reference,
         request_type=request.type,
         kind=task.kind,
-        action=ACTION_OF_TYPE[request.type],
+        action=task.action or ACTION_OF_TYPE[request.type],
+        consents=(request.scope_detail or {}).get("consents"),
+        decision=(request.scope_detail or {}).get("decision"),
         category=task.category,
         system=task.system,
         status=task.status,
@@ -275,4 +280,6 @@ def confirm(
         is_cpo=True,
     )
     request = session.get(Request, task.request_id)
+    # A self-service consent withdrawal completes with its last confirmation (no staff step).
+    self_service.finish_if_done(session, ctx, request, actor=client.actor)
     return _task_view(task, request, ctx.clock.now())

@@ -121,3 +121,16 @@ def is_overdue(due_at: datetime, now: datetime) -> bool:
     _require_aware(due_at)
     _require_aware(now)
     return now > due_at
+
+
+def extension_limit(due: date, days: int, *, extra: Iterable[date] | None = None) -> date:
+    """The latest day an extension "by up to `days` days" may reach from the deadline `due`
+    (Decree 44-3: 30 days at most, each time): counted from the day after it (Civil Act Art.
+    157), and a last day that is a Saturday or public holiday rolls to the next (Art. 161)."""
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    last = due + timedelta(days=days)
+    extra = _extra if extra is None else frozenset(extra)
+    while is_non_working_day(last, extra):
+        last += timedelta(days=1)
+    return last

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 ACCESS, CORRECTION, DELETION, SUSPENSION = "access", "correction", "deletion", "suspension"
 CONSENT_WITHDRAWAL = "consent_withdrawal"
-ALL_TYPES = frozenset({ACCESS, CORRECTION, DELETION, SUSPENSION, CONSENT_WITHDRAWAL})
+AUTOMATED_DECISION, TRANSMISSION = "automated_decision", "transmission"
+ALL_TYPES = frozenset(
+    {ACCESS, CORRECTION, DELETION, SUSPENSION, CONSENT_WITHDRAWAL, AUTOMATED_DECISION, TRANSMISSION}
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,55 @@ GROUNDS: dict[str, Ground] = {
             "hard to perform, and the subject has not clearly said they want to end it",
             frozenset({SUSPENSION, CONSENT_WITHDRAWAL}),
         ),
+        # Art. 37-2(1) proviso: no right to refuse a decision made under Art. 15(1) 1, 2 or 4.
+        Ground(
+            "PIPA-37of2-1-consent",
+            "개인정보 보호법 제37조의2제1항 단서, 제15조제1항제1호",
+            "PIPA Art. 37-2(1) proviso; Art. 15(1)(1)",
+            "자동화된 결정이 정보주체의 동의를 받아 이루어지는 경우로서 거부할 수 없는 경우",
+            "the automated decision is made with the subject's consent, so it cannot be refused",
+            frozenset({AUTOMATED_DECISION}),
+        ),
+        Ground(
+            "PIPA-37of2-1-law",
+            "개인정보 보호법 제37조의2제1항 단서, 제15조제1항제2호",
+            "PIPA Art. 37-2(1) proviso; Art. 15(1)(2)",
+            "법률에 특별한 규정이 있거나 법령상 의무를 준수하기 위하여 불가피하게 자동화된 결정이 "
+            "이루어지는 경우로서 거부할 수 없는 경우",
+            "a law specifically provides for the automated decision, or it is unavoidable to meet "
+            "a legal duty, so it cannot be refused",
+            frozenset({AUTOMATED_DECISION}),
+        ),
+        Ground(
+            "PIPA-37of2-1-contract",
+            "개인정보 보호법 제37조의2제1항 단서, 제15조제1항제4호",
+            "PIPA Art. 37-2(1) proviso; Art. 15(1)(4)",
+            "정보주체와 체결한 계약을 이행하거나 계약 체결 과정에서 정보주체의 요청에 따른 조치를 "
+            "이행하기 위하여 자동화된 결정이 필요한 경우로서 거부할 수 없는 경우",
+            "the automated decision is needed to perform a contract with the subject, or to take "
+            "steps they asked for before entering into it, so it cannot be refused",
+            frozenset({AUTOMATED_DECISION}),
+        ),
+        Ground(
+            "PIPA-37of2-1-minor",
+            "개인정보 보호법 제37조의2제1항",
+            "PIPA Art. 37-2(1)",
+            "해당 자동화된 결정이 정보주체의 권리 또는 의무에 중대한 영향을 미치지 아니하여 거부권의 "
+            "대상이 아닌 경우(설명 등은 요구할 수 있음)",
+            "the automated decision does not significantly affect the subject's rights or duties, "
+            "so the right to refuse does not apply (an explanation may still be asked)",
+            frozenset({AUTOMATED_DECISION}),
+        ),
+        Ground(
+            "PIPA-37of2-3-justified",
+            "개인정보 보호법 제37조의2제3항",
+            "PIPA Art. 37-2(3)",
+            "자동화된 결정을 적용하지 아니하거나 재처리·설명 등의 조치를 하지 아니할 정당한 사유가 "
+            "있는 경우(사유는 결정 통지에 적음)",
+            "there is a justified reason not to stop applying the decision, re-decide it or "
+            "explain it (the reason is given in the decision notice)",
+            frozenset({AUTOMATED_DECISION}),
+        ),
         Ground(
             "PIPA-38-identity",
             "개인정보 보호법 제38조, 시행령 제46조",
@@ -149,3 +201,28 @@ def problems_with_grounds(
     if len(set(codes)) != len(codes):
         problems.append("a ground is cited twice")
     return problems
+
+
+# Grounds that only answer a refusal (Art. 37-2(1)), not an explanation or review.
+REFUSAL_ONLY = frozenset(
+    {"PIPA-37of2-1-consent", "PIPA-37of2-1-law", "PIPA-37of2-1-contract", "PIPA-37of2-1-minor"}
+)
+# The Art. 15(1) basis named in the profile, and the ground it gives.
+BASIS_GROUND = {
+    "consent": "PIPA-37of2-1-consent",
+    "law": "PIPA-37of2-1-law",
+    "contract": "PIPA-37of2-1-contract",
+}
+
+
+def problems_with_automated_grounds(codes: list[str], kind: str) -> list[str]:
+    """An explanation or a review cannot be refused on the grounds that only take away the
+    right to refuse (Art. 37-2(1) proviso; Art. 37-2(2) has no such limit)."""
+    if kind == "refuse":
+        return []
+    return [
+        f"{code}: only answers a refusal (Art. 37-2(1)); an explanation or review may be "
+        "declined only for a justified reason (PIPA-37of2-3-justified)"
+        for code in codes
+        if code in REFUSAL_ONLY
+    ]

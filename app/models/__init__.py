@@ -21,6 +21,7 @@ from app.models.staff_note import StaffNote
 from app.models.staff_user import StaffUser
 from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
+from app.models.transmission_log import TransmissionLog
 from app.models.verification_code import VerificationCode
 from app.models.webhook_delivery import WebhookDelivery
 from app.models.webhook_endpoint import WebhookEndpoint
@@ -47,6 +48,7 @@ __all__ = [
     "StaffUser",
     "Task",
     "TimelineEvent",
+    "TransmissionLog",
     "VerificationCode",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -72,6 +72,10 @@ class Request(SQLModel, table=True):
     power_of_attorney_enc: str | None = None
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     corrections_enc: str | None = None
+    # What the newer rights name besides categories (no personal data): a consent withdrawal's
+    # consents ({"consents": [...]}, Art. 37(1), (3)); an automated decision's decision and kind
+    # ({"decision": ..., "kind": refuse|explain|review}, Art. 37-2).
+    scope_detail: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     details_enc: str | None = None
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # The deadline in force (moved by extensions) and the one the law first set.

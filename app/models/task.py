@@ -26,6 +26,9 @@ class Task(SQLModel, table=True):
     # For fulfilment: which data category, and which system or processor (수탁자) holds it.
     category: str | None = Field(default=None, max_length=40)
     system: str | None = Field(default=None, max_length=40)
+    # For fulfilment: what the plan asks of the system (delete, suspend, correct, collect, stop
+    # processing on a withdrawn consent, stop applying or re-decide an automated decision…).
+    action: str | None = Field(default=None, max_length=16)
     assignee_id: str | None = Field(
         default=None,
         sa_column=Column(String(32), ForeignKey("staff_user.id", ondelete="SET NULL")),

@@ -1,6 +1,7 @@
-"""Load the company profile (data categories, retention, processors) from YAML, and check it.
+"""Load the company profile (data categories, retention, processors, consents, automated
+decisions, transmission) from YAML, and check it. The format is documented in docs/profile.md.
 
-The profile is the company's own judgement (app/profile/default.yaml is the reference): which data it holds, in which
+The profile is the company's own judgement (docs/profile.md): which data it holds, in which
 systems and processors (수탁자), and which legal retention rules bind each category. It is
 checked once at start (and by `rightsdesk profile check`), so a typo in a rule or system name
 fails loudly there rather than producing a wrong deletion plan later.
@@ -87,6 +88,69 @@ class System(_Entry):
     name_ko: str | None = None
 
 
+class Consent(_Entry):
+    """A consent the company collects (PIPA Art. 15(1)(1), 22), which the subject may withdraw
+    (Art. 37(1), (3)): what it allowed, on which data, and which systems act on it."""
+
+    label_ko: str
+    label_en: str
+    purpose_ko: str
+    purpose_en: str
+    # Categories (keys of `categories`) collected on this consent alone. On withdrawal each
+    # is deleted unless a retention rule or hold keeps it (Art. 37(3) proviso).
+    categories: list[str] = []
+    # Systems and processors that act on the consent (e.g. the newsletter processor): each is
+    # told to stop.
+    systems: list[str] = Field(min_length=1)
+    # The withdrawal is a flag in one system, which the company can act on by itself: an
+    # integration's confirmation carries it out with no staff decision.
+    self_service: bool = False
+
+
+# Art. 37-2(1) proviso: no right to refuse a decision made under Art. 15(1) 1 (consent),
+# 2 (a law, or a legal duty) or 4 (a contract with the subject).
+BASES = ("consent", "law", "contract")
+
+
+class AutomatedDecision(_Entry):
+    """A decision made by a fully automated system (PIPA Art. 37-2), with what Art. 37-2(4)
+    requires the company to publish: its criteria and procedure."""
+
+    description_ko: str
+    description_en: str
+    # Whether it significantly affects the subject's rights or duties (Art. 37-2(1)): only then
+    # may the subject refuse it; an explanation may be asked of any (Art. 37-2(2)).
+    significant: bool
+    criteria_ko: str
+    criteria_en: str
+    procedure_ko: str
+    procedure_en: str
+    # The Art. 15(1) basis when it is item 1, 2 or 4: then refusal is not available.
+    basis: str | None = None
+    # The main data it uses (keys of `categories`).
+    categories: list[str] = []
+    # The system that applies it.
+    system: str
+
+
+FORMATS = ("json", "csv")
+
+
+class Transmission(_Entry):
+    """Transmission of one's data (전송요구, PIPA Art. 35-2): only controllers meeting the
+    Decree's criteria must answer it."""
+
+    covered: bool = False
+    # Why (or why not): the Decree's criteria as they apply to the company.
+    criteria_ko: str | None = None
+    criteria_en: str | None = None
+    # Categories that may be transmitted (keys of `categories`).
+    categories: list[str] = []
+    formats: list[str] = ["json", "csv"]
+    # Days to answer, counted under the Civil Act.
+    days: int = Field(10, ge=1, le=30)
+
+
 class Officer(BaseModel):
     title_ko: str
     title_en: str
@@ -116,6 +180,9 @@ class Profile(BaseModel):
     retention: dict[str, RetentionRule] = {}
     processors: dict[str, Processor] = {}
     systems: dict[str, System] = {}
+    consents: dict[str, Consent] = {}
+    automated_decisions: dict[str, AutomatedDecision] = {}
+    transmission: Transmission = Field(default_factory=Transmission)
 
     @model_validator(mode="after")
     def _references(self) -> Profile:
@@ -132,7 +199,14 @@ class Profile(BaseModel):
 def profile_problems(profile: Profile) -> list[str]:
     """Every cross-reference the profile gets wrong ([] when it is sound)."""
     problems: list[str] = []
-    for section in ("categories", "retention", "processors", "systems"):
+    for section in (
+        "categories",
+        "retention",
+        "processors",
+        "systems",
+        "consents",
+        "automated_decisions",
+    ):
         for key in getattr(profile, section):
             if not _KEY.match(key):
                 problems.append(f"{section}.{key}: keys are lower_snake_case, at most 40 chars")
@@ -179,6 +253,67 @@ def profile_problems(profile: Profile) -> list[str]:
         for item in category.items:
             if not _KEY.match(item):
                 problems.append(f"categories.{key}.items: {item!r} is not lower_snake_case")
+    problems += _rights_problems(profile, known_systems)
+    return problems
+
+
+def _unknown(where: str, kind: str, value: str, known) -> str:
+    return f"{where}: unknown {kind} {value!r} (known: {', '.join(sorted(known)) or 'none'})"
+
+
+def _rights_problems(profile: Profile, known_systems: set[str]) -> list[str]:
+    """The sections of the newer rights: consents, automated decisions, transmission."""
+    problems: list[str] = []
+    categories = profile.categories
+    for key, consent in profile.consents.items():
+        where = f"consents.{key}"
+        for category in consent.categories:
+            if category not in categories:
+                problems.append(_unknown(f"{where}.categories", "category", category, categories))
+        for system in consent.systems:
+            if system not in known_systems:
+                problems.append(
+                    _unknown(f"{where}.systems", "system or processor", system, known_systems)
+                )
+        for label, values in (("categories", consent.categories), ("systems", consent.systems)):
+            if len(set(values)) != len(values):
+                problems.append(f"{where}.{label}: listed twice")
+        if consent.self_service and len(consent.systems) != 1:
+            problems.append(
+                f"{where}.self_service: a self-service withdrawal is a flag in one system; "
+                f"this consent names {len(consent.systems)}"
+            )
+    for key, decision in profile.automated_decisions.items():
+        where = f"automated_decisions.{key}"
+        if decision.system not in known_systems:
+            problems.append(
+                _unknown(f"{where}.system", "system or processor", decision.system, known_systems)
+            )
+        for category in decision.categories:
+            if category not in categories:
+                problems.append(_unknown(f"{where}.categories", "category", category, categories))
+        if decision.basis is not None and decision.basis not in BASES:
+            problems.append(
+                f"{where}.basis: {decision.basis!r} is not one of {', '.join(BASES)} "
+                "(PIPA Art. 15(1) 1, 2, 4); leave it out when refusal is available"
+            )
+        if decision.basis is not None and not decision.significant:
+            problems.append(
+                f"{where}.basis: only a decision that significantly affects rights or duties "
+                "can be refused, so a basis excluding refusal means nothing here"
+            )
+    tx = profile.transmission
+    for category in tx.categories:
+        if category not in categories:
+            problems.append(_unknown("transmission.categories", "category", category, categories))
+    for fmt in tx.formats:
+        if fmt not in FORMATS:
+            problems.append(f"transmission.formats: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if tx.covered:
+        if not tx.categories:
+            problems.append("transmission.categories: a covered controller names what it transmits")
+        if not tx.formats:
+            problems.append("transmission.formats: at least one machine-readable format")
     return problems
 
 
@@ -202,6 +337,31 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
             else:
                 problems.append(f"{where or '(root)'}: {message}")
         raise ProfileError(source, problems) from None
+
+
+def is_sample(path: str | None) -> bool:
+    """Whether `path` (None: the default) is the bundled reference profile."""
+    if path is None:
+        return True
+    try:
+        return Path(path).resolve() == DEFAULT_PROFILE.resolve()
+    except OSError:
+        return False
+
+
+def refuse_sample(path: str | None, *, production: bool, allowed: bool) -> None:
+    """Production refuses the bundled sample profile unless the operator allows it
+    (RIGHTSDESK_ALLOW_SAMPLE_PROFILE): a real company's notices must not sign as the
+    reference company."""
+    if production and not allowed and is_sample(path):
+        raise ProfileError(
+            str(path or DEFAULT_PROFILE),
+            [
+                "production refuses to start on the bundled sample profile (레퍼런스 주식회사): "
+                "set RIGHTSDESK_PROFILE_PATH to your company's profile (docs/profile.md), or "
+                "RIGHTSDESK_ALLOW_SAMPLE_PROFILE=true for a demonstration"
+            ],
+        )
 
 
 @lru_cache

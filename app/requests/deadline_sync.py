@@ -62,10 +62,12 @@ def recount(
     due: datetime,
     reopened_at: datetime | None,
     extra: Iterable[date],
+    days: int | None = None,
 ) -> Recount:
-    """The deadlines under the calendar with `extra`; never earlier than they are."""
+    """The deadlines under the calendar with `extra`; never earlier than they are. `days`:
+    the period when it is not the Decree's (a transmission's, from the profile)."""
     extra = frozenset(extra)
-    law = statutory_due_at(received_at, RIGHTS[RequestType(type)].days, extra=extra)
+    law = statutory_due_at(received_at, days or RIGHTS[RequestType(type)].days, extra=extra)
     new_statutory = max(statutory, law)
     candidates = [due, new_statutory]
     if reopened_at is not None:  # a new period for the review of an objection
@@ -127,7 +129,7 @@ def _apply(session: Session, request: Request, new: Recount, extra: frozenset[da
         tasks.follow_deadline(session, request)
 
 
-def _needs(rows, reopened: dict[str, datetime], extra: frozenset[date]) -> list[str]:
+def _needs(rows, reopened: dict[str, datetime], extra: frozenset[date], tx_days: int) -> list[str]:
     out = []
     for row in rows:
         new = recount(
@@ -137,6 +139,7 @@ def _needs(rows, reopened: dict[str, datetime], extra: frozenset[date]) -> list[
             due=row.due_at,
             reopened_at=reopened.get(row.id),
             extra=extra,
+            days=tx_days if row.type == "transmission" else None,
         )
         if new.statutory_due_at > row.statutory_due_at or new.due_at > row.due_at:
             out.append(row.id)
@@ -170,7 +173,8 @@ def recompute_deadlines(
             if not rows:
                 break
             after = rows[-1].id
-            ids = _needs(rows, _reopened_at(conn, [r.id for r in rows]), extra)
+            tx_days = ctx.profile.transmission.days
+            ids = _needs(rows, _reopened_at(conn, [r.id for r in rows]), extra, tx_days)
         if ids:
             moved += _move(db, ctx, ids, extra)
         if len(rows) < batch:
@@ -205,6 +209,7 @@ def _move(db: Database, ctx: AppContext, ids: list[str], extra: frozenset[date])
                 due=request.due_at,
                 reopened_at=reopened.get(request.id),
                 extra=extra,
+                days=ctx.profile.transmission.days if request.type == "transmission" else None,
             )
             if new.statutory_due_at > request.statutory_due_at or new.due_at > request.due_at:
                 _apply(session, request, new, extra, now)

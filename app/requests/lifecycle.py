@@ -4,6 +4,7 @@
             │                                          └─refuse─▶ refused ─object─▶ in_progress
     (fulfilling | completed) ─object─▶ in_progress, when the decision was a partial grant
             └─reject─▶ rejected ─object─▶ pending_verification (identity or authority reviewed)
+    open ─carry_out─▶ fulfilling: a self-service consent withdrawal, decided by the plan
     withdraw: from any state before completed / refused / rejected ─▶ withdrawn
 
 Nothing else assigns `Request.status`. Each change is checked here, stamps its timestamps,
@@ -48,6 +49,9 @@ class Action(StrEnum):
     complete = "complete"  # everything granted has been carried out
     object = "object"  # the subject objects to a refusal or rejection (이의제기, Art. 38(5))
     withdraw = "withdraw"  # the filer withdraws
+    # A self-service consent withdrawal (the profile's `self_service`): once verified, the
+    # system decides as the plan says and hands the work to the integration, no staff decision.
+    carry_out = "carry_out"
 
 
 S, A = Status, Action
@@ -56,6 +60,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (S.pending_verification, A.verify): S.open,
     (S.pending_verification, A.reject): S.rejected,
     (S.open, A.assign): S.in_progress,
+    (S.open, A.carry_out): S.fulfilling,
     (S.in_progress, A.grant): S.fulfilling,
     (S.in_progress, A.refuse): S.refused,
     (S.fulfilling, A.complete): S.completed,

@@ -35,9 +35,8 @@ def request_context(
         "reference": reference,
         "type": type,
         "right": right,
-        "right_article_ko": right.article.replace("PIPA Art. ", "개인정보 보호법 제") + "조",
-        "decree_ko": right.decree.replace("Decree Art. ", "제").replace("(", "조제").rstrip(")")
-        + "항",
+        "right_article_ko": right.article_korean,
+        "decree_ko": right.decree_korean,
         "received_ko": moment_ko(received_at),
         "received_en": moment_en(received_at),
         "due_ko": date_ko(due),

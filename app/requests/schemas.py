@@ -9,7 +9,7 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_valida
 
 from app.core.errors import field_error, worded
 from app.core.validation import Line, Moment, StrictBody, Text
-from app.law.rights import RequestType
+from app.law.rights import AutomatedKind, RequestType
 from app.workflow.actions import StaffAction
 from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
@@ -74,7 +74,7 @@ class PowerOfAttorneyIn(StrictBody):
     grantor: Party = Field(description="위임자: the data subject.")
     grantee: Grantee = Field(description="수임자: the delegate.")
     rights: list[RequestType] = Field(
-        min_length=1, max_length=4, description="The rights delegated."
+        min_length=1, max_length=7, description="The rights delegated."
     )
     scope: Text(500) | None = Field(None, description="What exactly is delegated, in words.")
     signed_on: date
@@ -94,6 +94,26 @@ class ScopeIn(StrictBody):
     )
     corrections: list[CorrectionItem] | None = Field(
         None, max_length=50, description="For a correction (정정) only: the items to correct."
+    )
+    consents: list[CategoryKey] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="For a `consent_withdrawal` (동의 철회, PIPA Art. 37(1), (3)) only, and "
+        "required there: the consents of the profile withdrawn (`GET /v1/profile/public`, "
+        "`consents[].id`). The categories follow from them.",
+    )
+    decision: CategoryKey | None = Field(
+        None,
+        description="For an `automated_decision` (PIPA Art. 37-2) only: the decision of the "
+        "profile it concerns (`automated_decisions[].id`). Leave it out, or name one the profile "
+        "does not declare, and the answer says whether any fully automated decision is made.",
+    )
+    kind: AutomatedKind | None = Field(
+        None,
+        description="For an `automated_decision` only, and required there: `refuse` the "
+        "decision (Art. 37-2(1)), ask for an `explain`ation, or a `review` by a person "
+        "(Art. 37-2(2), (3)).",
     )
 
 
@@ -135,6 +155,28 @@ class RequestFields(StrictBody):
             )
         if self.type is not RequestType.correction and self.scope.corrections is not None:
             raise field_error("scope.corrections", "is only for a correction request")
+        withdrawal = self.type is RequestType.consent_withdrawal
+        if withdrawal and not self.scope.consents:
+            raise field_error(
+                "scope.consents",
+                "a consent withdrawal names at least one consent of the profile",
+                "missing",
+            )
+        if not withdrawal and self.scope.consents is not None:
+            raise field_error("scope.consents", "is only for a consent_withdrawal request")
+        if withdrawal and self.scope.categories is not None:
+            raise field_error(
+                "scope.categories",
+                "a consent withdrawal's categories follow from its consents; leave it out",
+            )
+        automated = self.type is RequestType.automated_decision
+        if automated and self.scope.kind is None:
+            raise field_error(
+                "scope.kind", "an automated_decision asks to refuse, explain or review", "missing"
+            )
+        for name in ("decision", "kind"):
+            if not automated and getattr(self.scope, name) is not None:
+                raise field_error(f"scope.{name}", "is only for an automated_decision request")
         r = self.requester
         subject_email = str(self.subject.email).lower() if self.subject.email else None
         if (
@@ -210,6 +252,12 @@ class StaffRequestCreated(RequestCreated):
     version: int = Field(
         description="Send it as `If-Match` with the first action (also the `ETag` header)."
     )
+
+
+class ScopeDetailOut(BaseModel):
+    consents: list[str] | None = None
+    decision: str | None = None
+    kind: AutomatedKind | None = None
 
 
 class TimelineItem(BaseModel):
@@ -289,6 +337,11 @@ class RequestPublic(BaseModel):
     channel: str
     locale: str
     categories: list[str]
+    scope_detail: ScopeDetailOut | None = Field(
+        None,
+        description="What a newer right names besides categories: a consent withdrawal's "
+        "`consents`, an automated decision's `decision` and `kind`.",
+    )
     received_at: datetime
     due_at: datetime
     due_date: date
@@ -468,6 +521,11 @@ class RequestStaffView(BaseModel):
     power_of_attorney: dict | None = Field(None, description="Form 11 fields, as filed.")
     documents: list[DocumentOut]
     categories: list[str]
+    scope_detail: ScopeDetailOut | None = Field(
+        None,
+        description="What a newer right names besides categories: a consent withdrawal's "
+        "`consents`, an automated decision's `decision` and `kind`.",
+    )
     corrections: list[dict] | None
     details: str | None
     received_at: datetime

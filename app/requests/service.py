@@ -15,7 +15,7 @@ from app.core.ids import new_id
 from app.events import record as events
 from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
-from app.law.rights import RIGHTS, Channel
+from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
@@ -42,6 +42,7 @@ class Filed:
     received_at: datetime
     due_at: datetime
     code_sent_to: str | None
+    scope_detail: dict | None = None  # what a newer right names (consents, a decision)
 
 
 def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]:
@@ -57,6 +58,91 @@ def check_categories(ctx: AppContext, categories: list[str] | None) -> list[str]
             detail="Unknown data category.",
         )
     return list(dict.fromkeys(categories))
+
+
+def check_scope(ctx: AppContext, data: RequestFields) -> tuple[list[str], dict | None]:
+    """The categories a request concerns and what else it names (Request.scope_detail), by
+    type: a consent withdrawal's categories are those its consents collected; an automated
+    decision's, the main data of the decision it names (none when the profile declares none)."""
+    profile = ctx.profile
+    if data.type is RequestType.consent_withdrawal:
+        consents = list(dict.fromkeys(data.scope.consents or []))
+        unknown = [c for c in consents if c not in profile.consents]
+        if unknown:
+            raise Problem(
+                422,
+                "validation-error",
+                "Unknown consent.",
+                errors=[
+                    {
+                        "field": "scope.consents",
+                        "code": "unknown_consent",
+                        "message": f"unknown: {', '.join(unknown)}; known: "
+                        f"{', '.join(profile.consents) or 'none'} (GET /v1/profile/public)",
+                    }
+                ],
+            )
+        categories = [c for key in consents for c in profile.consents[key].categories]
+        return list(dict.fromkeys(categories)), {"consents": consents}
+    if data.type is RequestType.automated_decision:
+        declared = profile.automated_decisions.get(data.scope.decision or "")
+        detail = {"decision": data.scope.decision, "kind": data.scope.kind.value}
+        return (list(declared.categories) if declared else []), detail
+    if data.type is RequestType.transmission:
+        return check_transmission(ctx, data.scope.categories), None
+    return check_categories(ctx, data.scope.categories), None
+
+
+def check_transmission(ctx: AppContext, categories: list[str] | None) -> list[str]:
+    """Art. 35-2 binds only controllers meeting the Decree's criteria: a company its profile
+    says is not covered refuses at filing, naming why; otherwise the transmittable categories
+    (all of them by default)."""
+    tx = ctx.profile.transmission
+    if not tx.covered:
+        why_ko = tx.criteria_ko or "시행령이 정하는 개인정보 전송 의무 대상 기준에 해당하지 않음"
+        why_en = tx.criteria_en or "it does not meet the Enforcement Decree's criteria"
+        raise Problem(
+            422,
+            "transmission-not-covered",
+            f"{ctx.profile.company.name_en} is not obliged to transmit personal information "
+            f"(PIPA Art. 35-2): {why_en}. You may ask for access (type access) instead, and "
+            f"download the result as JSON or CSV. / {ctx.profile.company.name_ko}은(는) 개인정보 "
+            f"전송 요구(개인정보 보호법 제35조의2) 대상이 아닙니다: {why_ko}. 열람을 요구하시면 "
+            "결과를 JSON·CSV로 내려받으실 수 있습니다.",
+            errors=[
+                {
+                    "field": "type",
+                    "code": "transmission_not_covered",
+                    "message": f"not covered by PIPA Art. 35-2: {why_en}",
+                }
+            ],
+        )
+    if categories is None:
+        return list(tx.categories)
+    asked = check_categories(ctx, categories)
+    other = [c for c in asked if c not in tx.categories]
+    if other:
+        raise Problem(
+            422,
+            "validation-error",
+            "Not transmittable.",
+            errors=[
+                {
+                    "field": "scope.categories",
+                    "code": "not_transmittable",
+                    "message": f"not transmittable: {', '.join(other)}; transmittable: "
+                    f"{', '.join(tx.categories)} (ask for access for the rest)",
+                }
+            ],
+        )
+    return asked
+
+
+def answer_days(ctx: AppContext, request_type: str) -> int:
+    """Days to answer: the Decree's, or for a transmission the profile's (default 10)."""
+    if request_type == RequestType.transmission:
+        return ctx.profile.transmission.days
+    return RIGHTS[RequestType(request_type)].days
 
 
 def _check_proxy_rules(data: RequestFields, received_at: datetime) -> None:
@@ -164,14 +250,14 @@ def submit(
 ) -> Filed:
     """File a request: the statutory clock starts at receipt (received_at is the server's,
     or for offline requests the real time of receipt entered by staff)."""
-    categories = check_categories(ctx, data.scope.categories)
+    categories, scope_detail = check_scope(ctx, data)
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
     now = ctx.clock.now()
     _check_flood(session, ctx, data, now, counted=channel in (Channel.portal, Channel.api))
     request_id = new_id("req")
     reference = next_reference(session, received_at)
-    due_at = statutory_due_at(received_at, RIGHTS[data.type].days)
+    due_at = statutory_due_at(received_at, answer_days(ctx, data.type))
     _insert(
         session,
         ctx,
@@ -180,6 +266,7 @@ def submit(
         reference=reference,
         channel=channel,
         categories=categories,
+        scope_detail=scope_detail,
         client_id=client_id,
         external_ref=external_ref,
         received_at=received_at,
@@ -196,6 +283,7 @@ def submit(
         received_at,
         due_at,
         pii.mask_email(filer_email) if needs_code else None,
+        scope_detail,
     )
     # One timeline event and one access-record entry for the whole filing (the code notice
     # is part of it), to keep the hottest path short.
@@ -227,6 +315,9 @@ def submit(
             at=now,
             detail={"method": verification_method or "staff"},
         ).value
+        from app.workflow import self_service  # decides, which reads requests
+
+        filed.status = self_service.carry_out(session, ctx, request, actor=actor) or filed.status
     else:
         events.emit(session, events.REQUEST_CREATED, filed, at=now)
         if data.proxy or not needs_code:
@@ -245,6 +336,7 @@ def _insert(
     reference: str,
     channel: Channel,
     categories: list[str],
+    scope_detail: dict | None,
     client_id: str | None,
     external_ref: str | None,
     received_at: datetime,
@@ -293,6 +385,7 @@ def _insert(
                 data.power_of_attorney.model_dump(mode="json") if data.power_of_attorney else None,
             ),
             categories=categories,
+            scope_detail=scope_detail,
             corrections_enc=seal("corrections", corrections),
             details_enc=seal("details", data.details),
             client_id=client_id,

@@ -4,6 +4,7 @@ ZIP with both and a readable summary, Korean first and English beside it."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import zipfile
@@ -205,8 +206,32 @@ def summary(doc: dict[str, Any], company: Any) -> str:
 
 def to_zip(doc: dict[str, Any], company: Any) -> bytes:
     buffer = io.BytesIO()
+    files = {
+        "result.json": to_json(doc),
+        "result.csv": to_csv(doc),
+        "summary.txt": ("\ufeff" + summary(doc, company)).encode("utf-8"),
+    }
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("result.json", to_json(doc))
-        archive.writestr("result.csv", to_csv(doc))
-        archive.writestr("summary.txt", ("\ufeff" + summary(doc, company)).encode("utf-8"))
+        for name, content in files.items():
+            archive.writestr(name, content)
+        if "manifest" in doc:
+            # A transmission (Art. 35-2): what is in the package, for the receiving side.
+            manifest = {
+                **doc["manifest"],
+                "files": [
+                    {
+                        "name": name,
+                        "media_type": MEDIA_TYPES[name.rsplit(".", 1)[1]],
+                        "size": len(content),
+                        "sha256": hashlib.sha256(content).hexdigest(),
+                    }
+                    for name, content in files.items()
+                ],
+            }
+            archive.writestr(
+                "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode()
+            )
     return buffer.getvalue()
+
+
+MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "txt": "text/plain"}

@@ -55,7 +55,9 @@ def download_result(
     category and item (UTF-8 with a BOM, so Excel shows Korean correctly); `?format=zip` holds
     result.json, result.csv and a readable summary in Korean and English. Available for
     `RIGHTSDESK_RESULT_TTL_DAYS` days after completion, then destroyed (410). Each download is
-    written to the access record."""
+    written to the access record. The same route delivers a completed transmission request
+    (전송요구, PIPA Art. 35-2): the JSON then carries a `manifest`, the ZIP a manifest.json with
+    each file's SHA-256, and each download is entered in the transmission log (kept 3 years)."""
     rid = owned_request_id(session, principal, request_id)
     doc = service.read_for_download(session, ctx, rid, fmt=format, actor=principal.actor)
     if format == "json":
@@ -64,7 +66,10 @@ def download_result(
         body = render.to_csv(doc)
     else:
         body = render.to_zip(doc, ctx.profile.company)
-    filename = f"access-result-{doc['reference']}.{format}"
+    # A transmission (Art. 35-2): each download is logged with what was sent.
+    service.record_transmission(session, ctx, doc, fmt=format, body=body, actor=principal.actor)
+    kind = "transmission" if "manifest" in doc else "access-result"
+    filename = f"{kind}-{doc['reference']}.{format}"
     return Response(
         content=body,
         media_type=MEDIA[format],

@@ -209,15 +209,71 @@ def notice_context(ctx: AppContext, request: Request, result: AccessResult) -> d
     }
 
 
-def document(request: Request, result: AccessResult, content: dict[str, Any]) -> dict[str, Any]:
-    """The result JSON."""
-    return {
+def document(
+    request: Request, result: AccessResult, content: dict[str, Any], ctx: AppContext | None = None
+) -> dict[str, Any]:
+    """The result JSON; a transmission's carries a manifest (Art. 35-2)."""
+    doc = {
         "request_id": request.id,
         "reference": request.reference,
         "generated_at": result.generated_at.isoformat(),
         "expires_at": result.expires_at.isoformat(),
         "categories": content["categories"],
     }
+    if request.type == "transmission" and ctx is not None:
+        company = ctx.profile.company
+        doc["manifest"] = {
+            "kind": "transmission",
+            "law": "PIPA Art. 35-2 (개인정보 보호법 제35조의2)",
+            "controller": {"name_ko": company.name_ko, "name_en": company.name_en},
+            "recipient": "data_subject",
+            "reference": request.reference,
+            "generated_at": doc["generated_at"],
+            "categories": [c["category"] for c in content["categories"]],
+            "formats": list(ctx.profile.transmission.formats),
+            "schema": "categories[].items[]: {item, value}; CSV: one row per category and item",
+        }
+    return doc
+
+
+TRANSMISSION_LOG_YEARS = 3  # pipa.md: the transmission log is kept 3 years
+
+
+def record_transmission(
+    session: Session, ctx: AppContext, doc: dict[str, Any], *, fmt: str, body: bytes, actor: Actor
+) -> None:
+    """Log a transmission (Art. 35-2): what was sent, in what format, its SHA-256; no personal
+    data. Kept 3 years."""
+    import hashlib
+
+    from app.models import TransmissionLog
+
+    if "manifest" not in doc:
+        return
+    now = ctx.clock.now()
+    session.add(
+        TransmissionLog(
+            id=new_id("trn"),
+            request_id=doc["request_id"],
+            at=now,
+            actor=actor.label,
+            recipient="subject",
+            format=fmt,
+            categories=doc["manifest"]["categories"],
+            sha256=hashlib.sha256(body).hexdigest(),
+            size=len(body),
+            keep_until=now + timedelta(days=365 * TRANSMISSION_LOG_YEARS + 1),
+        )
+    )
+    lifecycle.record(
+        session,
+        doc["request_id"],
+        "transmitted",
+        actor=actor,
+        at=now,
+        audit_action="transmit",
+        detail={"format": fmt, "size": len(body), "categories": doc["manifest"]["categories"]},
+    )
 
 
 def read_for_download(
@@ -253,7 +309,7 @@ def read_for_download(
         ip=actor.ip,
         detail={"result": result.id, "format": fmt},
     )
-    return document(request, result, content)
+    return document(request, result, content, ctx)
 
 
 def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 200) -> int:

@@ -11,12 +11,28 @@ from app.core.validation import Line, StrictBody, Text
 
 
 class PlanItemPublic(BaseModel):
-    category: str
+    category: str | None = Field(
+        description="The data category; null on a line about a consent (`stop`)."
+    )
     system: str | None = Field(description="The system or processor (수탁자) holding it.")
-    action: Literal["delete", "suspend", "correct", "collect", "retain", "hold"] = Field(
+    action: Literal[
+        "delete",
+        "suspend",
+        "correct",
+        "collect",
+        "retain",
+        "hold",
+        "stop",
+        "stop_applying",
+        "explain",
+        "review",
+    ] = Field(
         description="`retain`: the law keeps the records the rule names (`record_ko`), for "
         "`period` from the event `starts_ko` names; no more than those. `hold`: the category is "
-        "kept while the hold lasts."
+        "kept while the hold lasts. `stop`: the system stops the processing the withdrawn "
+        "`consents` allowed (PIPA Art. 37(3)). For an automated `decision` (Art. 37-2(3)): "
+        "`stop_applying` it to the subject (or re-decide with a person), `explain` it "
+        "(the result and the main data used in this case), or `review` it by a person."
     )
     rule: str | None = Field(None, description="The profile's retention rule, or the hold kind.")
     law_ko: str | None = None
@@ -35,6 +51,10 @@ class PlanItemPublic(BaseModel):
     items: list[str] = Field(
         default_factory=list, description="For `correct`: the corrected items this category holds."
     )
+    consents: list[str] = Field(
+        default_factory=list, description="For `stop`: the withdrawn consents this system acts on."
+    )
+    decision: str | None = Field(None, description="The profile's automated decision.")
 
 
 class PlanPublic(BaseModel):

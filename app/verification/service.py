@@ -174,6 +174,9 @@ def verify_code(
         )
         # The code answers an objection to an earlier rejection: identity is confirmed now.
         resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
+        from app.workflow import self_service
+
+        self_service.carry_out(session, ctx, request, actor=actor)
     else:
         # A proxy has proven the e-mail only; the request opens when a person has checked the
         # authority (the verify task in the CPO's queue).

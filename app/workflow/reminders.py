@@ -143,6 +143,7 @@ def _batch(db: Database, ctx: AppContext, kind: str, window: list, now: datetime
             _request.c.status,
             _request.c.due_at,
             _request.c.assignee_id,
+            _request.c.scope_detail,
         )
         .where(_request.c.closed_at.is_(None), not_(_WAITING_FOR_CODE), ~already, *window)
         # The open-requests index's order (ix_request_open_due_at_id): a range seek over the
@@ -243,11 +244,8 @@ def reminder_context(ctx: AppContext, row, kind: str, now: datetime, *, unassign
         "reference": row.reference,
         "type": row.type,
         "right": right,
-        "right_article_ko": right.article.replace("PIPA Art. ", "개인정보 보호법 제") + "조",
-        "decree_ko": right.decree.replace("Decree Art. ", "시행령 제")
-        .replace("(", "조제")
-        .rstrip(")")
-        + "항",
+        "right_article_ko": right.article_korean,
+        "decree_ko": "시행령 " + right.decree_korean,
         "status_ko": STATUS_KO.get(row.status, row.status),
         "status_en": STATUS_EN.get(row.status, row.status),
         "due_ko": date_ko(due),

@@ -276,8 +276,7 @@ def grounds(principal: AnyStaff) -> GroundList:
                 article_en=g.article_en,
                 text_ko=g.text_ko,
                 text_en=g.text_en,
-                # Only the types this service takes (the registry also knows Art. 37's
-                # withdrawal of consent, which is not a request here).
+                # Only the types this service takes.
                 applies_to=sorted(t for t in g.applies_to if t in _TYPES),
                 public_bodies_only=g.public_bodies_only,
             )

@@ -122,6 +122,11 @@ class TaskPublic(BaseModel):
     kind: str
     category: str | None
     system: str | None
+    action: str | None = Field(
+        None,
+        description="For fulfilment: what the plan asks of the system (`delete`, `suspend`, "
+        "`correct`, `collect`, `stop`: stop what a withdrawn consent allowed).",
+    )
     assignee_id: str | None
     status: str
     due_at: datetime

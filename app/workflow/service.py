@@ -16,9 +16,9 @@ from app.core.deps import StaffPrincipal
 from app.core.errors import Conflict, Problem, ValidationProblem
 from app.core.ids import new_id
 from app.law import retention as retention_law
-from app.law.deadlines import end_of_day, seoul_date, statutory_due_at
-from app.law.grounds import problems_with_grounds
-from app.law.rights import Channel
+from app.law.deadlines import end_of_day, extension_limit, seoul_date, statutory_due_at
+from app.law.grounds import problems_with_automated_grounds, problems_with_grounds
+from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import Decision, Extension, Objection, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
@@ -103,6 +103,9 @@ def verify(
         tasks.close(session, request.id, (tasks.VERIFY,), now=now, actor=actor)
         # An objection to an earlier rejection is answered by this check.
         resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
+        from app.workflow import self_service
+
+        self_service.carry_out(session, ctx, request, actor=actor)
     else:
         reject_identity(session, ctx, request, actor=actor, now=now, detail=detail)
     return request
@@ -209,6 +212,34 @@ def extend(
         )
     now, actor = ctx.clock.now(), principal.actor
     new_due = end_of_day(seoul_date(body.due_at))
+    right = RIGHTS[RequestType(request.type)]
+    done = len(session.exec(select(Extension.id).where(Extension.request_id == request.id)).all())
+    if right.max_extensions is not None and done >= right.max_extensions:
+        # Decree 44-3: an automated-decision request may be extended twice, no more.
+        raise Conflict(
+            f"A {request.type} request may be extended {right.max_extensions} times at most "
+            f"({right.decree}); it has been extended {done} times.",
+            slug="extension-limit",
+            extensions=done,
+            max_extensions=right.max_extensions,
+        )
+    if right.extension_days is not None:
+        limit = extension_limit(seoul_date(request.due_at), right.extension_days)
+        if seoul_date(new_due) > limit:
+            raise Problem(
+                422,
+                "validation-error",
+                f"An extension may add at most {right.extension_days} days ({right.decree}).",
+                errors=[
+                    {
+                        "field": "due_at",
+                        "code": "too_late",
+                        "message": f"at most {limit.isoformat()} (the current deadline "
+                        f"{seoul_date(request.due_at).isoformat()} plus "
+                        f"{right.extension_days} days)",
+                    }
+                ],
+            )
     if new_due <= request.due_at:
         raise ValidationProblem(
             "due_at",
@@ -245,6 +276,8 @@ def extend(
         "extended",
         now=now,
         reason=body.reason,
+        extension_number=done + 1,
+        max_extensions=right.max_extensions,
         **day("previous_due", previous),
         **day("new_due", new_due),
         **day("objection_until", objection_until(ctx, now)),
@@ -323,7 +356,11 @@ def _check_decision(
                 }
             )
     if body.outcome is Outcome.partially_granted and body.items:
-        if {i.result for i in body.items} != {"granted", "refused"}:
+        results = {i.result for i in body.items}
+        # A withdrawal's processing stops even when the law keeps every category it collected:
+        # granted in part with every deletion refused.
+        withdrawal_kept = request.type == "consent_withdrawal" and results == {"refused"}
+        if results != {"granted", "refused"} and not withdrawal_kept:
             errors.append(
                 {
                     "field": "items",
@@ -331,6 +368,10 @@ def _check_decision(
                     "message": "a partial grant has granted and refused items",
                 }
             )
+    if request.type == "automated_decision":
+        kind = (request.scope_detail or {}).get("kind", "")
+        for message in problems_with_automated_grounds(body.grounds, kind):
+            errors.append({"field": "grounds", "code": "invalid_ground", "message": message})
     errors += decisions.correction_problems(ctx, request, body)
     plan = build_plan(session, ctx, request) if request.type in KEEP_GROUND else None
     if plan is not None:
@@ -351,11 +392,25 @@ def decide(
     session: Session, ctx: AppContext, request: Request, body: DecisionIn, principal: StaffPrincipal
 ) -> Decision:
     may_work_on(principal, request)
-    lifecycle.next_status(
-        request.status, Action.grant if body.outcome is not Outcome.refused else Action.refuse
-    )  # 409 before the 422s when the state is wrong
+    action = Action.grant if body.outcome is not Outcome.refused else Action.refuse
+    lifecycle.next_status(request.status, action)  # 409 before the 422s when the state is wrong
     plan = _check_decision(session, ctx, request, body)
-    now, actor = ctx.clock.now(), principal.actor
+    return record_decision(session, ctx, request, body, plan, actor=principal.actor, action=action)
+
+
+def record_decision(
+    session: Session,
+    ctx: AppContext,
+    request: Request,
+    body: DecisionIn,
+    plan: Plan | None,
+    *,
+    actor: Actor,
+    action: Action,
+) -> Decision:
+    """Store a checked decision, move the request on (`action`: grant, refuse, or carry_out
+    for a self-service withdrawal), hand out the work and tell the filer."""
+    now = ctx.clock.now()
     refused = body.outcome is Outcome.refused
     decision = Decision(
         id=new_id("dec"),
@@ -375,7 +430,7 @@ def decide(
     lifecycle.transition(
         session,
         request,
-        Action.refuse if refused else Action.grant,
+        action,
         actor=actor,
         at=now,
         detail={"outcome": body.outcome.value, "grounds": body.grounds},
@@ -432,8 +487,35 @@ def decide(
             if i["category"] in names
         ],
         **day("objection_until", decision.objection_until or objection_until(ctx, now)),
+        automated=automated_notice(ctx, request),
     )
     return decision
+
+
+def automated_notice(ctx: AppContext, request: Request) -> dict | None:
+    """For an automated-decision request: what the decision notice quotes from the profile —
+    the decision, and the criteria and procedure published under Art. 37-2(4)."""
+    if request.type != "automated_decision":
+        return None
+    detail = request.scope_detail or {}
+    declared = ctx.profile.automated_decisions.get(detail.get("decision") or "")
+    cats = ctx.profile.categories
+    return {
+        "kind": detail.get("kind"),
+        "declared": declared is not None,
+        "description_ko": declared.description_ko if declared else None,
+        "description_en": declared.description_en if declared else None,
+        "criteria_ko": declared.criteria_ko if declared else None,
+        "criteria_en": declared.criteria_en if declared else None,
+        "procedure_ko": declared.procedure_ko if declared else None,
+        "procedure_en": declared.procedure_en if declared else None,
+        "data_ko": ", ".join(cats[c].name_ko for c in declared.categories if c in cats)
+        if declared
+        else None,
+        "data_en": ", ".join(cats[c].name_en for c in declared.categories if c in cats)
+        if declared
+        else None,
+    }
 
 
 # --- complete ---------------------------------------------------------------------------------
@@ -445,9 +527,18 @@ def complete(
     """Close a request whose decision has been carried out: every fulfil and collect task is
     done (or not found, or failed and waived). For access, the result is assembled here from
     what the collect tasks returned, and the completion notice says where to download it."""
-    from app.results import service as results  # results reads workflow; not the other way
 
     may_work_on(principal, request)
+    return finish(session, ctx, request, actor=principal.actor, note=note)
+
+
+def finish(
+    session: Session, ctx: AppContext, request: Request, *, actor: Actor, note: str | None
+) -> Request:
+    """Complete a request whose work is all done (staff, or a self-service withdrawal's last
+    confirmation)."""
+    from app.results import service as results  # results reads workflow; not the other way
+
     lifecycle.next_status(request.status, Action.complete)
     pending = tasks.unfinished(session, request.id)
     if pending:
@@ -459,7 +550,7 @@ def complete(
             open_tasks=[t.id for t in pending if t.status == "open"],
             failed_tasks=failed,
         )
-    now, actor = ctx.clock.now(), principal.actor
+    now = ctx.clock.now()
     decision = latest_decision(session, request.id)
     done = (
         [i["category"] for i in decision.items if i["result"] == "granted"]
@@ -467,7 +558,7 @@ def complete(
         else list(request.categories)
     )
     result = None
-    if request.type == "access":
+    if request.type in ("access", "transmission"):
         # Decree 41①: what is shown, with its purposes, retention, third parties, processors.
         result = results.assemble(session, ctx, request, done, actor=actor, now=now)
     lifecycle.transition(
@@ -492,6 +583,7 @@ def complete(
         **moment("completed", now),
         items=[{"name_ko": cats[c].name_ko, "name_en": cats[c].name_en} for c in done if c in cats],
         result=results.notice_context(ctx, request, result) if result else None,
+        automated=automated_notice(ctx, request),
     )
     return request
 

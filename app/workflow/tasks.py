@@ -37,7 +37,18 @@ OUTCOMES = ("done", "not_found", "failed")
 # Statuses of a task still to be done (a failed one is redone).
 TO_DO = ("open", "failed")
 # Plan actions that are carried out by a task, and the kind of that task.
-PLAN_TASK_KIND = {"delete": FULFIL, "suspend": FULFIL, "correct": FULFIL, "collect": COLLECT}
+PLAN_TASK_KIND = {
+    "delete": FULFIL,
+    "suspend": FULFIL,
+    "correct": FULFIL,
+    "collect": COLLECT,
+    "stop": FULFIL,  # a withdrawn consent's processing (Art. 37(3))
+    # Art. 37-2(3): the system that applies an automated decision stops applying it (or a
+    # person re-decides), gives what the explanation needs, or a person reviews it.
+    "stop_applying": FULFIL,
+    "explain": FULFIL,
+    "review": FULFIL,
+}
 # Tasks that an action on the request closes; only fulfilment is completed by hand.
 CLOSED_BY_ACTION = {VERIFY: "verify", DECIDE: "decision", REVIEW_OBJECTION: "decision"}
 
@@ -51,6 +62,7 @@ def create(
     assignee_id: str | None = None,
     category: str | None = None,
     system: str | None = None,
+    action: str | None = None,
 ) -> Task:
     task = Task(
         id=new_id("tsk"),
@@ -58,6 +70,7 @@ def create(
         kind=kind,
         category=category,
         system=system,
+        action=action,
         assignee_id=assignee_id,
         status="open",
         due_at=request.due_at,
@@ -177,8 +190,9 @@ def create_from_plan(
     created = []
     for item in build_plan(session, ctx, request).items:
         kind = PLAN_TASK_KIND.get(item.action)
-        if kind is None or item.category not in granted:
+        if kind is None or (item.category is not None and item.category not in granted):
             continue  # retained under a law, held, or not granted: no work now
+        # (A line with no category — a withdrawn consent's stop — goes with any grant.)
         key = (kind, item.category, item.system)
         if key in existing:
             continue
@@ -192,6 +206,7 @@ def create_from_plan(
                 assignee_id=request.assignee_id,
                 category=item.category,
                 system=item.system,
+                action=item.action,
             )
         )
     return created

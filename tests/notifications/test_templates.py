@@ -57,6 +57,8 @@ USES: dict[str, set[str]] = {
         "new_due_ko",
         "new_due_en",
         "reason",
+        "extension_number",
+        "max_extensions",
         "objection_until_ko",
         "objection_until_en",
         "portal_url",
@@ -80,6 +82,7 @@ USES: dict[str, set[str]] = {
         "objection_until_ko",
         "objection_until_en",
         "portal_url",
+        "automated",
     },
     "completed": {
         "company",
@@ -95,6 +98,7 @@ USES: dict[str, set[str]] = {
         "items",
         "portal_url",
         "result",
+        "automated",
     },
     "rejected": {
         "company",
@@ -216,6 +220,8 @@ def extended_context(type: str = "access") -> dict[str, Any]:
         "new_due_ko": "2026년 12월 21일(월)",
         "new_due_en": "Monday 21 December 2026",
         "reason": REASON,
+        "extension_number": 1,
+        "max_extensions": 2 if type == "automated_decision" else None,
         "objection_until_ko": OBJECTION_UNTIL_KO,
         "objection_until_en": OBJECTION_UNTIL_EN,
     }
@@ -246,6 +252,7 @@ def decision_context(type: str = "access", outcome: str = "partially_granted") -
         "decided_en": "Tuesday 8 December 2026",
         "objection_until_ko": OBJECTION_UNTIL_KO,
         "objection_until_en": OBJECTION_UNTIL_EN,
+        "automated": None,
     }
 
 
@@ -266,6 +273,7 @@ def completed_context(type: str = "deletion") -> dict[str, Any]:
             {"name_ko": "뉴스레터", "name_en": "Newsletter"},
             {"name_ko": "이벤트·프로모션", "name_en": "Events and promotions"},
         ],
+        "automated": None,
     }
 
 

@@ -64,6 +64,7 @@ def test_hsts_in_production(database_url, tmp_path, clock):
         env="production",
         blind_index_key="b" * 40,
         notify_allow_file=True,
+        allow_sample_profile=True,
     )
     with TestClient(app) as c:
         assert c.get("/healthz").headers["strict-transport-security"].startswith("max-age=")

@@ -24,6 +24,7 @@ EXPECTED = {
     (S.pending_verification, A.reject): S.rejected,
     (S.pending_verification, A.withdraw): S.withdrawn,
     (S.open, A.assign): S.in_progress,
+    (S.open, A.carry_out): S.fulfilling,  # a self-service consent withdrawal
     (S.open, A.withdraw): S.withdrawn,
     (S.in_progress, A.grant): S.fulfilling,
     (S.in_progress, A.refuse): S.refused,

@@ -81,7 +81,7 @@ def test_anonymous_401_and_subject_403(client, outbox_dir, method, path):
 def test_grounds_registry_matches_pipa_md(client, staff):
     items = client.get("/v1/staff/grounds", headers=staff["handler"]["headers"]).json()["items"]
     table = {g["code"]: (g["applies_to"], g["public_bodies_only"]) for g in items}
-    suspension = ["suspension"]  # the registry's consent_withdrawal is no type we take
+    suspension = ["consent_withdrawal", "suspension"]  # Art. 37(2) answers both
     assert table == {
         "PIPA-35-4-1": (["access"], False),
         "PIPA-35-4-2": (["access"], False),
@@ -92,8 +92,21 @@ def test_grounds_registry_matches_pipa_md(client, staff):
         "PIPA-37-2-2": (suspension, False),
         "PIPA-37-2-3": (suspension, True),
         "PIPA-37-2-4": (suspension, False),
+        "PIPA-37of2-1-consent": (["automated_decision"], False),
+        "PIPA-37of2-1-law": (["automated_decision"], False),
+        "PIPA-37of2-1-contract": (["automated_decision"], False),
+        "PIPA-37of2-1-minor": (["automated_decision"], False),
+        "PIPA-37of2-3-justified": (["automated_decision"], False),
         "PIPA-38-identity": (
-            ["access", "correction", "deletion", "suspension"],
+            [
+                "access",
+                "automated_decision",
+                "consent_withdrawal",
+                "correction",
+                "deletion",
+                "suspension",
+                "transmission",
+            ],
             False,
         ),
     }
