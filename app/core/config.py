@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
+    # Rights Desk's own portal pages at /portal (on|off); off: /portal is 404 and notices
+    # link to portal_url (a company's own portal).
+    portal: bool = True
 
     # Observability: log lines as JSON (collectors) or text (people), json by default in
     # production; the client's IP in the request log line only when asked (it is personal
