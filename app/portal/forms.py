@@ -11,8 +11,14 @@ from pydantic import ValidationError
 
 from app.core.errors import Problem, _validation_problem
 
-# Inputs whose name differs from the API's field path.
-_FORM_NAME = {"scope.categories": "categories"}
+# Inputs whose name differs from the API's field path. The under-14 rule names
+# `requester.kind`, a hidden input of the chosen form: its error stands beside the birth date.
+# A power of attorney left wholly empty is reported at its first input.
+_FORM_NAME = {
+    "scope.categories": "categories",
+    "requester.kind": "subject.birth_date",
+}
+_WHOLE = {"power_of_attorney": "power_of_attorney.grantor.name"}
 # Fields a form shows as several inputs (checkboxes) of one name.
 LISTS = {"categories": "scope.categories", "power_of_attorney.rights": "power_of_attorney.rights"}
 
@@ -63,6 +69,8 @@ def problem_from_validation(exc: ValidationError) -> Problem:
 
 def form_name(field: str) -> str:
     """The input an API error field belongs to: `scope.categories.2` → `categories`."""
+    if field in _WHOLE:
+        return _WHOLE[field]
     for api, name in _FORM_NAME.items():
         if field == api or field.startswith(api + "."):
             return name
@@ -81,6 +89,7 @@ _BY_FIELD_CODE = {
     ("requester.email", "value_error"): "Use an e-mail address of your own, not the subject's.",
     ("requester.name", "value_error"): "A proxy must be someone other than the subject.",
     ("scope.corrections", "missing"): "List at least one item to correct.",
+    ("power_of_attorney", "missing"): "Enter what the power of attorney says.",
     ("subject.email", "missing"): "Enter your e-mail address: the code is sent there.",
     ("power_of_attorney.rights", "value_error"): "The power of attorney must delegate the right "
     "you are asking for.",

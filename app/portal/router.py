@@ -114,6 +114,11 @@ def _wait_left(http: HttpRequest, ctx: AppContext) -> int:
     return max(0, math.ceil(until - ctx.clock.now().timestamp()))
 
 
+def _filled(**fields: str) -> dict[str, str]:
+    """The fields a person filled in: an empty input is a missing field, as in the filing."""
+    return {name: value.strip() for name, value in fields.items() if value.strip()}
+
+
 def _reference_path(reference: str) -> str:
     return f"/portal/requests/{reference.upper()}"
 
@@ -286,7 +291,7 @@ def code_submit(
         )
 
     try:
-        body = CodeIn.model_validate({"code": code.strip()})
+        body = CodeIn.model_validate(_filled(code=code))
     except ValidationError as exc:
         return wrong(problem_from_validation(exc))
     ip = client_ip(http)
@@ -375,7 +380,7 @@ def sign_in_submit(
     t = pages.translator(http)
     values = {"reference": reference, "email": email}
     try:
-        body = SignInIn.model_validate({"reference": reference.strip(), "email": email.strip()})
+        body = SignInIn.model_validate(_filled(reference=reference, email=email))
     except ValidationError as exc:
         errors = field_errors(problem_from_validation(exc), t.gettext)
         return _page(
@@ -506,7 +511,7 @@ def objection(
         return refusal
     t = pages.translator(http)
     try:
-        body = ObjectionIn.model_validate({"reason": reason.strip()})
+        body = ObjectionIn.model_validate(_filled(reason=reason))
         request = requests.get(session, request_id)
         workflow.object_to(session, ctx, request, body.reason, principal.actor)
     except ValidationError as exc:

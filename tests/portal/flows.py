@@ -39,3 +39,9 @@ def enter_code(page, outbox: Path, email: str) -> None:
     page.fill("input[name=code]", code_for(outbox, email))
     page.get_by_role("button", name=re.compile("^(확인|Confirm)$")).click()
     page.wait_for_url(re.compile(r"/portal/requests/RD-\d{4}-\d{6}$"))
+
+
+def request_id_for(outbox: Path, address: str) -> str:
+    """The id of the request whose code went to `address` (staff routes take the id)."""
+    sent = [m for m in read_outbox(outbox) if m["to"] == address and m["request_id"]]
+    return sent[-1]["request_id"]
