@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     # Rights Desk's own portal pages at /portal (on|off); off: /portal is 404 and notices
     # link to portal_url (a company's own portal).
     portal: bool = True
+    # The portal's look, until the company profile carries it: a logo (PNG, JPEG or SVG file)
+    # and one primary colour (#rrggbb; one too light for AA contrast on white is refused).
+    portal_logo_path: Path | None = None
+    portal_primary_color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
 
     # Observability: log lines as JSON (collectors) or text (people), json by default in
     # production; the client's IP in the request log line only when asked (it is personal

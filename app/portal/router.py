@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -43,6 +44,7 @@ from app.verification import documents
 from app.verification import service as verification
 from app.web.i18n import LANG_COOKIE, LANGUAGES
 from app.web.pages import CSRF_FIELD, CsrfRefused, Pages
+from app.web.theme import check_primary, read_logo, theme_css
 from app.workflow import service as workflow
 from app.workflow.schemas import ObjectionIn
 
@@ -66,8 +68,8 @@ def _base(http: HttpRequest, ctx: AppContext) -> dict[str, Any]:
         "site_name": company["name_ko"] if lang == "ko" else company["name_en"],
         "company": company,
         "home": "/portal/",
-        "logo_url": None,
-        "theme_css": None,
+        "logo_url": "/portal/logo" if http.app.state.portal_logo else None,
+        "theme_css": "/portal/theme.css" if http.app.state.portal_theme else None,
         "language_url": f"/portal/language/{'en' if lang == 'ko' else 'ko'}?next={here}",
         "signed_in": signed_in(http, ctx) is not None,
     }
@@ -123,12 +125,30 @@ def _reference_path(reference: str) -> str:
     return f"/portal/requests/{reference.upper()}"
 
 
-# -- start and language ---------------------------------------------------------------------
+# -- start, theme and language ---------------------------------------------------------------
 
 
 @router.get("/")
 def start(http: HttpRequest, ctx: ContextDep, done: str | None = None) -> Response:
     return _page(http, ctx, "start.html", statutory_days=STATUTORY_DAYS, request_done=done)
+
+
+@router.get("/theme.css")
+def theme(http: HttpRequest) -> Response:
+    """The company's primary colour, as a stylesheet (the CSP allows no inline style)."""
+    css = http.app.state.portal_theme
+    if css is None:
+        return Response(status_code=404)
+    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/logo")
+def logo(http: HttpRequest) -> Response:
+    found = http.app.state.portal_logo
+    if found is None:
+        return Response(status_code=404)
+    content, media = found
+    return Response(content, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/language/{lang}")
@@ -625,6 +645,11 @@ def result_download(
 
 def install(app, ctx: AppContext) -> None:
     """Mount the portal (RIGHTSDESK_PORTAL=on)."""
+    s = ctx.settings
+    primary = getattr(ctx.profile.company, "primary_color", None) or s.portal_primary_color
+    app.state.portal_theme = theme_css(check_primary(primary)) if primary else None
+    logo_path = getattr(ctx.profile.company, "logo_path", None) or s.portal_logo_path
+    app.state.portal_logo = read_logo(Path(logo_path)) if logo_path else None
     app.state.portal_pages = Pages(
         "app.portal",
         cookie_path="/portal",

@@ -77,3 +77,31 @@ def test_a_file_that_is_not_a_pdf_is_refused_beside_the_input(page, outbox_dir, 
     expect(page.locator("#f-file-error")).to_have_text(
         "PDF, PNG 또는 JPEG 파일만 올릴 수 있습니다."
     )
+
+
+def test_a_delegate_files_with_the_power_of_attorney(page, outbox_dir):
+    page.goto("/portal/file?for=delegate")
+    check_page(page, "file-delegate-ko")
+    page.locator("input[name=type][value=deletion]").check()
+    page.fill("input[name='requester.name']", "이대리")
+    page.fill("input[name='requester.email']", "delegate@example.com")
+    page.fill("input[name='requester.relationship']", "배우자")
+    page.fill("input[name='subject.name']", "박본인")
+    page.fill("input[name='subject.birth_date']", "1980-02-03")
+    for who, name, born in (
+        ("grantor", "박본인", "1980-02-03"),
+        ("grantee", "이대리", "1981-04-05"),
+    ):
+        page.fill(f"input[name='power_of_attorney.{who}.name']", name)
+        page.fill(f"input[name='power_of_attorney.{who}.birth_date']", born)
+        page.fill(f"input[name='power_of_attorney.{who}.contact']", "010-1234-5678")
+        page.fill(f"input[name='power_of_attorney.{who}.address']", "서울특별시 종로구 세종대로 1")
+    page.fill("input[name='power_of_attorney.grantee.relationship']", "배우자")
+    page.locator("input[name='power_of_attorney.rights'][value=deletion]").check()
+    page.fill("input[name='power_of_attorney.signed_on']", "2026-11-30")
+    page.get_by_role("button", name="요구 신청").click()
+    page.wait_for_url(re.compile(r"/code\?sent=filed"))
+    enter_code(page, outbox_dir, "delegate@example.com")
+    documents = page.get_by_role("region", name="제출 서류")
+    expect(documents).to_contain_text("서명된 위임장")
+    expect(documents.get_by_label("서류 종류")).to_have_value("power_of_attorney")

@@ -63,6 +63,12 @@ def test_refusal_with_its_grounds_and_an_objection(page, outbox_dir, client, sta
     _filed_and_open(page, outbox_dir)
     rid = request_id_for(outbox_dir, "hong@example.com")
     act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
+    extend = {"reason": "자료 확인에 시간이 더 필요합니다", "due_at": "2026-12-24T12:00:00+09:00"}
+    act(client, staff["handler"]["headers"], rid, "extend", extend)
+    page.reload()
+    extension = page.get_by_role("region", name="처리 기한이 연장되었습니다")
+    expect(extension).to_contain_text("2026년 12월 24일")
+    expect(extension).to_contain_text("자료 확인에 시간이 더 필요합니다")
     act(client, staff["handler"]["headers"], rid, "decision", REFUSE)
     page.reload()
     expect(page.locator(".status")).to_have_text("거절")

@@ -75,3 +75,32 @@ def test_filing_by_form_keeps_personal_data_out_of_the_url(client):
 def test_pages_are_not_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/portal", "/web"))]
+
+
+def test_a_correction_by_form_carries_its_items(client, outbox_dir):
+    token = _token(client.get("/portal/file").text)
+    missing = client.post(
+        "/portal/file",
+        data={
+            "csrf_token": token,
+            "type": "correction",
+            "subject.name": "홍길동",
+            "subject.email": "hong@example.com",
+        },
+    )
+    assert 'id="f-scope-corrections"' in missing.text
+    assert "정정할 항목을 하나 이상 입력해 주십시오." in missing.text
+    filed = client.post(
+        "/portal/file",
+        data={
+            "csrf_token": token,
+            "type": "correction",
+            "subject.name": "홍길동",
+            "subject.email": "hong@example.com",
+            "scope.corrections.0.item": "phone",
+            "scope.corrections.0.current": "010-0000-0000",
+            "scope.corrections.0.requested": "010-1234-5678",
+        },
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303, filed.text
