@@ -23,7 +23,10 @@ def test_headers_of_every_page(client, path):
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-frame-options"] == "DENY"
     assert '<html lang="ko">' in response.text
-    assert "<script" not in response.text and "style=" not in response.text
+    assert "style=" not in response.text  # no inline style
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", response.text, re.S)
+    assert scripts == [""]  # one script, from the service itself, nothing inline
+    assert '<script src="/web/static/pages.js" defer>' in response.text
 
 
 def test_the_csrf_cookie_is_strict_and_scoped_to_the_portal(client):
