@@ -45,6 +45,12 @@ def test_come_back_by_sign_in(page, outbox_dir, clock):
     expect(message).to_have_text(re.compile("일치하는 요구가 있으면"))  # the same words
     enter_code(page, outbox_dir, "hong@example.com")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"요구 {reference}")
+    page.get_by_role("button", name="로그아웃").click()
+    page.wait_for_url(re.compile(r"/portal/\?done=signed_out"))
+    expect(page.get_by_role("status")).to_have_text("로그아웃되었습니다.")
+    assert not [c for c in page.context.cookies() if c["name"] == "rd_portal"]
+    page.goto(f"/portal/requests/{reference}")
+    page.wait_for_url(re.compile(r"/portal/sign-in"))
 
 
 def test_one_session_opens_only_its_own_request(page, outbox_dir, watch):
