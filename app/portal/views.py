@@ -184,6 +184,17 @@ class RequestWords:
             return f"{g.article_ko} {g.title_ko}"
         return f"{g.article} {g.title_en}"
 
+    def period(self, value: str | None) -> str:
+        """An ISO 8601 period of years, months or days (P5Y, P3M) in words."""
+        match = re.fullmatch(r"P(\d+)([YMD])", value or "")
+        if not match:
+            return ""
+        n, unit = int(match.group(1)), match.group(2)
+        if self.lang == "ko":
+            return f"{n}{ {'Y': '년', 'M': '개월', 'D': '일'}[unit] }"
+        word = {"Y": "year", "M": "month", "D": "day"}[unit]
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
     def law(self, item) -> str | None:
         return item.law_ko if self.lang == "ko" else item.law_en
 

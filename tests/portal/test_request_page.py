@@ -141,3 +141,20 @@ def test_resend_shows_the_pause(page, outbox_dir):
     expect(page.locator("#resend")).to_have_text(re.compile(r"다시 보내기: \d+초 후"))
     assert code_for(outbox_dir, "hong@example.com")
     assert reference in page.content()
+
+
+def test_a_deletion_shows_what_is_kept_under_which_law(page, outbox_dir, client, staff):
+    file_for_myself(page, type_="deletion", email="del@example.com")
+    enter_code(page, outbox_dir, "del@example.com")
+    rid = request_id_for(outbox_dir, "del@example.com")
+    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
+    plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=staff["handler"]["headers"])
+    assert plan.status_code == 200, plan.text
+    act(client, staff["handler"]["headers"], rid, "decision", plan.json()["decision"])
+    page.reload()
+    decision = page.get_by_role("region", name=re.compile("^처리 결과: "))
+    table = decision.get_by_role("table")
+    expect(table).to_contain_text("회원 계정")
+    expect(table).to_contain_text("전자상거래 등에서의 소비자 보호에 관한 법률")
+    expect(table).to_contain_text(re.compile(r"5년|\d{4}년 \d+월 \d+일까지"))
+    check_page(page, "request-deletion-ko")
