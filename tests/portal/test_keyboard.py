@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.portal.flows import code_for
+
+# A real browser (chromium) and a live server: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 
 def _tab_to(page, selector: str, limit: int = 80) -> None:

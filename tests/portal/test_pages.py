@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.portal.flows import enter_code, file_for_myself
 from tests.web.browser import check_page
+
+# A real browser (chromium) and a live server: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 
 def test_start_page_in_korean(page):

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.portal.flows import enter_code
 from tests.web.browser import check_page
+
+# A real browser (chromium) and a live server: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

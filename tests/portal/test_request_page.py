@@ -7,11 +7,15 @@ import json
 import re
 import zipfile
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.portal.flows import code_for, enter_code, file_for_myself, request_id_for
 from tests.support import act, finish_tasks, read_outbox
 from tests.web.browser import check_page
+
+# A real browser (chromium) and a live server: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
 
 REFUSE = {"outcome": "refused", "grounds": ["PIPA-35-4-1"], "explanation": "법률에 따른 제한"}
 GRANT = {"outcome": "granted", "explanation": "요구하신 개인정보를 열람하실 수 있도록 합니다."}

@@ -38,6 +38,7 @@ def test_a_colour_too_light_for_aa_is_refused(database_url, tmp_path, clock):
         create_app(make_settings(database_url, tmp_path, portal_primary_color="#7fb2e5"), clock)
 
 
+@pytest.mark.slow  # a real browser
 def test_the_themed_start_page_in_the_browser(page):
     page.goto("/portal/")
     header = page.locator(".masthead")

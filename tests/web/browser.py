@@ -33,9 +33,16 @@ def launch_browser():
             "fonts-noto-cjk); page tests never skip"
         )
     pw = sync_playwright().start()
+    # The browser runs on the real clock: CI's year-ahead run preloads libfaketime into the
+    # suite's processes, and chromium does not load pages under it. The app's time is the
+    # test's clock either way.
+    env = {
+        k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")
+    }
     browser = pw.chromium.launch(
         executable_path=CHROMIUM,
         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        env=env,
     )
     return pw, browser
 
