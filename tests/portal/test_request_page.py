@@ -162,3 +162,14 @@ def test_a_deletion_shows_what_is_kept_under_which_law(page, outbox_dir, client,
     expect(table).to_contain_text("전자상거래 등에서의 소비자 보호에 관한 법률")
     expect(table).to_contain_text(re.compile(r"5년|\d{4}년 \d+월 \d+일까지"))
     check_page(page, "request-deletion-ko")
+
+
+def test_the_request_page_in_english(page, outbox_dir):
+    reference = _filed_and_open(page, outbox_dir)
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url(f"**/portal/requests/{reference}")
+    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator(".status")).to_have_text("Received, waiting for review")
+    expect(page.get_by_text("10 days left")).to_be_visible()
+    expect(page.get_by_text("11 December 2026")).to_be_visible()
+    check_page(page, "request-en")
