@@ -2,12 +2,13 @@
 `alembic/` (the layout of architecture.md), ship inside the wheel as `app/migrations`, so the
 installed `rightsdesk` migrates from any directory (app/core/migrations.py finds them)."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     packages=[
-        *find_packages(include=["app", "app.*"]),
-        "app.notifications.templates",  # data only (no __init__.py), so listed by hand
+        # Namespace packages too: the folders holding only data (templates, static files,
+        # language catalogues) ship as packages, so setuptools knows them.
+        *find_namespace_packages(include=["app", "app.*"], exclude=["*.__pycache__"]),
         "app.migrations",
         "app.migrations.versions",
     ],

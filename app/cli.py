@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -159,6 +160,11 @@ def serve(
     settings.resolved_blind_index_key()
     if workers > 1:
         _metrics_dir()
+    if "public_base_url" not in settings.model_fields_set:
+        # Notices link to the address served (`make run PORT=9000` → 9000): the app and its
+        # workers read it back from the environment.
+        os.environ["RIGHTSDESK_PUBLIC_BASE_URL"] = _served_address(host, port)
+        get_settings.cache_clear()
     uvicorn.run(
         "app.main:serve_app",  # each worker process sets up its logs (app/main.py)
         factory=True,
@@ -169,6 +175,17 @@ def serve(
         log_config=None,  # uvicorn's loggers go through ours (RIGHTSDESK_LOG_FORMAT)
         proxy_headers=False,
     )
+
+
+def _served_address(host: str, port: int) -> str:
+    """The address a browser on this machine reaches `serve` at (all interfaces: loopback)."""
+    from ipaddress import ip_address
+
+    try:
+        everywhere = ip_address(host).is_unspecified
+    except ValueError:  # a name
+        everywhere = False
+    return f"http://{'127.0.0.1' if everywhere else host}:{port}"
 
 
 def _metrics_dir() -> None:

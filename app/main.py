@@ -34,6 +34,7 @@ from app.ops.docs import ASSETS as DOCS_ASSETS
 from app.ops.docs import install_docs
 from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
+from app.portal import router as portal
 from app.profile.router import router as profile_router
 from app.requests.deadline_sync import recompute_deadlines
 from app.requests.router_public import router as requests_router
@@ -43,6 +44,7 @@ from app.retention.router import router as retention_router
 from app.verification.router import router as verification_router
 from app.verification.router_documents import router as documents_router
 from app.verification.router_documents import staff_router as staff_documents_router
+from app.web.router import router as web_router
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
 
@@ -149,6 +151,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     _add_middleware(app, settings)
     _include_routers(app)
+    # The pages (outside the OpenAPI document): what they share, then the subject's portal.
+    app.include_router(web_router)
+    if settings.portal:
+        portal.install(app, ctx)
     return app
 
 

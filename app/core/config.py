@@ -151,6 +151,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
     portal_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = "http://127.0.0.1:8000"
+    # The portal's base URL: notices link to {portal_url}/requests/{reference}. Unset: our
+    # own portal at {public_base_url}/portal (`serve` sets that to the address it serves).
+    portal_url: str | None = None
+    # Rights Desk's own portal pages at /portal (on|off); off: /portal is 404 and notices
+    # link to portal_url (a company's own portal).
+    portal: bool = True
+    # The portal's look, until the company profile carries it: a logo (PNG, JPEG or SVG file)
+    # and one primary colour (#rrggbb; one too light for AA contrast on white is refused).
+    portal_logo_path: Path | None = None
+    portal_primary_color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
 
     # Observability: log lines as JSON (collectors) or text (people), json by default in
     # production; the client's IP in the request log line only when asked (it is personal
@@ -355,6 +366,14 @@ class Settings(BaseSettings):
         """The longest one message may take on an open connection: each of the server's
         replies (MAIL, RCPT, DATA, end of data) may take up to the timeout."""
         return SMTP_REPLIES_PER_MESSAGE * self.smtp_timeout_seconds
+
+    @property
+    def resolved_portal_url(self) -> str:
+        """Where notices send the filer: {this}/requests/{reference}."""
+        if self.portal_url:
+            return self.portal_url.rstrip("/")
+        base = self.public_base_url.rstrip("/")
+        return f"{base}/portal" if self.portal else base
 
     @property
     def resolved_database_url(self) -> str:

@@ -42,7 +42,7 @@ def request_context(
         "due_ko": date_ko(due),
         "due_en": date_en(due),
         # Where the filer comes back (sign-in with the reference and e-mail).
-        "portal_url": f"{ctx.settings.portal_url.rstrip('/')}/requests/{reference}",
+        "portal_url": f"{ctx.settings.resolved_portal_url}/requests/{reference}",
         **extra,
     }
 

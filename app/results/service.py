@@ -201,9 +201,8 @@ def assemble(
 
 def notice_context(ctx: AppContext, request: Request, result: AccessResult) -> dict[str, str]:
     """What the completion notice says about the download: where, and until when."""
-    base = getattr(ctx.settings, "portal_url", None) or "http://127.0.0.1:8000"
     return {
-        "url": f"{base.rstrip('/')}/requests/{request.reference}",
+        "url": f"{ctx.settings.resolved_portal_url}/requests/{request.reference}",
         "until_ko": moment_ko(result.expires_at),
         "until_en": moment_en(result.expires_at),
     }

@@ -129,7 +129,9 @@ class TestSignIn:
         clock.advance(minutes=2)
         client.post(SIGN_IN, json={"reference": created["reference"], "email": EMAIL})
         code_mail = [m for m in read_outbox(outbox_dir) if m["template"] == "verification_code"]
-        assert f"http://127.0.0.1:8000/requests/{created['reference']}" in code_mail[-1]["text"]
+        assert (
+            f"http://127.0.0.1:8000/portal/requests/{created['reference']}" in code_mail[-1]["text"]
+        )
 
     def test_bad_input_is_a_422_problem_and_sends_nothing(
         self, client, outbox_dir, clock, database_url

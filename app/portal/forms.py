@@ -1,0 +1,148 @@
+"""From a posted form to the API's body, and from the API's problem document back to errors
+beside the fields. The inputs carry the API's dotted field names (`subject.email`), so this
+is a plain unflattening: no rule of the API is repeated here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from app.core.errors import Problem, _validation_problem
+
+# Inputs whose name differs from the API's field path. The under-14 rule names
+# `requester.kind`, a hidden input of the chosen form: its error stands beside the birth date.
+# A power of attorney left wholly empty is reported at its first input.
+_FORM_NAME = {
+    "scope.categories": "categories",
+    "requester.kind": "subject.birth_date",
+}
+_WHOLE = {"power_of_attorney": "power_of_attorney.grantor.name"}
+# Fields a form shows as several inputs (checkboxes) of one name.
+LISTS = {"categories": "scope.categories", "power_of_attorney.rights": "power_of_attorney.rights"}
+
+
+def body_from_form(form: Any, *, locale: str) -> dict[str, Any]:
+    """The JSON body the API would take, from a form whose inputs are named by field path.
+    Empty inputs are left out, so optional fields stay absent."""
+    body: dict[str, Any] = {}
+    for name in set(form.keys()):
+        if name == "csrf_token":
+            continue
+        if name in LISTS:
+            values = [v for v in form.getlist(name) if isinstance(v, str) and v]
+            _put(body, LISTS[name], values)
+            continue
+        value = form.get(name)
+        if not isinstance(value, str):
+            continue
+        value = value.strip()
+        if value:
+            _put(body, name, value)
+    corrections = body.get("scope", {}).get("corrections")
+    if isinstance(corrections, dict):  # scope.corrections.0.item → a list, in index order
+        body["scope"]["corrections"] = [
+            corrections[k] for k in sorted(corrections, key=lambda k: int(k) if k.isdigit() else 0)
+        ]
+    requester = body.get("requester")
+    if isinstance(requester, dict) and requester.get("kind") == "self":
+        body.pop("requester")
+    body["locale"] = locale
+    return body
+
+
+def _put(body: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = body
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return
+    node[parts[-1]] = value
+
+
+def problem_from_validation(exc: ValidationError) -> Problem:
+    """The problem document the API answers for the same body (core/errors.py)."""
+    return _validation_problem(None, RequestValidationError(exc.errors(include_input=False)))  # type: ignore[arg-type]
+
+
+def form_name(field: str) -> str:
+    """The input an API error field belongs to: `scope.categories.2` → `categories`."""
+    if field in _WHOLE:
+        return _WHOLE[field]
+    for api, name in _FORM_NAME.items():
+        if field == api or field.startswith(api + "."):
+            return name
+    if field.startswith("power_of_attorney.rights"):
+        return "power_of_attorney.rights"
+    return field
+
+
+# What to tell a person, by the API's error code (and field, where it says more), in the
+# catalogue's msgids: the page shows them in its language.
+_BY_FIELD_CODE = {
+    ("requester.kind", "child_needs_representative"): "The person is under 14: only a legal "
+    "representative (such as a parent) may file for them (PIPA Art. 38(2)).",
+    ("subject.birth_date", "future"): "The date of birth cannot be in the future.",
+    ("power_of_attorney.signed_on", "future"): "The power of attorney cannot be dated after today.",
+    ("requester.email", "value_error"): "Use an e-mail address of your own, not the subject's.",
+    ("requester.name", "value_error"): "A proxy must be someone other than the subject.",
+    ("scope.corrections", "missing"): "List at least one item to correct.",
+    ("power_of_attorney", "missing"): "Enter what the power of attorney says.",
+    ("subject.email", "missing"): "Enter your e-mail address: the code is sent there.",
+    ("power_of_attorney.rights", "value_error"): "The power of attorney must delegate the right "
+    "you are asking for.",
+}
+_BY_CODE = {
+    "missing": "Enter this information.",
+    "value_error": "Enter a valid value.",
+    "string_pattern_mismatch": "This is not in the expected format.",
+    "string_too_long": "This is too long.",
+    "string_too_short": "This is too short.",
+    "too_long": "Too many are chosen.",
+    "too_short": "Choose at least one.",
+    "date_from_datetime_parsing": "Enter a date like 2015-03-01.",
+    "date_parsing": "Enter a date like 2015-03-01.",
+    "date_type": "Enter a date like 2015-03-01.",
+    "enum": "Choose one of the options.",
+    "literal_error": "Choose one of the options.",
+    "unknown_category": "Choose the categories from the list.",
+    "extra_forbidden": "This field is not accepted.",
+}
+_EMAIL_FIELDS = {"subject.email", "requester.email", "email"}
+_PHONE_FIELDS = {"subject.phone", "requester.phone"}
+
+
+def message_for(error: dict[str, Any]) -> str:
+    """The catalogue's msgid for one error of a problem document."""
+    field, code = error.get("field", ""), error.get("code", "")
+    if (field, code) in _BY_FIELD_CODE:
+        return _BY_FIELD_CODE[(field, code)]
+    if field in _EMAIL_FIELDS and code == "value_error":
+        return "Enter an e-mail address like name@example.com."
+    if field in _PHONE_FIELDS and code == "string_pattern_mismatch":
+        return "Enter a phone number like 010-1234-5678."
+    if field == "code":
+        return "Enter the 6 digits from the e-mail."
+    if field == "reference" and code == "string_pattern_mismatch":
+        return "Enter the reference like RD-2026-000123."
+    return _BY_CODE.get(code, "Enter a valid value.")
+
+
+def field_errors(problem: Problem, gettext) -> dict[str, str]:
+    """Input name → the first error about it, in the page's language."""
+    out: dict[str, str] = {}
+    for error in problem.errors or []:
+        out.setdefault(form_name(error.get("field", "")), gettext(message_for(error)))
+    return out
+
+
+# Messages message_for returns outside the tables above (for the catalogue check).
+EXTRA_MSGIDS = (
+    "Enter an e-mail address like name@example.com.",
+    "Enter a phone number like 010-1234-5678.",
+    "Enter the 6 digits from the e-mail.",
+    "Enter the reference like RD-2026-000123.",
+    "Enter a valid value.",
+)

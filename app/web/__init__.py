@@ -1,0 +1,1 @@
+"""What the pages share: the page shell, styles, CSRF, language catalogues, security headers."""
