@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -83,6 +84,17 @@ def _env(database_url, tmp_path, lease: float) -> dict:
 
 def _start(env: dict, log) -> subprocess.Popen:
     return subprocess.Popen([RIGHTSDESK, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _signal_taken(pid: int, signum: int) -> bool:
+    """The kernel has handed `signum` to the process (no thread has it pending any more): its
+    handler has run, or runs as the blocked call it interrupted returns (PEP 475)."""
+    bit = 1 << (signum - 1)
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16) & bit:
+                return False
+    return True
 
 
 def _all_delivered(database_url) -> bool:
@@ -162,7 +174,8 @@ def test_a_worker_stopped_mid_delivery_finishes_it_and_hands_back_the_rest(
             procs.append(a)
             assert receiver.holding.wait(30), logs["a"].read_text()
             a.send_signal(signal.SIGTERM)
-            time.sleep(0.3)  # the signal arrives while the delivery is in flight
+            # The signal is taken while the delivery is in flight: released only then.
+            assert wait_for(lambda: _signal_taken(a.pid, signal.SIGTERM), 15)
             receiver.release.set()
             assert a.wait(15) == 0, logs["a"].read_text()
             held = receiver.held
