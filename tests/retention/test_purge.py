@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 from app.audit.service import verify
@@ -23,6 +23,7 @@ from tests.support import (
     make_client,
     read_outbox,
     relogin,
+    sql_rows,
     staff_read,
     verified,
 )
@@ -77,15 +78,6 @@ PER_REQUEST = {
 
 def _engine(database_url):
     return create_engine(database_url)
-
-
-def _query(database_url: str, sql: str, **params) -> list:
-    engine = _engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params).all())
-    finally:
-        engine.dispose()
 
 
 def _upload(client, rid, token):
@@ -245,7 +237,7 @@ def _personal(database_url: str, rid: str) -> dict[str, list]:
         if not columns:
             continue
         sql = f"SELECT {', '.join(columns)} FROM {table} WHERE request_id = :rid"
-        values = [v for row in _query(database_url, sql, rid=rid) for v in row if v is not None]
+        values = [v for row in sql_rows(database_url, sql, rid=rid) for v in row if v is not None]
         if values:
             left[table] = values
     columns = [
@@ -253,14 +245,14 @@ def _personal(database_url: str, rid: str) -> dict[str, list]:
         for c in inspect(_engine(database_url)).get_columns("request")
         if c["name"].endswith(("_enc", "_bidx"))
     ]
-    row = _query(
+    row = sql_rows(
         database_url,
         f"SELECT {', '.join(c['name'] for c in columns)} FROM request WHERE id = :rid",
         rid=rid,
     )[0]
     if any(v is not None for v in row):
         left["request"] = [c["name"] for c, v in zip(columns, row, strict=True) if v is not None]
-    notes = _query(
+    notes = sql_rows(
         database_url,
         "SELECT note FROM timeline_event WHERE request_id = :rid AND note IS NOT NULL",
         rid=rid,
@@ -272,24 +264,24 @@ def _personal(database_url: str, rid: str) -> dict[str, list]:
 
 def _shape(database_url: str, rid: str) -> dict:
     """What the purge keeps: the statistics' columns and the timeline's shape."""
-    [row] = _query(
+    [row] = sql_rows(
         database_url,
         "SELECT reference, type, status, channel, categories, received_at, due_at, "
         "statutory_due_at, verified_at, closed_at, assignee_id FROM request WHERE id = :rid",
         rid=rid,
     )
-    timeline = _query(
+    timeline = sql_rows(
         database_url,
         "SELECT id, kind, from_status, to_status, actor, at FROM timeline_event "
         "WHERE request_id = :rid ORDER BY at, id",
         rid=rid,
     )
-    decisions = _query(
+    decisions = sql_rows(
         database_url,
         "SELECT id, outcome, grounds, items FROM decision WHERE request_id = :rid ORDER BY id",
         rid=rid,
     )
-    tasks = _query(
+    tasks = sql_rows(
         database_url,
         "SELECT id, kind, category, system, status, outcome FROM task WHERE request_id = :rid "
         "ORDER BY id",
@@ -335,7 +327,7 @@ def _filled(database_url: str, ids: list[str]) -> dict[str, set[str]]:
         out[table] = {
             column
             for column in columns
-            if _query(
+            if sql_rows(
                 database_url,
                 f"SELECT count(*) FROM {table} WHERE {key} IN ({marks}) AND {column} IS NOT NULL",
                 **params,
@@ -376,7 +368,7 @@ class TestPurge:
         before = {rid: _shape(database_url, rid) for rid in ids}
         recent_before = _personal(database_url, recent)
         metrics = _metrics(client, staff)
-        entries_before = _query(database_url, "SELECT count(*) FROM audit_entry")[0][0]
+        entries_before = sql_rows(database_url, "SELECT count(*) FROM audit_entry")[0][0]
 
         report = _purge(client)
 
@@ -394,29 +386,31 @@ class TestPurge:
             assert after["timeline"][:-1] == before[rid]["timeline"]
             assert after["timeline"][-1][1:4] == ("purged", None, before[rid]["row"][2])
         # Documents: bytes, key and name gone; the row says it was destroyed.
-        [doc] = _query(
+        [doc] = sql_rows(
             database_url,
             "SELECT content_enc, key_enc, filename_enc, destroyed_at FROM document "
             "WHERE request_id = :rid",
             rid=scenario["access"]["id"],
         )
         assert doc[:3] == (None, None, None) and doc[3] is not None
-        assert _query(database_url, "SELECT count(*) FROM idempotency_key")[0][0] == 0
+        assert sql_rows(database_url, "SELECT count(*) FROM idempotency_key")[0][0] == 0
         # The recent request is untouched.
         assert _personal(database_url, recent) == recent_before
         assert (
-            _query(database_url, "SELECT purged_at FROM request WHERE id = :r", r=recent)[0][0]
+            sql_rows(database_url, "SELECT purged_at FROM request WHERE id = :r", r=recent)[0][0]
             is None
         )
         # Statistics unchanged; one access-record entry per purge, and the chain verifies.
         assert _metrics(client, staff) == metrics
-        purges = _query(
+        purges = sql_rows(
             database_url,
             "SELECT request_id, actor, detail FROM audit_entry WHERE action = 'purge'",
         )
         assert sorted(p[0] for p in purges) == sorted(ids)
         assert {p[1] for p in purges} == {"system"}
-        assert _query(database_url, "SELECT count(*) FROM audit_entry")[0][0] == entries_before + 4
+        assert (
+            sql_rows(database_url, "SELECT count(*) FROM audit_entry")[0][0] == entries_before + 4
+        )
         for _, _, detail in purges:
             text_ = str(detail)
             for word in ("홍길동", "김철수", "박영희", "example.com", "CRM-4242"):
@@ -566,8 +560,8 @@ class TestPurge:
         assert response.status_code == 412
 
     def test_dry_run_counts_and_changes_nothing(self, client, worked, database_url):
-        snapshot = _query(database_url, "SELECT * FROM request ORDER BY id")
-        entries = _query(database_url, "SELECT count(*) FROM audit_entry")[0][0]
+        snapshot = sql_rows(database_url, "SELECT * FROM request ORDER BY id")
+        entries = sql_rows(database_url, "SELECT count(*) FROM audit_entry")[0][0]
         ctx = client.app.state.ctx
         with ctx.db.transaction(write=False) as session:
             found = service.preview(session, ctx)
@@ -575,8 +569,8 @@ class TestPurge:
         assert (found.requests, found.documents, found.results, found.notices) == (4, 1, 1, 0)
         assert found.oldest_closed_at is not None
         assert found.oldest_closed_at.date().isoformat() == "2026-12-01"
-        assert _query(database_url, "SELECT * FROM request ORDER BY id") == snapshot
-        assert _query(database_url, "SELECT count(*) FROM audit_entry")[0][0] == entries
+        assert sql_rows(database_url, "SELECT * FROM request ORDER BY id") == snapshot
+        assert sql_rows(database_url, "SELECT count(*) FROM audit_entry")[0][0] == entries
 
     def test_notices_still_waiting_lose_their_text(
         self, app, settings, clock, staff, tmp_path, database_url
@@ -592,16 +586,16 @@ class TestPurge:
             cpo = login(c, "cpo@example.com")
             act(c, cpo, rid, "verify", {"outcome": "rejected", "method": "email_code"})
         waiting = "SELECT state, payload_enc, last_error FROM outbox_message WHERE request_id = :r"
-        assert all(row[1] is not None for row in _query(database_url, waiting, r=rid))
+        assert all(row[1] is not None for row in sql_rows(database_url, waiting, r=rid))
         clock.advance(days=RETENTION + 1)
         ctx = app.state.ctx
         with ctx.db.transaction(write=False) as session:
             assert service.preview(session, ctx).notices == len(
-                _query(database_url, waiting, r=rid)
+                sql_rows(database_url, waiting, r=rid)
             )
         report = _purge(ctx)
         assert report.requests == 1 and report.totals.notices >= 2
-        rows = _query(database_url, waiting, r=rid)
+        rows = sql_rows(database_url, waiting, r=rid)
         assert rows and all(row == ("failed", None, "purged") for row in rows), rows
 
     def test_nothing_is_due_a_day_early(self, client, clock, staff, outbox_dir, database_url):
