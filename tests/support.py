@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -323,3 +324,21 @@ def wait_for(predicate, timeout: float = 15.0):
             return value
         time.sleep(0.1)
     return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS picked it, then it was closed):
+    for a server a test starts, or as an address where a connection is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sql_rows(database_url: str, sql: str, **params) -> list:
+    """The rows of one query, on a connection of its own (the app's sessions are not used)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()

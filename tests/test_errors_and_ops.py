@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.support import count_rows, file_request, make_settings, request_body
+from tests.support import count_rows, file_request, free_port, make_settings, request_body
 
 
 def _is_problem(response, status: int, slug: str) -> dict:
@@ -134,12 +133,6 @@ def test_an_unexpected_error_is_logged_without_its_message(app, client, caplog):
     assert "hong.gildong@example.com" not in caplog.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _BOOM_SERVER = """
 import sys
 
@@ -163,7 +156,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_
 
 def test_a_real_server_never_logs_an_exception_message(tmp_path):
     """uvicorn logs whatever reaches it, message and all: nothing may reach it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RIGHTSDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'boom.db'}",

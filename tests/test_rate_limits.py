@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from app.core.config import RATE_LIMITS, RateLimit, Settings
 from app.core.rate_limit import purge_expired
@@ -29,20 +28,12 @@ from tests.support import (
     make_settings,
     make_staff,
     request_body,
+    sql_rows,
 )
 
 HOUR = 3600
 # T0 is 01:00 UTC: an hour's window ends in an hour, a day's at midnight UTC, 23 hours on.
 TO_MIDNIGHT = 23 * HOUR
-
-
-def _query(database_url: str, sql: str, **params) -> list:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql), params).all()]
-    finally:
-        engine.dispose()
 
 
 def _limited(response, retry_after: int) -> dict:
@@ -57,7 +48,7 @@ def _limited(response, retry_after: int) -> dict:
 
 
 def _rate_limited_entries(database_url: str) -> list[tuple]:
-    rows = _query(
+    rows = sql_rows(
         database_url,
         "SELECT actor, request_id, ip, detail FROM audit_entry WHERE action = 'rate_limited' "
         "ORDER BY seq",
@@ -92,7 +83,7 @@ class TestFiling:
         refused = c.post("/v1/requests", json=request_body())
         body = _limited(refused, HOUR)
         assert "filings from your network" in body["detail"]
-        assert _query(database_url, "SELECT count(*) FROM request") == [(3,)]  # nothing filed
+        assert sql_rows(database_url, "SELECT count(*) FROM request") == [(3,)]  # nothing filed
 
         clock.advance(minutes=59, seconds=30)
         _limited(c.post("/v1/requests", json=request_body()), 30)
@@ -193,7 +184,7 @@ class TestCodeCheck:
             )
             assert "code entries for this request" in body["detail"]
         # The limit's refusals compared no code: the code's own count stands at 3 wrong tries.
-        assert _query(database_url, "SELECT attempts FROM verification_code") == [(3,)]
+        assert sql_rows(database_url, "SELECT attempts FROM verification_code") == [(3,)]
         # The access record has the first refusal of the window, once.
         entries = _rate_limited_entries(database_url)
         assert entries == [
@@ -349,7 +340,7 @@ class TestIntegrations:
         assert file("k2", 2).status_code == 201
         body = _limited(file("k3", 3), HOUR)
         assert "filings for this client" in body["detail"]
-        assert _query(database_url, "SELECT count(*) FROM request") == [(2,)]
+        assert sql_rows(database_url, "SELECT count(*) FROM request") == [(2,)]
         clock.advance(hours=1)
         shop = client_token(c, creds)  # the first token has expired
         assert file("k3", 3).status_code == 201
@@ -364,7 +355,7 @@ class TestClientAddress:
             "/v1/auth/token", data={"username": "x@example.com", "password": "x"}, headers=headers
         )
         assert r.status_code == 401
-        return _query(
+        return sql_rows(
             database_url,
             "SELECT ip FROM audit_entry WHERE action = 'login_failed' ORDER BY seq DESC",
         )[0][0]
@@ -434,7 +425,9 @@ class TestStorage:
             data={"username": email, "password": "x"},
             headers={"X-Forwarded-For": "198.51.100.7"},
         )
-        rows = _query(database_url, "SELECT name, key, count FROM rate_limit_bucket ORDER BY name")
+        rows = sql_rows(
+            database_url, "SELECT name, key, count FROM rate_limit_bucket ORDER BY name"
+        )
         assert [(n, k) for n, k, _ in rows] and all(len(k) == 64 for _, k, _ in rows)
         dump = repr(rows)
         assert email not in dump and "198.51.100.7" not in dump and "someone" not in dump
@@ -446,7 +439,7 @@ class TestStorage:
         clock.advance(hours=1, minutes=10)  # the hour's windows ended (plus the grace)
         # log-in by address and by e-mail, filing and code check by address
         assert purge_expired(ctx.db, ctx) == 4
-        left = _query(database_url, "SELECT name FROM rate_limit_bucket")
+        left = sql_rows(database_url, "SELECT name FROM rate_limit_bucket")
         assert left == [("code_check_per_request",)]  # its day is not over
         clock.advance(days=1)
         assert purge_expired(ctx.db, ctx) == 1

@@ -9,23 +9,13 @@ from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from app.main import create_app
-from tests.support import file_request, latest_code, make_settings, make_staff, verified
+from tests.support import file_request, latest_code, make_settings, make_staff, sql_rows, verified
 
 
 def _wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def _query(database_url: str, sql: str, **params):
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
 
 
 def _statuses(responses) -> Counter:
@@ -60,11 +50,11 @@ class TestCodes:
         # Each counted wrong try says how many are left, once each: 4, 3, 2, 1.
         assert sorted(p["attempts_left"] for p in invalid) == list(range(1, limit))
         assert _types(responses)["/problems/code-locked"] == n - (limit - 1)
-        [(attempts,)] = _query(
+        [(attempts,)] = sql_rows(
             database_url, "SELECT attempts FROM verification_code WHERE request_id = :r", r=rid
         )
         assert attempts == limit
-        [(failed,)] = _query(
+        [(failed,)] = sql_rows(
             database_url,
             "SELECT count(*) FROM timeline_event WHERE request_id = :r "
             "AND kind = 'verification.failed'",
@@ -91,13 +81,13 @@ class TestCodes:
         assert _types(r for r in responses if r.status_code == 400) == {
             "/problems/code-used": n - 1
         }
-        rows = _query(
+        rows = sql_rows(
             database_url,
             "SELECT kind FROM timeline_event WHERE request_id = :r ORDER BY at, id",
             r=rid,
         )
         assert [k for (k,) in rows] == ["received", "status.open"]
-        [(status, version)] = _query(
+        [(status, version)] = sql_rows(
             database_url, "SELECT status, version FROM request WHERE id = :r", r=rid
         )
         assert (status, version) == ("open", 2)
@@ -124,11 +114,11 @@ class TestResend:
 
         # The code sent at filing counts: limit - 1 more this hour.
         assert _statuses(responses) == {202: limit - 1, 429: n - (limit - 1)}
-        [(codes,)] = _query(
+        [(codes,)] = sql_rows(
             database_url, "SELECT count(*) FROM verification_code WHERE request_id = :r", r=rid
         )
         assert codes == limit
-        [(live,)] = _query(
+        [(live,)] = sql_rows(
             database_url,
             "SELECT count(*) FROM verification_code WHERE request_id = :r "
             "AND revoked_at IS NULL AND used_at IS NULL",
@@ -160,7 +150,7 @@ class TestDocuments:
         )
 
         assert _statuses(responses) == {201: limit, 409: n - limit}
-        [(stored,)] = _query(
+        [(stored,)] = sql_rows(
             database_url, "SELECT count(*) FROM document WHERE request_id = :r", r=rid
         )
         assert stored == limit
@@ -183,7 +173,7 @@ class TestLogIn:
         assert _statuses(responses) == {401: limit, 423: n - limit}
         actions = Counter(
             a
-            for (a,) in _query(
+            for (a,) in sql_rows(
                 database_url,
                 "SELECT action FROM audit_entry WHERE actor = :a",
                 a=f"staff:{user_id}",
@@ -194,7 +184,7 @@ class TestLogIn:
             "account_locked": 1,
             "login_refused": n - limit,
         }
-        [(failed, locked_until)] = _query(
+        [(failed, locked_until)] = sql_rows(
             database_url,
             "SELECT failed_logins, locked_until FROM staff_user WHERE id = :u",
             u=user_id,
@@ -229,5 +219,5 @@ class TestFilings:
                 )
                 got = _statuses(responses)
                 assert got == {201: 1, 429: 2 * workers - 1}, f"round {r}: {got}"
-        [(filed,)] = _query(database_url, "SELECT count(*) FROM request")
+        [(filed,)] = sql_rows(database_url, "SELECT count(*) FROM request")
         assert filed == limit * rounds

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import threading
 from collections import Counter
@@ -36,7 +35,7 @@ from sqlalchemy import create_engine, text
 
 from app.models.base import UTCDateTime
 from tests.e2e.test_serve import RIGHTSDESK, Server
-from tests.support import start_until_ready, wait_for
+from tests.support import free_port, start_until_ready, wait_for
 
 FILERS = 8  # threads filing at once
 PER_FILER = 2  # filings per thread per wave
@@ -89,12 +88,6 @@ class Relay:
             return [d[0] for d in self.deliveries if d[1] == sender]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _file(base: str, wave: str, filer: int) -> list[tuple[int, str | None]]:
     out = []
     with httpx.Client(base_url=base, timeout=30) as http:
@@ -117,7 +110,7 @@ def workdir(tmp_path, app):  # `app` cleans the database afterwards
 
 def test_serve_and_two_workers_under_concurrent_filing_and_a_kill(database_url, workdir, race):
     relay = Relay(delay=0.03, hold_sender="worker-a@example.com", hold_at=3)
-    relay_port = _free_port()
+    relay_port = free_port()
     controller = Controller(relay, hostname="127.0.0.1", port=relay_port)
     controller.start()
     engine = create_engine(database_url)

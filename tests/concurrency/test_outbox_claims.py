@@ -6,16 +6,15 @@ its own connection pool) in threads, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import pytest
 from sqlalchemy import text
 
-from app.core.clock import Clock
+from app.core.clock import FrozenClock
 from app.core.context import AppContext
 from app.notifications.outbox import deliver_due, drain
-from tests.support import file_many, make_settings
+from tests.support import T0, file_many, make_settings
 
 
 def _outbox(ctx: AppContext):
@@ -118,8 +117,9 @@ def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
 
 
 def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, app):
-    """Real clock, a 2 s lease, a sender that takes 0.4 s a message: A's batch of 8 lasts
-    3.2 s. A renews its lease as it goes, so B, polling all along, never claims A's rows."""
+    """A 2 s lease and a sender that takes 0.4 s a message on the frozen clock: A's batch of 8
+    lasts 3.2 s. A renews its lease as it goes, so B, polling during each of A's sends (the
+    last ones past the end of A's first lease), never claims A's rows."""
     settings = make_settings(
         database_url,
         tmp_path,
@@ -127,31 +127,23 @@ def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, a
         outbox_lease_seconds=2.0,
         webhook_timeout_seconds=0.3,  # a lease holds two webhook sends (settings check)
     )
-    clock = Clock()
+    clock = FrozenClock(T0)
     file_many(settings, clock, 4, "claims")
     a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
     sent: list[tuple[str, str]] = []
-    done = threading.Event()
-    reports = {}
+    polls: list[tuple[float, int]] = []
 
-    def run_a() -> None:
-        try:
-            slow = Recorder(sent, "a", lambda n: time.sleep(0.4))
-            reports["a"] = deliver_due(a.db, a, slow, limit=8)
-        finally:
-            done.set()
+    def slow_send(n: int) -> None:
+        clock.advance(seconds=0.4)  # the send takes 0.4 s, and meanwhile B polls
+        polls.append(((clock.now() - T0).total_seconds(), drain(b.db, b, Recorder(sent, "b")).sent))
 
-    worker_a = threading.Thread(target=run_a)
-    worker_a.start()
-    started, polls = time.monotonic(), []
-    while not done.wait(0.05):
-        drain(b.db, b, Recorder(sent, "b"))
-        polls.append(time.monotonic() - started)
-    worker_a.join(30)
-    assert polls[-1] > 2.0  # B kept trying past the end of A's first lease
+    report = deliver_due(a.db, a, Recorder(sent, "a", slow_send), limit=8)
+
+    assert [at for at, _ in polls][-3:] == pytest.approx([2.4, 2.8, 3.2])  # past the lease
+    assert [n for _, n in polls] == [0] * 8  # B found nothing to claim, each time
     assert [who for who, _ in sent] == ["a"] * 8
     assert len({mid for _, mid in sent}) == 8
-    assert (reports["a"].sent, reports["a"].lost) == (8, 0)
+    assert (report.sent, report.lost) == (8, 0)
     assert {(r.state, r.claim_token) for r in _outbox(a)} == {("sent", None)}
     a.db.dispose()
     b.db.dispose()

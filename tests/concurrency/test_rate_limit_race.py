@@ -10,22 +10,12 @@ from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from app.core.rate_limit import bucket_key
 from app.main import create_app
-from tests.support import file_request, make_settings
+from tests.support import file_request, make_settings, sql_rows
 
 N = 32
-
-
-def _query(database_url: str, sql: str, **params):
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
 
 
 def test_parallel_sign_ins_from_one_address_pass_exactly_the_limit(
@@ -55,7 +45,7 @@ def test_parallel_sign_ins_from_one_address_pass_exactly_the_limit(
         if r.status_code == 429:
             assert r.json()["type"] == "/problems/rate-limited"
             assert 1 <= int(r.headers["Retry-After"]) <= 3600
-    rows = _query(database_url, "SELECT name, count FROM rate_limit_bucket")
+    rows = sql_rows(database_url, "SELECT name, count FROM rate_limit_bucket")
     assert rows == [("sign_in_per_address", N)]  # one row, every call counted once
 
 
@@ -94,13 +84,13 @@ def test_parallel_code_guesses_from_many_addresses_pass_exactly_the_limit(
     assert statuses == {400: 6, 429: N - 6}, statuses  # 400: wrong (or locked) code
     # The first refusal of the window is in the access record, once, without the addresses'
     # hashes or any personal data.
-    entries = _query(
+    entries = sql_rows(
         database_url,
         "SELECT request_id, ip, detail FROM audit_entry WHERE action = 'rate_limited'",
     )
     assert len(entries) == 1
     assert entries[0][0] == rid and entries[0][1].startswith("203.0.113.")
-    per_address = _query(
+    per_address = sql_rows(
         database_url,
         "SELECT count(*) FROM rate_limit_bucket WHERE name = 'code_check_per_address'",
     )
@@ -123,7 +113,7 @@ def test_parallel_filings_through_two_writers_pass_exactly_the_limit_per_address
         trusted_proxies="10.0.0.2",
         rate_limit_filing_per_address=f"{limit}/hour",
     )
-    (before,) = _query(database_url, "SELECT count(*) FROM request")[0]
+    (before,) = sql_rows(database_url, "SELECT count(*) FROM request")[0]
     apps = [create_app(settings, clock), create_app(settings, clock)]  # `app` cleans up after
     clients = [
         TestClient(a, raise_server_exceptions=False, client=("10.0.0.2", 40000)) for a in apps
@@ -157,7 +147,7 @@ def test_parallel_filings_through_two_writers_pass_exactly_the_limit_per_address
                 assert r.json()["type"] == "/problems/rate-limited"
                 assert "filings from your network" in r.json()["detail"]
     filed = sum(r.status_code == 201 for _, r in results)
-    assert _query(database_url, "SELECT count(*) FROM request") == [(before + filed,)]
+    assert sql_rows(database_url, "SELECT count(*) FROM request") == [(before + filed,)]
     keys = {bucket_key(settings.resolved_secret_key(), "filing_per_address", a) for a in addresses}
-    rows = _query(database_url, "SELECT key, count FROM rate_limit_bucket")
+    rows = sql_rows(database_url, "SELECT key, count FROM rate_limit_bucket")
     assert sorted(n for key, n in rows if key in keys) == [N // 4] * 4  # each call counted once

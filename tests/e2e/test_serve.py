@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,20 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import CODE_RE, TEST_KEY, read_outbox, wait_for
+from tests.support import CODE_RE, TEST_KEY, free_port, read_outbox, wait_for
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, database_url: str, workdir: Path, **env: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,

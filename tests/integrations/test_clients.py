@@ -204,6 +204,84 @@ class TestToken:
         assert client.get("/v1/integrations/tasks", headers=headers).status_code == 401
 
 
+# Every scope-guarded integration route: (method, path, the scope it needs, a call that the
+# scope alone lets through, with the answer it then gets).
+GUARDED = [
+    ("POST", "/v1/integrations/requests", "requests:write", 201),
+    ("GET", "/v1/integrations/requests/{request_id}", "requests:read", 404),
+    ("GET", "/v1/integrations/tasks", "tasks:read", 200),
+    ("GET", "/v1/integrations/tasks/{task_id}", "tasks:read", 404),
+    ("POST", "/v1/integrations/tasks/{task_id}/confirm", "tasks:write", 404),
+]
+
+
+def _call(client, method: str, path: str, headers: dict, key: str):
+    url = path.format(request_id="req_unknown", task_id="tsk_unknown")
+    if path == "/v1/integrations/requests":
+        return client.post(
+            url,
+            headers={**headers, "Idempotency-Key": key},
+            json={
+                "type": "access",
+                "subject": {"name": "홍길동", "email": f"{key}@example.com"},
+            },
+        )
+    return client.request(method, url, headers=headers)
+
+
+class TestNarrowedTokens:
+    """A token asked for fewer scopes than its client has carries only those: the client's
+    other scopes do not come back with it."""
+
+    def test_the_table_is_every_integration_route(self, client):
+        paths = client.get("/openapi.json").json()["paths"]
+        routes = {
+            (method.upper(), path)
+            for path, operations in paths.items()
+            if path.startswith("/v1/integrations/")
+            for method in operations
+        }
+        assert routes == {(m, p) for m, p, _, _ in GUARDED}
+
+    @pytest.mark.parametrize(("method", "path", "scope", "allowed"), GUARDED)
+    def test_each_route_takes_only_the_token_s_scopes(
+        self, client, staff, method, path, scope, allowed
+    ):
+        creds = make_client(client, staff["cpo"]["headers"], ALL, ["stibee"])
+        without = client_token(client, creds, scope=" ".join(s for s in ALL if s != scope))
+        refused = _call(client, method, path, without, "narrowed-1")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["required_scopes"] == [scope]
+        only = client_token(client, creds, scope=scope)
+        assert _call(client, method, path, only, "narrowed-2").status_code == allowed
+        # The narrowed token is refused on every other route.
+        for other_method, other_path, other_scope, _ in GUARDED:
+            if other_scope != scope:
+                r = _call(client, other_method, other_path, only, "narrowed-3")
+                assert r.status_code == 403, (other_path, r.text)
+
+    def test_vouching_for_identity_needs_the_verified_scope_in_the_token(self, client, staff):
+        creds = make_client(client, staff["cpo"]["headers"], ALL, ["stibee"])
+        body = {
+            "type": "access",
+            "subject": {"name": "홍길동", "email": "hong@example.com"},
+            "identity_verified": True,
+        }
+        narrowed = client_token(client, creds, scope="requests:write")
+        refused = client.post(
+            "/v1/integrations/requests",
+            headers={**narrowed, "Idempotency-Key": "v-1"},
+            json=body,
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["required_scopes"] == ["requests:verified"]
+        both = client_token(client, creds, scope="requests:write requests:verified")
+        filed = client.post(
+            "/v1/integrations/requests", headers={**both, "Idempotency-Key": "v-2"}, json=body
+        )
+        assert filed.status_code == 201, filed.text
+
+
 class TestRotateAndRevoke:
     def test_rotation_ends_the_old_secret_and_its_tokens_at_once(self, client, staff):
         cpo = staff["cpo"]["headers"]

@@ -22,9 +22,9 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from app.core.clock import Clock
 from app.core.context import AppContext
@@ -32,7 +32,15 @@ from app.integrations.delivery import deliver_due
 from app.main import create_app
 from tests.e2e.test_serve import RIGHTSDESK
 from tests.integrations.receiver import Receiver, register
-from tests.support import TEST_KEY, file_request, login, make_settings, make_staff, wait_for
+from tests.support import (
+    TEST_KEY,
+    file_request,
+    login,
+    make_settings,
+    make_staff,
+    sql_rows,
+    wait_for,
+)
 
 ENDPOINTS = 3
 
@@ -51,16 +59,7 @@ def _backlog(database_url, tmp_path, receiver: Receiver, filings: int) -> list[s
         for i in range(filings):
             file_request(c, subject={"name": "작업자", "email": f"worker{i}@example.com"})
     receiver.secrets = secrets
-    return [r.id for r in _query(database_url, "SELECT id FROM webhook_delivery")]
-
-
-def _query(database_url, sql: str, **params):
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
+    return [r.id for r in sql_rows(database_url, "SELECT id FROM webhook_delivery")]
 
 
 def _env(database_url, tmp_path, lease: float) -> dict:
@@ -85,8 +84,21 @@ def _start(env: dict, log) -> subprocess.Popen:
     return subprocess.Popen([RIGHTSDESK, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def _signal_taken(pid: int, signum: int) -> bool:
+    """The kernel has handed `signum` to the process (no thread has it pending any more): its
+    handler has run, or runs as the blocked call it interrupted returns (PEP 475)."""
+    bit = 1 << (signum - 1)
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16) & bit:
+                return False
+    return True
+
+
 def _all_delivered(database_url) -> bool:
-    rows = _query(database_url, "SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'")
+    rows = sql_rows(
+        database_url, "SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'"
+    )
     return rows[0][0] == 0
 
 
@@ -113,7 +125,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(database_url, tmp_path, app)
             a.send_signal(signal.SIGKILL)  # the receiver has the third delivery, unanswered
             a.wait(10)
             held = receiver.held
-            batch = _query(
+            batch = sql_rows(
                 database_url,
                 "SELECT id FROM webhook_delivery WHERE status = 'pending' AND claim_token = "
                 "(SELECT claim_token FROM webhook_delivery WHERE id = :held)",
@@ -138,7 +150,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(database_url, tmp_path, app)
         # A's claimed batch came back only once its lease had run out.
         retaken = [r for r in receiver.received if r.webhook_id in {x.id for x in batch}]
         assert min(r.at for r in retaken[1:]) >= killed_at + lease - 1.0
-    rows = _query(
+    rows = sql_rows(
         database_url, "SELECT status, attempts, claim_token, last_error FROM webhook_delivery"
     )
     assert {tuple(r) for r in rows} == {("delivered", 1, None, None)}
@@ -162,17 +174,18 @@ def test_a_worker_stopped_mid_delivery_finishes_it_and_hands_back_the_rest(
             procs.append(a)
             assert receiver.holding.wait(30), logs["a"].read_text()
             a.send_signal(signal.SIGTERM)
-            time.sleep(0.3)  # the signal arrives while the delivery is in flight
+            # The signal is taken while the delivery is in flight: released only then.
+            assert wait_for(lambda: _signal_taken(a.pid, signal.SIGTERM), 15)
             receiver.release.set()
             assert a.wait(15) == 0, logs["a"].read_text()
             held = receiver.held
-            row = _query(
+            row = sql_rows(
                 database_url,
                 "SELECT status, attempts, claim_token FROM webhook_delivery WHERE id = :id",
                 id=held,
             )[0]
             assert tuple(row) == ("delivered", 1, None)  # finished and recorded
-            claimed = _query(
+            claimed = sql_rows(
                 database_url, "SELECT count(*) FROM webhook_delivery WHERE claim_token IS NOT NULL"
             )[0][0]
             assert claimed == 0  # the rest handed back
@@ -231,5 +244,5 @@ def test_parallel_deliverers_send_each_webhook_once(database_url, tmp_path, app)
         delivered = [sum(r.delivered for r in mine) for mine in reports]
         assert sum(delivered) == 36
         assert sum(1 for n in delivered if n) >= 2  # they did share the work
-    rows = _query(database_url, "SELECT status, attempts, claim_token FROM webhook_delivery")
+    rows = sql_rows(database_url, "SELECT status, attempts, claim_token FROM webhook_delivery")
     assert {tuple(r) for r in rows} == {("delivered", 1, None)}

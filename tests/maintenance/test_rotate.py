@@ -164,8 +164,9 @@ def test_rotation_reseals_everything_and_all_reads_without_the_old_key(
         # The notice that waited in the outbox is delivered with the new key alone.
         waiting = Path(tmp_path / "late")
         report = drain(ctx.db, ctx, FileSender(waiting))
-        assert report.sent >= 1
-        assert any(m["to"] == "waiting@example.com" for m in read_outbox(waiting))
+        # Both of the filing's notices (the receipt and the code) waited.
+        assert report.sent == len(read_outbox(waiting)) == 2
+        assert {m["to"] for m in read_outbox(waiting)} == {"waiting@example.com"}
 
 
 def test_a_stopped_rotation_resumes_where_it_stopped(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from datetime import timedelta
 from email import message_from_bytes
@@ -18,7 +17,7 @@ from app.main import create_app
 from app.notifications import outbox
 from app.notifications.outbox import backoff, deliver_due, drain
 from app.notifications.senders import FileSender, SMTPSender
-from tests.support import CODE_RE, file_many, file_request, make_settings, read_outbox
+from tests.support import CODE_RE, file_many, file_request, free_port, make_settings, read_outbox
 
 
 def _rows(ctx: AppContext):
@@ -35,19 +34,13 @@ def _rows(ctx: AppContext):
         )
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_failed_delivery_is_retried_with_backoff(database_url, tmp_path, clock, app):
     settings = make_settings(
         database_url,
         tmp_path,
         delivery="off",
         notify_backend="smtp",
-        smtp_port=_closed_port(),
+        smtp_port=free_port(),
         smtp_timeout_seconds=2,
     )
 
@@ -127,7 +120,7 @@ def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, 
             received.append((id(session), envelope))
             return "250 OK"
 
-    port = _closed_port()
+    port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -178,7 +171,7 @@ def test_a_refused_message_does_not_take_the_batch_down(database_url, tmp_path, 
             received.append((id(session), envelope.rcpt_tos[0]))
             return "250 OK"
 
-    port = _closed_port()
+    port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import smtplib
-import socket
 import ssl
 from email import message_from_bytes
 from pathlib import Path
@@ -22,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from app.core.config import Settings
 from app.notifications.senders import Message, SMTPSender
-from tests.support import make_settings
+from tests.support import free_port, make_settings
 
 MESSAGE = Message(
     id="msg_tls_1",
@@ -108,12 +107,6 @@ def _server_context(chain: Path) -> ssl.SSLContext:
     return context
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Relay:
     """Keeps what it receives, and whether the session was encrypted."""
 
@@ -132,7 +125,7 @@ def relay(pki):
     controllers = []
 
     def start(mode: str, certificate: str = "relay") -> tuple[Relay, int]:
-        handler, port = Relay(), _free_port()
+        handler, port = Relay(), free_port()
         kwargs: dict = {}
         if mode == "starttls":
             kwargs = dict(tls_context=_server_context(pki[certificate]), require_starttls=True)
