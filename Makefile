@@ -5,7 +5,7 @@ PORT   ?= $(or $(RIGHTSDESK_PORT),8000)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-fast install install-test migrate worker openapi lint format bench clean
+.PHONY: run test test-fast browser install install-test migrate worker openapi lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,17 @@ run: install
 ##       every core, a database per pytest-xdist worker; PYTEST_ARGS="-k verify tests/workflow"
 ##       runs a part (CI runs it with PYTEST_ARGS empty); WORKERS=1 runs it in one process
 WORKERS ?= auto
-test: install-test
+test: install-test browser
 	$(if $(strip $(PYTEST_ARGS)),@echo "make test: PYTEST_ARGS is set: this may not be the whole suite")
 	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 ## test-fast: the suite without the tests marked slow (real servers, processes, long races):
 ##       for day-to-day work; `make test` and CI run everything
 test-fast: install-test
+
+## browser: Debian's chromium and Korean fonts for the page tests (installed when missing)
+browser:
+	@.ci/browser-deps
 	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 migrate: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from sqlalchemy import String, Text, create_engine, func, select
 from sqlmodel import AutoString, SQLModel
 
 import app.models  # noqa: F401
+from app.audit import service as audit
 from app.main import create_app
 from tests.support import (
     TEST_KEY,
@@ -194,7 +196,16 @@ def fill(app, client: TestClient, staff: dict, outbox_dir, database_url, tmp_pat
         {"outcome": "verified", "method": "id_card_in_person", "note": "신분증 확인"},
     )
 
-    # The access record's review note.
+    # The access record's review note, of November: the record must have begun by then (a
+    # month before it began cannot be reviewed), so an entry of 1 October comes first.
+    with app.state.ctx.db.transaction() as session:
+        audit.append(
+            session,
+            at=datetime(2026, 10, 1, 1, 0, tzinfo=UTC),
+            actor="system",
+            action="login",
+            detail={"what": "an entry from before the tests' first day"},
+        )
     review = client.post(
         "/v1/staff/audit/reviews",
         headers=staff["auditor"]["headers"],

@@ -38,7 +38,7 @@ def page(browser, live, watch):
         accept_downloads=True,
     )
     page = context.new_page()
-    page.set_default_timeout(5000)
+    page.set_default_timeout(20000)  # a loaded 2-core CI machine
     watch.attach(page)
     yield page
     context.close()
