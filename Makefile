@@ -37,11 +37,11 @@ test: install-test browser
 ## test-fast: the suite without the tests marked slow (real servers, processes, long races):
 ##       for day-to-day work; `make test` and CI run everything
 test-fast: install-test
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 ## browser: Debian's chromium and Korean fonts for the page tests (installed when missing)
 browser:
 	@.ci/browser-deps
-	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 migrate: install
 	$(BIN)/rightsdesk migrate
