@@ -1,28 +1,22 @@
-"""What the start page says about the company: the one place the portal reads the profile.
-(It will read the public-profile service once that exists; the page needs only this shape.)"""
+"""What the pages say about the company: the public profile (the same one GET
+/v1/profile/public serves), in the shape the templates read."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.core.context import AppContext
+from app.profile.public import public_profile as published
 
 
 def public_profile(ctx: AppContext) -> dict[str, Any]:
-    company = ctx.profile.company
-    officer = company.privacy_officer
+    profile = published(ctx.profile)
     return {
-        "name_ko": company.name_ko,
-        "name_en": company.name_en,
-        "privacy_policy_url": getattr(company, "privacy_policy_url", None),
-        "officer": {
-            "title_ko": officer.title_ko,
-            "title_en": officer.title_en,
-            "email": officer.email,
-            "phone": officer.phone,
-        },
-        "categories": [
-            {"key": key, "name_ko": c.name_ko, "name_en": c.name_en}
-            for key, c in ctx.profile.categories.items()
-        ],
+        "name_ko": profile.company_ko,
+        "name_en": profile.company_en,
+        # The profile has no policy address yet: the link is left out until it does.
+        "privacy_policy_url": None,
+        "officer": profile.privacy_officer.model_dump(),
+        "categories": [c.model_dump() for c in profile.categories],
+        "rights": [r.model_dump() for r in profile.rights],
     }
