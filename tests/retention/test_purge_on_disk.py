@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.retention import purge as service
+from app.retention import scrub
 from tests.support import act, file_request
 
 RETENTION = 1095
@@ -71,7 +72,6 @@ def _postgres_raw_pages(database_url: str) -> bytes:
     try:
         with engine.connect() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
-            conn.execute(text("CHECKPOINT"))  # the shared buffers are what get_raw_page reads
             relations = conn.execute(
                 text(
                     "SELECT c.oid::regclass::text, pg_relation_size(c.oid) / 8192 FROM pg_class c "
@@ -92,11 +92,14 @@ def _postgres_raw_pages(database_url: str) -> bytes:
             pages = [
                 bytes(
                     conn.execute(
-                        text("SELECT get_raw_page(:rel, :blk)"), {"rel": name, "blk": block}
+                        text(
+                            "SELECT coalesce(string_agg(get_raw_page(:rel, b::int), ''::bytea "
+                            "ORDER BY b), ''::bytea) FROM generate_series(0, :n - 1) b"
+                        ),
+                        {"rel": name, "n": blocks},
                     ).scalar_one()
                 )
                 for name, blocks in relations
-                for block in range(blocks)
             ]
             return b"".join(pages)
     finally:
@@ -227,10 +230,41 @@ def test_purged_and_destroyed_values_are_gone_from_every_page_after_the_rewrite(
     assert len(content) > 12_000
     sealed += [key, name, *_slices(content)]
     assert _on_disk_raw(database_url, sealed) == sealed  # the search sees them all
+    if make_url(database_url).get_backend_name() == "postgresql":
+        [(toasted,)] = _query(
+            database_url,
+            "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'document'",
+        )
+        assert toasted > 0  # the document's bytes are in its TOAST table
 
     clock.advance(days=RETENTION + 1)
     ctx = client.app.state.ctx
     report = service.purge(ctx.db, ctx)
     assert report.requests == 2 and report.unscrubbed == 0
 
+    if ctx.db.is_sqlite:
+        # The checkpoint (TRUNCATE, secure_delete on) has destroyed them: nothing waits.
+        assert _on_disk_raw(database_url, sealed) == []
+        assert scrub.pending(ctx.db) == []
+        assert _metric(client, "rightsdesk_destructions_pending_rewrite") == 0
+    else:
+        # VACUUM freed the tuples, not their bytes (free space is never zeroed): the touched
+        # tables wait for the rewrite, and /metrics says so.
+        assert _on_disk_raw(database_url, sealed) != []
+        assert [p["table"] for p in scrub.pending(ctx.db)] == sorted(service.TOUCHED)
+        assert _metric(client, "rightsdesk_tables_pending_rewrite") == len(service.TOUCHED)
+        assert _metric(client, "rightsdesk_destructions_pending_rewrite") == len(service.TOUCHED)
+
+    done = scrub.rewrite(ctx.db)
+    assert done.skipped == []
+    assert sorted(done.rewritten) == ([] if ctx.db.is_sqlite else sorted(service.TOUCHED))
+    assert scrub.pending(ctx.db) == []
+    assert _metric(client, "rightsdesk_destructions_pending_rewrite") == 0
+    assert _metric(client, "rightsdesk_tables_pending_rewrite") == 0
     assert _on_disk_raw(database_url, sealed) == []
+
+
+def _metric(client, name: str) -> float:
+    text_ = client.get("/metrics").text
+    [value] = [line.split()[1] for line in text_.splitlines() if line.split(" ")[0] == name]
+    return float(value)
