@@ -22,6 +22,7 @@ nothing is ever pending, and `rewrite` only checkpoints.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -29,11 +30,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 
 from app.core.db import _TABLE, Database
+from app.law.deadlines import SEOUL
 from app.models import ScrubPending
 
 log = logging.getLogger("rightsdesk.scrub")
 
 _p = ScrubPending.__table__
+
+
+def in_window(window: tuple[dt.time, dt.time] | None, now: dt.datetime) -> bool:
+    """Whether `now` (aware) falls in the window (Asia/Seoul hours; it may pass midnight)."""
+    if window is None:
+        return False
+    start, end = window
+    at = now.astimezone(SEOUL).time()
+    return start <= at < end if start < end else (at >= start or at < end)
 
 
 def pending(db: Database) -> list[dict]:

@@ -35,3 +35,43 @@ def test_a_table_in_use_is_left_pending(client, staff, database_url, clock):
         assert scrub.pending(ctx.db) == []
     finally:
         reader.dispose()
+
+
+def test_the_workers_scrub_runs_in_its_window_only(client, staff, database_url, clock, tmp_path):
+    """RIGHTSDESK_SCRUB_WINDOW (Seoul hours): unset, the worker never rewrites; set, it rewrites
+    what waits when the clock is inside the window, not outside. On SQLite nothing waits."""
+    from app.core.context import AppContext
+    from app.jobs import JOBS, Jobs
+    from app.retention.purge import purge
+    from tests.support import make_settings
+
+    ctx = client.app.state.ctx
+    rid = file_request(client)["id"]
+    act(client, staff["cpo"]["headers"], rid, "verify", {"outcome": "rejected", "method": "x"})
+    clock.advance(days=1096)
+    assert purge(ctx.db, ctx).requests == 1
+    waiting = scrub.pending(ctx.db)
+    assert bool(waiting) != ctx.db.is_sqlite
+
+    [job] = [j for j in JOBS if j.name == "scrub"]
+    # T0 + 1096 days, in Seoul: a window of the hour after it and one of the hour before.
+    from app.law.deadlines import SEOUL
+
+    hour = clock.now().astimezone(SEOUL).hour
+    inside = f"{hour:02d}:00-{(hour + 1) % 24:02d}:00"
+    outside = f"{(hour + 1) % 24:02d}:00-{(hour + 2) % 24:02d}:00"
+    for window, rewritten in (("", False), (outside, False), (inside, True)):
+        worker = AppContext.build(make_settings(database_url, tmp_path, scrub_window=window), clock)
+        try:
+            Jobs(worker, sender=None, jobs=(job,)).run_due()
+        finally:
+            worker.db.dispose()
+        assert scrub.pending(ctx.db) == ([] if rewritten or ctx.db.is_sqlite else waiting)
+
+
+def test_a_malformed_window_is_refused(database_url, tmp_path):
+    from tests.support import make_settings
+
+    for bad in ("3-4", "03:00-03:00", "25:00-01:00", "03:00"):
+        with pytest.raises(ValueError, match="HH:MM-HH:MM"):
+            make_settings(database_url, tmp_path, scrub_window=bad)
