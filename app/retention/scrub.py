@@ -13,7 +13,8 @@ scrub` rewrites them when the operator chooses. `/metrics` shows what waits
 
 Each table waits for its lock at most `lock_timeout` seconds (a long transaction holding the
 table would otherwise queue every request behind the rewrite); one that could not be locked
-stays pending. A destruction committed while a table is rewritten enters it again, so its
+stays pending, and so does one while a transaction older than its last destruction runs
+(VACUUM FULL keeps the dead rows such a snapshot may still see). A destruction committed while a table is rewritten enters it again, so its
 row is only removed when no destruction came in between.
 
 SQLite: its checkpoint (TRUNCATE, with secure_delete on) already zeroes what was destroyed;
@@ -27,7 +28,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from app.core.db import _TABLE, Database
 from app.law.deadlines import SEOUL
@@ -66,6 +67,20 @@ def pending(db: Database) -> list[dict]:
     ]
 
 
+def _older_snapshots(db: Database, since: dt.datetime) -> int:
+    """Sessions of this database whose transaction began before `since` (and so may hold a
+    snapshot that still sees the rows destroyed then)."""
+    with db.engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                "AND backend_xmin IS NOT NULL AND xact_start < :since"
+            ),
+            {"since": since},
+        ).scalar_one()
+
+
 @dataclass
 class RewriteReport:
     rewritten: list[str] = field(default_factory=list)
@@ -86,10 +101,16 @@ def rewrite(db: Database, *, lock_timeout: float = 5.0) -> RewriteReport:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return report
     with db.engine.connect() as conn:
-        todo = conn.execute(select(_p.c.table_name, _p.c.destructions)).all()
-    for name, seen in sorted(todo):
+        todo = conn.execute(select(_p.c.table_name, _p.c.destructions, _p.c.last_at)).all()
+    for name, seen, last in sorted(todo):
         if not _TABLE.fullmatch(name):
             raise ValueError(f"not a table name: {name!r}")
+        if _older_snapshots(db, last):
+            # VACUUM FULL copies a dead row that such a transaction may still see: the
+            # destroyed values would survive the rewrite. Later, then.
+            log.warning("scrub: %s left pending: a transaction older than its destruction", name)
+            report.skipped.append(name)
+            continue
         started = time.monotonic()
         try:
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
