@@ -21,6 +21,7 @@ from app.core.config import Settings, get_settings
 from app.integrations.cli_clients import clients_cli
 from app.maintenance.cli_keys import keys_cli
 from app.retention.cli_purge import purge_command
+from app.retention.cli_scrub import scrub_command
 
 # Plain help (click's): paragraphs re-wrapped to the terminal, one line per command, flags
 # without `<bool>`; rich kept each docstring's line breaks in the command list.
@@ -36,6 +37,7 @@ ORDER = (
     "clients",
     "profile",
     "purge",
+    "scrub",
     "keys",
     "audit",
     "openapi",
@@ -62,6 +64,7 @@ cli.add_typer(clients_cli, name="clients")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(keys_cli, name="keys")
 cli.command("purge")(purge_command)
+cli.command("scrub")(scrub_command)
 
 
 @profile_cli.command("check")

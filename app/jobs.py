@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.audit.retention import trim
+from app.core.config import parse_window
 from app.core.context import AppContext
 from app.core.db import refresh_statistics
 from app.core.rate_limit import purge_expired as drop_rate_windows
@@ -17,6 +18,7 @@ from app.integrations.idempotency import purge_expired as forget_keys
 from app.notifications.outbox import drain as drain_notices
 from app.notifications.senders import Sender
 from app.results.service import destroy_expired as destroy_expired_results
+from app.retention import scrub
 from app.retention.purge import purge as purge_requests
 from app.verification.documents import destroy_expired as destroy_expired_documents
 from app.workflow.reminders import send_reminders
@@ -150,6 +152,23 @@ def _trim_audit(jobs: Jobs) -> bool:
     return report.more  # a backlog remains: sooner than in an hour
 
 
+def _scrub(jobs: Jobs) -> None:
+    """RIGHTSDESK_SCRUB_WINDOW set (PostgreSQL): within it, rewrite the tables destructions
+    touched (retention/scrub.py; each locked while it is rewritten). Off by default."""
+    ctx = jobs.ctx
+    if ctx.db.is_sqlite or not scrub.in_window(
+        parse_window(ctx.settings.scrub_window), ctx.clock.now()
+    ):
+        return
+    if not scrub.pending(ctx.db):
+        return
+    report = scrub.rewrite(ctx.db)
+    jobs.summary.add("tables_rewritten", len(report.rewritten))
+    log.info(
+        "scrub: rewrote %d table(s), %d left pending", len(report.rewritten), len(report.skipped)
+    )
+
+
 # Nothing here is finer than days (expiry after unverified_expiry_days, reminders N days
 # before and once overdue, retention periods), so a job at the poll interval is at most one
 # interval late; delivery runs on every wake-up, since a verification code is waited for.
@@ -163,6 +182,7 @@ JOBS: tuple[Job, ...] = (
     Job("forget", POLL, _forget),
     Job("analyze", 3600, _analyze, at_start=False),
     Job("trim_audit", 3600, _trim_audit),
+    Job("scrub", 600, _scrub),
 )
 
 

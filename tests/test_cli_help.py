@@ -8,7 +8,17 @@ import re
 
 from tests.support import rightsdesk
 
-ORDER = ["serve", "migrate", "worker", "create-user", "users", "clients", "purge", "openapi"]
+ORDER = [
+    "serve",
+    "migrate",
+    "worker",
+    "create-user",
+    "users",
+    "clients",
+    "purge",
+    "scrub",
+    "openapi",
+]
 
 
 def _help(*args: str) -> str:

@@ -7,7 +7,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -55,6 +55,19 @@ RATE_LIMITS = tuple(
         "integration_filing_per_client",
     )
 )
+
+
+def parse_window(value: str) -> tuple[time, time] | None:
+    """ "HH:MM-HH:MM" (it may pass midnight) as two times; None for an empty value."""
+    if not value.strip():
+        return None
+    match = re.fullmatch(r"\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*", value)
+    if not match:
+        raise ValueError('write the window as "HH:MM-HH:MM", e.g. "03:00-04:00"')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
+        raise ValueError('write the window as "HH:MM-HH:MM", e.g. "03:00-04:00"')
+    return time(h1, m1), time(h2, m2)
 
 
 class Settings(BaseSettings):
@@ -147,6 +160,10 @@ class Settings(BaseSettings):
     # The access record (접속기록) is kept at least two years (PIPC safety-measures standard,
     # Art. 8); older entries are removed by the purge. Below 730 days is refused.
     audit_retention_days: int = Field(730, ge=730)
+    # `rightsdesk scrub` by the worker (PostgreSQL): the hours, Asia/Seoul, in which it may
+    # rewrite (VACUUM FULL, which locks each table) the tables destructions touched, e.g.
+    # "03:00-04:00". Empty: never (the default); the operator runs `rightsdesk scrub`.
+    scrub_window: str = ""
 
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     # The portal's base URL: notices link to {portal_url}/requests/{reference}.
@@ -247,6 +264,12 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o for o in self.cors_origins.split(",") if o]
+
+    @field_validator("scrub_window")
+    @classmethod
+    def _valid_scrub_window(cls, value: str) -> str:
+        parse_window(value)
+        return value.strip()
 
     @field_validator("extra_holidays")
     @classmethod

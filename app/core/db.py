@@ -31,6 +31,11 @@ T = TypeVar("T")
 
 WRITE_LOCK_TIMEOUT = 30.0
 _TABLE = re.compile(r"[a-z_]+")
+_PENDING_UPSERT = text(
+    "INSERT INTO scrub_pending (table_name, destructions, since, last_at) "
+    "VALUES (:table, 1, now(), now()) ON CONFLICT (table_name) DO UPDATE "
+    "SET destructions = scrub_pending.destructions + 1, last_at = now()"
+)
 
 
 def _sqlite_setup(engine: Engine, write_lock: threading.Lock) -> None:
@@ -200,7 +205,9 @@ def scrub(db: Database, tables: Iterable[str]) -> bool:
     storage forget what it erased. SQLite keeps the pages' old versions in the `-wal` file
     until a checkpoint (freed space in the main file is zeroed by `secure_delete`): checkpoint
     and truncate the WAL. PostgreSQL keeps the rows' old versions as dead tuples until a
-    vacuum: VACUUM the tables (and their TOAST tables), outside any transaction. True when it
+    vacuum: VACUUM the tables (and their TOAST tables), outside any transaction, and enter them
+    in `scrub_pending`: VACUUM does not zero the freed bytes, a rewrite does (VACUUM FULL, which
+    locks the table, so it runs when the operator says: retention/scrub.py). True when it
     completed; False (logged) when the checkpoint was kept from finishing by a reader, or the
     vacuum failed (docs/operations.md says what to run by hand then). Never raises: the
     destruction itself is committed."""
@@ -218,6 +225,10 @@ def scrub(db: Database, tables: Iterable[str]) -> bool:
             if not _TABLE.fullmatch(name):
                 raise ValueError(f"not a table name: {name!r}")
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # VACUUM frees the dead tuples but leaves their bytes in the pages' free space:
+            # the tables wait for a rewrite (`rightsdesk scrub`), and say so (/metrics).
+            for name in names:
+                conn.execute(_PENDING_UPSERT, {"table": name})
             conn.exec_driver_sql(f"VACUUM {', '.join(names)}")
         return True
     except Exception as exc:

@@ -17,6 +17,7 @@ from app.models.rate_limit import RateLimitBucket
 from app.models.reference_counter import ReferenceCounter
 from app.models.reminder import Reminder
 from app.models.request import Request
+from app.models.scrub_pending import ScrubPending
 from app.models.staff_note import StaffNote
 from app.models.staff_user import StaffUser
 from app.models.task import Task
@@ -44,6 +45,7 @@ __all__ = [
     "ReferenceCounter",
     "Reminder",
     "Request",
+    "ScrubPending",
     "StaffNote",
     "StaffUser",
     "Task",

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from app.audit.review import unreviewed_months
 from app.core.context import AppContext
-from app.models import OutboxMessage, Request, WebhookDelivery
+from app.models import OutboxMessage, Request, ScrubPending, WebhookDelivery
 
 HTTP_REQUESTS = Counter(
     "rightsdesk_http_requests",
@@ -58,6 +58,7 @@ def observe_http(method: str, route: str, status: int, seconds: float) -> None:
 
 
 _r, _o, _w = Request.__table__, OutboxMessage.__table__, WebhookDelivery.__table__
+_s = ScrubPending.__table__
 
 
 class StateCollector(Collector):
@@ -89,6 +90,9 @@ class StateCollector(Collector):
                 .where(_w.c.status.in_(("pending", "failed")))
                 .group_by(_w.c.status)
             ).all()
+            unrewritten = conn.execute(
+                select(func.count(), func.coalesce(func.sum(_s.c.destructions), 0))
+            ).one()
         requests = GaugeMetricFamily(
             "rightsdesk_requests", "Requests by status and type.", labels=["status", "type"]
         )
@@ -128,6 +132,17 @@ class StateCollector(Collector):
         for status in ("pending", "failed"):
             deliveries.add_metric([status], counts.get(status, 0))
         yield deliveries
+        yield GaugeMetricFamily(
+            "rightsdesk_destructions_pending_rewrite",
+            "Destruction batches whose freed bytes may still be in PostgreSQL's table files "
+            "(until `rightsdesk scrub` rewrites the tables; always 0 on SQLite).",
+            value=unrewritten[1],
+        )
+        yield GaugeMetricFamily(
+            "rightsdesk_tables_pending_rewrite",
+            "Tables waiting for `rightsdesk scrub` (VACUUM FULL) after a destruction.",
+            value=unrewritten[0],
+        )
 
 
 def render(ctx: AppContext) -> bytes:

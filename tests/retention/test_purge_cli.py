@@ -89,6 +89,29 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     assert json.loads(again.stdout.strip().splitlines()[-1])["requests_purged"] == 0
 
 
+def test_scrub_status_then_rewrite(closed, client, settings, tmp_path, database_url):
+    """`rightsdesk scrub --status` lists the tables a purge left for the rewrite (PostgreSQL;
+    none on SQLite), `rightsdesk scrub` rewrites them and leaves none. (The purge runs in
+    this process: the command is tested above.)"""
+    from app.retention.purge import TOUCHED, purge
+
+    sqlite = database_url.startswith("sqlite")
+    ctx = client.app.state.ctx
+    assert purge(ctx.db, ctx).requests == 3
+
+    status = run_cli(tmp_path, settings, "scrub", "--status")
+    assert status.returncode == 0, status.stderr
+    waiting = json.loads(status.stdout)["pending"]
+    assert [p["table"] for p in waiting] == ([] if sqlite else sorted(TOUCHED))
+    assert all(p["destructions"] == 1 for p in waiting)
+
+    scrubbed = run_cli(tmp_path, settings, "scrub", "--lock-timeout", "2")
+    assert scrubbed.returncode == 0, scrubbed.stderr
+    summary = json.loads(scrubbed.stdout)
+    assert summary["rewritten"] == ([] if sqlite else sorted(TOUCHED))
+    assert summary["skipped"] == [] and summary["pending"] == []
+
+
 def test_the_worker_purges(closed, settings, tmp_path, database_url):
     old, recent = closed
     done = run_cli(tmp_path, settings, "worker", "--once")

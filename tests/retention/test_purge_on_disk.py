@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.retention import purge as service
+from app.retention import scrub
 from tests.support import act, file_request
 
 RETENTION = 1095
@@ -61,6 +62,58 @@ def _postgres_tuples(database_url: str) -> bytes:
             return b"\0".join(bytes(p) for p in pages)
     finally:
         engine.dispose()
+
+
+def _postgres_raw_pages(database_url: str) -> bytes:
+    """Every byte of every page of every table, TOAST table and index of the schema, as the
+    relation files hold them (`get_raw_page`), free space included: what a reader of the disk
+    would find, not just the tuples."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+            relations = conn.execute(
+                text(
+                    "SELECT c.oid::regclass::text, pg_relation_size(c.oid) / 8192 FROM pg_class c "
+                    "LEFT JOIN pg_class owner ON owner.reltoastrelid = c.oid "
+                    "LEFT JOIN pg_index ix ON ix.indexrelid = c.oid "
+                    "LEFT JOIN pg_class toast ON toast.oid = ix.indrelid "
+                    "LEFT JOIN pg_class toast_owner ON toast_owner.reltoastrelid = toast.oid "
+                    "WHERE c.relkind IN ('r', 't', 'i') AND c.relpersistence = 'p' AND ("
+                    "c.relnamespace = 'public'::regnamespace "
+                    "OR owner.relnamespace = 'public'::regnamespace "
+                    "OR toast_owner.relnamespace = 'public'::regnamespace)"
+                )
+            ).all()
+            names = {name.split(".")[-1] for name, _ in relations}
+            # The test must read the TOAST tables and indexes, or it proves nothing about them.
+            assert any(n.startswith("pg_toast_") for n in names), names
+            assert any(n.startswith("pk_") for n in names), names
+            pages = [
+                bytes(
+                    conn.execute(
+                        text(
+                            "SELECT coalesce(string_agg(get_raw_page(:rel, b::int), ''::bytea "
+                            "ORDER BY b), ''::bytea) FROM generate_series(0, :n - 1) b"
+                        ),
+                        {"rel": name, "n": blocks},
+                    ).scalar_one()
+                )
+                for name, blocks in relations
+            ]
+            return b"".join(pages)
+    finally:
+        engine.dispose()
+
+
+def _on_disk_raw(database_url: str, values: list) -> list:
+    """Those of `values` whose bytes are anywhere in the database's files (SQLite: main and
+    WAL; PostgreSQL: every page of every relation, free space included)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        stored = _sqlite_bytes(database_url)
+    else:
+        stored = _postgres_raw_pages(database_url)
+    return [v for v in values if (v if isinstance(v, bytes) else v.encode()) in stored]
 
 
 def _on_disk(database_url: str, values: list) -> list:
@@ -133,3 +186,90 @@ def test_a_destroyed_documents_bytes_are_gone_from_the_files(
     ctx = client.app.state.ctx
     assert destroy_expired(ctx.db, ctx) == 1
     assert _on_disk(database_url, sealed) == []
+    # PostgreSQL: the document table waits for the rewrite; after it no page holds them.
+    waiting = [p["table"] for p in scrub.pending(ctx.db)]
+    assert waiting == ([] if ctx.db.is_sqlite else ["document"])
+    assert scrub.rewrite(ctx.db).rewritten == waiting
+    assert _on_disk_raw(database_url, sealed) == []
+
+
+def _slices(value: bytes, size: int = 64) -> list[bytes]:
+    """Pieces of a large sealed value: TOAST stores it in ~2 kB chunks, so the whole value is
+    never contiguous on disk, but each piece of it is."""
+    return [value[i : i + size] for i in range(0, len(value) - size, 1500)]
+
+
+def test_purged_and_destroyed_values_are_gone_from_every_page_after_the_rewrite(
+    client, staff, outbox_dir, database_url, clock
+):
+    """Issue 21.1's test as asked: file, purge, then search the raw pages of every relation
+    (tables, TOAST tables, indexes; free space included) for each ciphertext stored. A
+    document large enough to be TOASTed is among them."""
+    import os
+
+    from tests.support import verified
+
+    cpo = staff["cpo"]["headers"]
+    created, token = verified(client, outbox_dir)
+    rid = created["id"]
+    pdf = b"%PDF-1.7\n" + os.urandom(12_000) + b"\n%%EOF\n"  # sealed: ~16 kB, TOASTed
+    uploaded = client.post(
+        f"/v1/requests/{rid}/documents",
+        headers=token,
+        data={"kind": "identity_proof"},
+        files={"file": ("id.pdf", pdf, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    other = file_request(client)["id"]
+    act(client, cpo, other, "verify", {"outcome": "rejected", "method": "email_code"})
+    withdrawn = client.post(f"/v1/requests/{rid}/withdraw", headers=token, json={})
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    sealed = _sealed(database_url, rid) + _sealed(database_url, other)
+    [(content, key, name)] = _query(
+        database_url,
+        "SELECT content_enc, key_enc, filename_enc FROM document WHERE request_id = :rid",
+        rid=rid,
+    )
+    content = bytes(content)
+    assert len(content) > 12_000
+    sealed += [key, name, *_slices(content)]
+    assert _on_disk_raw(database_url, sealed) == sealed  # the search sees them all
+    if make_url(database_url).get_backend_name() == "postgresql":
+        [(toasted,)] = _query(
+            database_url,
+            "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'document'",
+        )
+        assert toasted > 0  # the document's bytes are in its TOAST table
+
+    clock.advance(days=RETENTION + 1)
+    ctx = client.app.state.ctx
+    report = service.purge(ctx.db, ctx)
+    assert report.requests == 2 and report.unscrubbed == 0
+
+    if ctx.db.is_sqlite:
+        # The checkpoint (TRUNCATE, secure_delete on) has destroyed them: nothing waits.
+        assert _on_disk_raw(database_url, sealed) == []
+        assert scrub.pending(ctx.db) == []
+        assert _metric(client, "rightsdesk_destructions_pending_rewrite") == 0
+    else:
+        # VACUUM freed the tuples, not their bytes (free space is never zeroed): the touched
+        # tables wait for the rewrite, and /metrics says so.
+        assert _on_disk_raw(database_url, sealed) != []
+        assert [p["table"] for p in scrub.pending(ctx.db)] == sorted(service.TOUCHED)
+        assert _metric(client, "rightsdesk_tables_pending_rewrite") == len(service.TOUCHED)
+        assert _metric(client, "rightsdesk_destructions_pending_rewrite") == len(service.TOUCHED)
+
+    done = scrub.rewrite(ctx.db)
+    assert done.skipped == []
+    assert sorted(done.rewritten) == ([] if ctx.db.is_sqlite else sorted(service.TOUCHED))
+    assert scrub.pending(ctx.db) == []
+    assert _metric(client, "rightsdesk_destructions_pending_rewrite") == 0
+    assert _metric(client, "rightsdesk_tables_pending_rewrite") == 0
+    assert _on_disk_raw(database_url, sealed) == []
+
+
+def _metric(client, name: str) -> float:
+    text_ = client.get("/metrics").text
+    [value] = [line.split()[1] for line in text_.splitlines() if line.split(" ")[0] == name]
+    return float(value)
