@@ -18,6 +18,7 @@ from app.models.reference_counter import ReferenceCounter
 from app.models.reminder import Reminder
 from app.models.request import Request
 from app.models.staff_note import StaffNote
+from app.models.staff_session import StaffSession
 from app.models.staff_user import StaffUser
 from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
@@ -45,6 +46,7 @@ __all__ = [
     "Reminder",
     "Request",
     "StaffNote",
+    "StaffSession",
     "StaffUser",
     "Task",
     "TimelineEvent",

@@ -98,12 +98,14 @@ def test_list_is_one_json_object_per_line_without_hashes(client, settings, staff
     assert "argon2" not in out and "password" not in out
 
 
-def test_set_role_takes_effect_on_the_existing_token(client, settings, staff):
+def test_set_role_ends_the_sessions_and_the_new_role_applies(client, settings, staff):
     handler = staff["handler"]
     assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 403
     row = json.loads(_ok(_cli(settings, "users", "set-role", "Handler@Example.com", "cpo")))
     assert row["role"] == "cpo" and row["email"] == handler["email"]
-    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 200
+    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 401
+    headers = login(client, handler["email"])
+    assert client.get("/v1/staff/users", headers=headers).status_code == 200
     [entry] = _audit(client, staff, "role_changed")
     assert entry["actor"] == "cli"
     assert entry["detail"] == {"user": handler["id"], "from": "handler", "to": "cpo"}
