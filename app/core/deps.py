@@ -159,8 +159,9 @@ _REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
 
 
 def resolve_request_id(session: Session, key: str) -> str:
-    """The one resolver of a public `{id}`: the request's id, or its reference
-    (`RD-2026-000042`). 404 when neither names a request, so both behave alike."""
+    """The one resolver of a request `{id}`, public and staff routes alike: the request's id,
+    or its reference (`RD-2026-000042`). 404 when neither names a request, so both behave
+    alike."""
     if _REFERENCE.match(key):
         found = session.exec(
             select(RequestRow.id).where(RequestRow.reference == key.upper())
@@ -170,6 +171,15 @@ def resolve_request_id(session: Session, key: str) -> str:
     if found is None:
         raise NotFound("No such request.")
     return found
+
+
+def request_filter(session: Session, key: str | None) -> str | None:
+    """A `?request_id=` filter (staff tasks, the access record): a reference resolved to its
+    request's id by `resolve_request_id` (404 when none), anything else kept as given, so an
+    id whose request is gone still finds its entries."""
+    if key is None or not _REFERENCE.match(key):
+        return key
+    return resolve_request_id(session, key)
 
 
 def owned_request_id(session: Session, principal: SubjectPrincipal, key: str) -> str:
