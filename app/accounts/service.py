@@ -293,7 +293,8 @@ def change(
     The company always keeps an active CPO (PIPA Art. 31: a designated privacy officer), so
     demoting or deactivating the last one is a 409; so is a CPO deactivating their own account
     (another CPO must). Deactivation and role changes take effect on the account's existing
-    tokens at once: every staff call re-reads the account (core/deps.py).
+    tokens at once: they end the account's sessions (accounts/sessions.py), and every staff
+    call reads its token's session (core/deps.py); the holder logs in again under the new role.
     """
     cpos = _lock_active_cpos(session) if role is not None or active is not None else set()
     user = _locked_user(session, key)
@@ -344,6 +345,38 @@ def change(
     ending = "deactivated" if deactivated else "role_changed" if role_changed else None
     if ending is not None:
         sessions.end_all(session, ctx, user.id, ending, actor=actor.label, ip=actor.ip)
+    return user
+
+
+def reset_password(
+    session: Session, ctx: AppContext, key: str, password: str, *, actor: Actor
+) -> StaffUser:
+    """A new password for an account (by id or e-mail), set by the CPO's shell: the old one
+    stops working, a lock-out is cleared, and every session of the account ends at once
+    (whoever knew the old password is logged out). 422 for a short password; one
+    `password_reset` access-record entry (never the password or its hash)."""
+    if len(password) < ctx.settings.password_min_length:
+        raise _invalid(
+            "password",
+            "too_short",
+            f"the password needs at least {ctx.settings.password_min_length} characters",
+        )
+    user = _locked_user(session, key)
+    user.password_hash = ctx.passwords.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    session.flush()
+    now = ctx.clock.now()
+    audit.append(
+        session,
+        at=now,
+        actor=actor.label,
+        action="password_reset",
+        ip=actor.ip,
+        detail={"user": user.id},
+    )
+    sessions.end_all(session, ctx, user.id, "password_reset", actor=actor.label, ip=actor.ip)
     return user
 
 
