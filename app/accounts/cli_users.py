@@ -70,7 +70,7 @@ def set_role(
     email: Email,
     role: Annotated[str, typer.Argument(help="cpo, handler or auditor.")],
 ) -> None:
-    """Change an account's role; its existing tokens carry the new role at once."""
+    """Change an account's role; its sessions end at once (log in again under the new role)."""
     from app.accounts.schemas import Role
 
     if role not in {r.value for r in Role}:
@@ -81,7 +81,7 @@ def set_role(
 
 @users_cli.command("deactivate")
 def deactivate(email: Email) -> None:
-    """Deactivate an account: log-in is refused and its tokens stop working at once."""
+    """Deactivate an account: log-in is refused and its sessions end at once."""
     _change(email, active=False)
 
 
@@ -89,6 +89,35 @@ def deactivate(email: Email) -> None:
 def activate(email: Email) -> None:
     """Reactivate a deactivated account."""
     _change(email, active=True)
+
+
+@users_cli.command("reset-password")
+def reset_password(
+    email: Email,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a new password: the old one stops working, a lock-out is cleared, and every
+    session of the account ends at once. In a terminal, without --password-stdin, asks for
+    it twice without echoing it."""
+    import sys
+
+    from app.accounts import service
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        typer.echo("rightsdesk: pass --password-stdin and the password on standard input", err=True)
+        raise typer.Exit(2)
+    row = run(
+        lambda session, ctx: shown(
+            service.reset_password(session, ctx, email, password, actor=CLI), ctx.clock.now()
+        )
+    )
+    typer.echo(json.dumps(row, ensure_ascii=False))
 
 
 @users_cli.command("unlock")

@@ -8,13 +8,13 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Response, status
 from fastapi import Request as HttpRequest
 
-from app.accounts import clients, service
+from app.accounts import clients, service, sessions
 from app.accounts.schemas import Role, StaffToken
 from app.core import rate_limit
-from app.core.deps import ContextDep, SessionDep, client_ip
+from app.core.deps import AnyStaff, ContextDep, SessionDep, client_ip
 from app.core.errors import Problem
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -93,11 +93,23 @@ def token(
     client_secret: Annotated[
         str | None, Form(max_length=200, description="Clients (or use HTTP Basic).")
     ] = None,
+    refresh_token: Annotated[
+        str | None,
+        Form(max_length=200, description="Staff, with `grant_type=refresh_token`."),
+    ] = None,
 ) -> StaffToken:
     """Get a short-lived bearer token.
 
     Staff: the OAuth2 password form, e-mail as `username`. Five wrong passwords in a row lock
     the account for 15 minutes; every log-in, failure and lock-out is in the access record.
+
+    The answer carries a `refresh_token` too. Before the access token expires (`expires_in`
+    seconds), send `grant_type=refresh_token` with it: the answer is a new access token and
+    a new refresh token, and the old refresh token is spent. Using a spent one again ends the
+    whole session (a sign that it was stolen), as do log-out (`POST /v1/auth/logout`), a
+    deactivation, a role change or a password reset. A session idle for
+    RIGHTSDESK_STAFF_IDLE_MINUTES (30) or older than RIGHTSDESK_STAFF_SESSION_HOURS (12)
+    cannot be refreshed: log in again.
 
     Integration clients: `grant_type=client_credentials` with `client_id` and `client_secret`
     in the form or as HTTP Basic (RFC 6749 §2.3.1), and optionally `scope` (a subset of the
@@ -137,11 +149,30 @@ def token(
         return StaffToken(
             access_token=done.token, expires_in=done.expires_in, scope=" ".join(done.scopes)
         )
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise Problem(
+                422,
+                "validation-error",
+                "Send the `refresh_token` from the last token answer.",
+                errors=[{"field": "refresh_token", "code": "missing", "message": "required"}],
+            )
+        if "\x00" in refresh_token:
+            rate_limit.guard(ctx, "login", ip=ip)
+            raise sessions.refuse_malformed(session, ctx, ip=ip)
+        done = sessions.refresh(session, ctx, refresh_token, ip=ip)
+        return StaffToken(
+            access_token=service.access_token(ctx, done.user, done.session_id),
+            expires_in=ctx.settings.staff_token_ttl_seconds,
+            refresh_token=done.refresh_token,
+            role=Role(done.user.role),
+        )
     if grant_type not in (None, "password"):
         raise Problem(
             400,
             "unsupported-grant-type",
-            "grant_type must be password (staff) or client_credentials (integrations).",
+            "grant_type must be password or refresh_token (staff), or client_credentials "
+            "(integrations).",
             error="unsupported_grant_type",
         )
     if not username or password is None:
@@ -162,5 +193,22 @@ def token(
     rate_limit.guard(ctx, "login", ip=ip, identifier=service.normalise(username))
     done = service.log_in(session, ctx, email=username, password=password, ip=ip)
     return StaffToken(
-        access_token=done.token, expires_in=done.expires_in, role=Role(done.user.role)
+        access_token=done.token,
+        expires_in=done.expires_in,
+        refresh_token=done.refresh_token,
+        role=Role(done.user.role),
     )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "No staff token, or its session has already ended"}},
+)
+def logout(principal: AnyStaff, session: SessionDep, ctx: ContextDep) -> Response:
+    """End the caller's staff session: its access token and refresh token stop working at
+    once (and the console's cookie, for a console session). Recorded in the access record."""
+    sessions.log_out(
+        session, ctx, principal.session_id, actor=principal.actor.label, ip=principal.ip
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -107,8 +107,9 @@ def change_user(
     and `unlock: true` (clears a lock-out after failed log-ins). Returns the account as it is
     now.
 
-    Takes effect at once: a deactivated account's existing tokens are refused (401) on their
-    next call and it cannot log in; a new role applies to the next call of its existing tokens.
+    Takes effect at once: a deactivation or a new role ends the account's sessions, so its
+    existing tokens are refused (401) on their next call; a deactivated account cannot log
+    in, and a new log-in carries the new role.
     Each change is one access-record entry (`role_changed` with `from` and `to`,
     `deactivated`, `activated`, `unlocked`); asking for what is already so changes and records
     nothing. The company always keeps an active CPO: demoting or deactivating the last one is

@@ -26,6 +26,11 @@ class StaffToken(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    refresh_token: str | None = Field(
+        None,
+        description="Staff: spend it once at POST /v1/auth/token with "
+        "`grant_type=refresh_token` for a new pair; a second use ends the session.",
+    )
     role: Role | None = Field(None, description="Staff: the account's role.")
     scope: str | None = Field(
         None, description="Integration clients: the granted scopes, space-separated."

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from app.accounts import sessions
 from app.accounts.schemas import Role
 from app.accounts.schemas_users import StaffUserPublic
 from app.audit import service as audit
@@ -88,6 +89,7 @@ class LoggedIn:
     token: str
     expires_in: int
     user: StaffUser
+    refresh_token: str
 
 
 def refuse_malformed(session: Session, ctx: AppContext, *, field: str, ip: str | None):
@@ -177,18 +179,34 @@ def log_in(
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
+    opened = sessions.open_session(session, ctx, user)
     audit.append(
-        session, at=now, actor=f"staff:{user.id}", action="login", ip=ip, detail={"role": user.role}
+        session,
+        at=now,
+        actor=f"staff:{user.id}",
+        action="login",
+        ip=ip,
+        detail={"role": user.role, "session": opened.session_id},
     )
-    token = issue_token(
+    return LoggedIn(
+        access_token(ctx, user, opened.session_id),
+        s.staff_token_ttl_seconds,
+        user,
+        opened.refresh_token,
+    )
+
+
+def access_token(ctx: AppContext, user: StaffUser, session_id: str) -> str:
+    """A short-lived staff token naming its session (`sid`): it stops working when the
+    session ends, whatever its own expiry says (core/deps.py)."""
+    return issue_token(
         ctx.secret_key,
         audience=AUD_STAFF,
         subject=user.id,
-        now=now,
-        ttl=s.staff_token_ttl_seconds,
-        claims={"role": user.role},
+        now=ctx.clock.now(),
+        ttl=ctx.settings.staff_token_ttl_seconds,
+        claims={"role": user.role, "sid": session_id},
     )
-    return LoggedIn(token, s.staff_token_ttl_seconds, user)
 
 
 def find(session: Session, key: str) -> StaffUser | None:
@@ -275,7 +293,8 @@ def change(
     The company always keeps an active CPO (PIPA Art. 31: a designated privacy officer), so
     demoting or deactivating the last one is a 409; so is a CPO deactivating their own account
     (another CPO must). Deactivation and role changes take effect on the account's existing
-    tokens at once: every staff call re-reads the account (core/deps.py).
+    tokens at once: they end the account's sessions (accounts/sessions.py), and every staff
+    call reads its token's session (core/deps.py); the holder logs in again under the new role.
     """
     cpos = _lock_active_cpos(session) if role is not None or active is not None else set()
     user = _locked_user(session, key)
@@ -294,9 +313,11 @@ def change(
         )
     now = ctx.clock.now()
     entries: list[tuple[str, dict]] = []
-    if new_role != user.role:
+    role_changed = new_role != user.role
+    if role_changed:
         entries.append(("role_changed", {"user": user.id, "from": user.role, "to": new_role}))
         user.role = new_role
+    deactivated = user.active and not new_active
     if new_active != user.active:
         entries.append(("activated" if new_active else "deactivated", {"user": user.id}))
         user.active = new_active
@@ -319,6 +340,43 @@ def change(
     session.flush()
     for action, detail in entries:
         audit.append(session, at=now, actor=actor.label, action=action, ip=actor.ip, detail=detail)
+    # A changed grant ends the account's sessions at once: its holder logs in again under
+    # the new role (or not at all). Unlocking leaves them be.
+    ending = "deactivated" if deactivated else "role_changed" if role_changed else None
+    if ending is not None:
+        sessions.end_all(session, ctx, user.id, ending, actor=actor.label, ip=actor.ip)
+    return user
+
+
+def reset_password(
+    session: Session, ctx: AppContext, key: str, password: str, *, actor: Actor
+) -> StaffUser:
+    """A new password for an account (by id or e-mail), set by the CPO's shell: the old one
+    stops working, a lock-out is cleared, and every session of the account ends at once
+    (whoever knew the old password is logged out). 422 for a short password; one
+    `password_reset` access-record entry (never the password or its hash)."""
+    if len(password) < ctx.settings.password_min_length:
+        raise _invalid(
+            "password",
+            "too_short",
+            f"the password needs at least {ctx.settings.password_min_length} characters",
+        )
+    user = _locked_user(session, key)
+    user.password_hash = ctx.passwords.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    session.flush()
+    now = ctx.clock.now()
+    audit.append(
+        session,
+        at=now,
+        actor=actor.label,
+        action="password_reset",
+        ip=actor.ip,
+        detail={"user": user.id},
+    )
+    sessions.end_all(session, ctx, user.id, "password_reset", actor=actor.label, ip=actor.ip)
     return user
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from app.audit import review, service
-from app.core.deps import ContextDep, Overseer, SessionDep, WriteSessionDep
+from app.core.deps import ContextDep, Overseer, SessionDep, WriteSessionDep, request_filter
 from app.core.errors import Problem, ValidationProblem, worded
 from app.core.validation import StrictBody, Text
 
@@ -76,7 +76,11 @@ def list_entries(
     principal: Overseer,
     session: WriteSessionDep,
     ctx: ContextDep,
-    request_id: Annotated[str | None, Query(max_length=40), _NO_CONTROL] = None,
+    request_id: Annotated[
+        str | None,
+        Query(max_length=40, description="The request's id or its reference (`RD-2026-000001`)."),
+        _NO_CONTROL,
+    ] = None,
     actor: Annotated[
         str | None,
         Query(max_length=80, description="e.g. `staff:usr_…`, `subject:req_…`"),
@@ -101,7 +105,7 @@ def list_entries(
         raise _out_of_range("cursor", "cursor is past the last possible sequence number.")
     rows, more = service.entries(
         session,
-        request_id=request_id,
+        request_id=request_filter(session, request_id),
         actor=actor,
         action=action,
         since=since,

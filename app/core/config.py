@@ -134,6 +134,10 @@ class Settings(BaseSettings):
 
     # Staff log-in (PIPC safety measures: lock after repeated failures, log out when idle).
     staff_token_ttl_seconds: int = Field(900, ge=60)
+    # A staff session slides while it is used (each refresh), ends after this many idle
+    # minutes, and after this many hours whatever happens (PIPC: log out when idle).
+    staff_idle_minutes: int = Field(30, ge=1)
+    staff_session_hours: int = Field(12, ge=1)
     login_max_failures: int = Field(5, ge=1)
     login_lock_seconds: int = Field(900, ge=1)
     password_min_length: int = Field(12, ge=8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Annotated, TypeVar
 
@@ -24,7 +25,7 @@ from app.core.db import commit
 from app.core.errors import NotFound, Problem, Unauthorized
 from app.core.security import AUD_STAFF, AUD_SUBJECT, TokenError, read_token, token_audience
 from app.models import Request as RequestRow
-from app.models import StaffUser
+from app.models import StaffSession, StaffUser
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -158,8 +159,9 @@ _REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
 
 
 def resolve_request_id(session: Session, key: str) -> str:
-    """The one resolver of a public `{id}`: the request's id, or its reference
-    (`RD-2026-000042`). 404 when neither names a request, so both behave alike."""
+    """The one resolver of a request `{id}`, public and staff routes alike: the request's id,
+    or its reference (`RD-2026-000042`). 404 when neither names a request, so both behave
+    alike."""
     if _REFERENCE.match(key):
         found = session.exec(
             select(RequestRow.id).where(RequestRow.reference == key.upper())
@@ -169,6 +171,15 @@ def resolve_request_id(session: Session, key: str) -> str:
     if found is None:
         raise NotFound("No such request.")
     return found
+
+
+def request_filter(session: Session, key: str | None) -> str | None:
+    """A `?request_id=` filter (staff tasks, the access record): a reference resolved to its
+    request's id by `resolve_request_id` (404 when none), anything else kept as given, so an
+    id whose request is gone still finds its entries."""
+    if key is None or not _REFERENCE.match(key):
+        return key
+    return resolve_request_id(session, key)
 
 
 def owned_request_id(session: Session, principal: SubjectPrincipal, key: str) -> str:
@@ -231,6 +242,7 @@ class StaffPrincipal:
     email: str
     role: str
     ip: str | None
+    session_id: str | None = None  # the staff session the token belongs to (`sid`)
 
     @property
     def actor(self) -> Actor:
@@ -269,16 +281,48 @@ async def read_in_thread(ctx: AppContext, fn: Callable[..., T], *args) -> T:
 
 
 _account = StaffUser.__table__
-# The account as it is now: one primary-key read of four columns, no ORM session or object.
-_ACCOUNT = sa_select(_account.c.id, _account.c.email, _account.c.role, _account.c.active).where(
-    _account.c.id == bindparam("id")
+_session = StaffSession.__table__
+# The account and the token's session as they are now: one read by two primary keys (a join,
+# no ORM session or object). No session row (an unknown `sid`) reads as NULLs.
+_ACCOUNT = (
+    sa_select(
+        _account.c.id,
+        _account.c.email,
+        _account.c.role,
+        _account.c.active,
+        _session.c.id,
+        _session.c.last_used_at,
+        _session.c.ends_at,
+        _session.c.ended_at,
+    )
+    .select_from(
+        _account.outerjoin(
+            _session,
+            (_session.c.id == bindparam("sid")) & (_session.c.user_id == _account.c.id),
+        )
+    )
+    .where(_account.c.id == bindparam("id"))
 )
 
 
-def _read_account(ctx: AppContext, user_id: str) -> tuple[str, str, str, bool] | None:
+def _read_account(ctx: AppContext, user_id: str, session_id: str) -> tuple | None:
     with ctx.db.engine.connect() as conn:  # read-only; ends in a rollback
-        row = conn.execute(_ACCOUNT, {"id": user_id}).first()
+        row = conn.execute(_ACCOUNT, {"id": user_id, "sid": session_id}).first()
     return None if row is None else tuple(row)
+
+
+def _session_over(ctx: AppContext, row: tuple, now) -> str | None:
+    """Why the token's session no longer admits it (None while it is live)."""
+    sid, last_used_at, ends_at, ended_at = row[4:]
+    if sid is None:
+        return "unknown"
+    if ended_at is not None:
+        return "ended"
+    if now >= ends_at:
+        return "expired"
+    if now >= last_used_at + timedelta(minutes=ctx.settings.staff_idle_minutes):
+        return "idle"
+    return None
 
 
 def _staff_claims(request: Request, token: str | None) -> dict:
@@ -323,11 +367,23 @@ async def _staff_principal(request: Request, token: str | None) -> StaffPrincipa
     # The role comes from the account as it is now, so a revoked or changed grant takes effect
     # at once, on the very next call of a token already given out (PIPC standard: change or
     # revoke access rights promptly). The account is never cached: every call reads its row.
-    account = await read_in_thread(ctx, _read_account, ctx, claims["sub"])
+    # The session too: a log-out, a reuse of a spent refresh token or a change to the
+    # account ends it, and its tokens with it, before they expire.
+    sid = claims.get("sid")
+    if not isinstance(sid, str):
+        raise Unauthorized("The token names no session: log in again.", invalid_token=True)
+    account = await read_in_thread(ctx, _read_account, ctx, claims["sub"], sid)
     if account is None or not account[3]:
         raise Unauthorized("The account no longer exists or is inactive.")
-    user_id, email, role, _active = account
-    return StaffPrincipal(user_id, email, role, client_ip(request))
+    over = _session_over(ctx, account, ctx.clock.now())
+    if over is not None:
+        raise Unauthorized(
+            f"The session has {'ended' if over != 'idle' else 'been idle too long'} "
+            f"({over}): log in again.",
+            invalid_token=True,
+        )
+    user_id, email, role = account[:3]
+    return StaffPrincipal(user_id, email, role, client_ip(request), sid)
 
 
 def Staff(*roles: str):

@@ -116,7 +116,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "invalid-client": ("Invalid client", "Unknown client, wrong secret, or a revoked client."),
     "unsupported-grant-type": (
         "Unsupported grant type",
-        "Use grant_type=password (staff) or grant_type=client_credentials (integrations).",
+        "Use grant_type=password (staff), refresh_token (staff) or client_credentials "
+        "(integrations).",
+    ),
+    "invalid-grant": (
+        "Invalid grant",
+        "The refresh token is unknown, spent, or its session has ended: log in again.",
     ),
     "invalid-scope": ("Invalid scope", "A requested scope is not granted to this client."),
     "insufficient-scope": (

@@ -19,6 +19,7 @@ from app.models.reminder import Reminder
 from app.models.request import Request
 from app.models.scrub_pending import ScrubPending
 from app.models.staff_note import StaffNote
+from app.models.staff_session import StaffSession
 from app.models.staff_user import StaffUser
 from app.models.task import Task
 from app.models.timeline_event import TimelineEvent
@@ -47,6 +48,7 @@ __all__ = [
     "Request",
     "ScrubPending",
     "StaffNote",
+    "StaffSession",
     "StaffUser",
     "Task",
     "TimelineEvent",

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlmodel import Session
 
-from app.core.deps import IfMatch, SessionDep
+from app.core.deps import IfMatch, SessionDep, resolve_request_id
 from app.models import Request
 from app.requests.locks import lock_checked
 
@@ -30,7 +30,8 @@ class RequestToChange:
 
 
 def _to_change(request_id: str, version: IfMatch, session: SessionDep) -> RequestToChange:
-    return RequestToChange(session, request_id, version)
+    # `{request_id}` is the id or the reference, as on the public routes.
+    return RequestToChange(session, resolve_request_id(session, request_id), version)
 
 
 ToChange = Annotated[RequestToChange, Depends(_to_change)]

@@ -17,6 +17,7 @@ from app.core.deps import (
     SessionDep,
     WriteSessionDep,
     read_in_thread,
+    resolve_request_id,
 )
 from app.core.errors import ValidationProblem
 from app.core.responses import NO_TOKEN
@@ -162,7 +163,7 @@ def read_request(
 ) -> RequestStaffView:
     """Everything about one request, personal data decrypted. Each read is written to the
     access record (who, when, from where, whose data, what)."""
-    request = service.get(session, request_id)
+    request = service.get(session, resolve_request_id(session, request_id))
     principal.may_see(request.assignee_id)
     now = ctx.clock.now()
     view = staff_view(session, ctx, request, now, principal)

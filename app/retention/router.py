@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.core.deps import AnyStaff, ContextDep, Operator, SessionDep
+from app.core.deps import AnyStaff, ContextDep, Operator, SessionDep, resolve_request_id
 from app.core.responses import IF_MATCH_MISSING, INVALID_BODY, ON_A_REQUEST, STALE
 from app.profile.loader import Profile
 from app.requests.deps import ToChange
@@ -41,7 +41,7 @@ def get_plan(
     the records a law names for its period, `hold` while an investigation or debt lasts,
     `correct` (the categories holding the corrected items) or `collect` (access). `decision`
     is a body for `POST …/decision` that follows the plan. Shows no personal data."""
-    request = get_request(session, request_id)
+    request = get_request(session, resolve_request_id(session, request_id))
     principal.may_see(request.assignee_id)
     plan = build_plan(session, ctx, request)
     return PlanPublic(

@@ -15,6 +15,7 @@ from app.core.deps import (
     SubjectToken,
     WriteSessionDep,
     owned_request_id,
+    resolve_request_id,
 )
 from app.requests import service as requests
 from app.verification import documents
@@ -102,10 +103,10 @@ def download_document(
     ],
 ) -> Response:
     """Download a document; the download and its reason are written to the access record."""
-    request = requests.get(session, request_id)
+    request = requests.get(session, resolve_request_id(session, request_id))
     principal.may_see(request.assignee_id)
     got = documents.download(
-        session, ctx, request_id, document_id, reason=reason.strip(), actor=principal.actor
+        session, ctx, request.id, document_id, reason=reason.strip(), actor=principal.actor
     )
     return Response(
         content=got.data,

@@ -14,6 +14,7 @@ from app.core.deps import (
     Operator,
     SessionDep,
     StaffPrincipal,
+    request_filter,
 )
 from app.core.errors import ValidationProblem
 from app.core.responses import IF_MATCH_MISSING, ON_A_REQUEST, STALE
@@ -157,7 +158,10 @@ def list_tasks(
     kind: Annotated[
         str | None, Query(pattern="^(verify|decide|fulfil|collect|review_objection)$")
     ] = None,
-    request_id: Annotated[str | None, Query(max_length=40)] = None,
+    request_id: Annotated[
+        str | None,
+        Query(max_length=40, description="The request's id or its reference (`RD-2026-000001`)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TaskList:
@@ -170,7 +174,7 @@ def list_tasks(
         status=status or ["open"],
         assignee=principal.id if mine else None,
         kind=kind,
-        request_id=request_id,
+        request_id=request_filter(session, request_id),
     )
     now = ctx.clock.now()
     return TaskList(

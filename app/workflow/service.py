@@ -720,7 +720,8 @@ def object_to(
             detail={**detail, "due_at": request.due_at.isoformat()},
         )
         tasks.follow_deadline(session, request)
-    tasks.create(session, request, tasks.REVIEW_OBJECTION, now=now)
+    # The objection is reviewed by whoever handles the request (the queue shows it as theirs).
+    tasks.create(session, request, tasks.REVIEW_OBJECTION, now=now, assignee_id=request.assignee_id)
     notify(
         session,
         ctx,

@@ -231,14 +231,18 @@ class TestChange:
             response.json()["role"] == "auditor" and response.json()["id"] == staff["handler"]["id"]
         )
 
-    def test_role_change_takes_effect_on_the_existing_token(self, client, staff):
+    def test_role_change_ends_the_sessions_and_the_new_role_applies(self, client, staff):
         handler = staff["handler"]
         assert client.get(USERS, headers=handler["headers"]).status_code == 403
         assert _patch(client, staff, handler["id"], {"role": "cpo"}).status_code == 200
-        # The same token, issued while a handler, now opens the CPO's routes…
+        # The token issued while a handler stops working at once (its session ended)…
+        assert client.get(USERS, headers=handler["headers"]).status_code == 401
+        # …and a new log-in carries the new role.
+        handler["headers"] = login(client, handler["email"])
         assert client.get(USERS, headers=handler["headers"]).status_code == 200
         assert _patch(client, staff, handler["id"], {"role": "auditor"}).status_code == 200
-        # …and, as an auditor, no longer may act on requests.
+        handler["headers"] = login(client, handler["email"])
+        # As an auditor, no longer may act on requests.
         assert client.get(USERS, headers=handler["headers"]).status_code == 403
         assert client.get("/v1/staff/audit", headers=handler["headers"]).status_code == 200
         entries = _entries(client, staff, "role_changed")
@@ -359,7 +363,8 @@ class TestTheLastCpo:
         second_headers = login(client, "cpo2@example.com")
         # With two, one may step down; then the other is the last.
         assert _patch(client, staff, staff["cpo"]["id"], {"role": "handler"}).status_code == 200
-        assert client.get(USERS, headers=staff["cpo"]["headers"]).status_code == 403
+        assert client.get(USERS, headers=staff["cpo"]["headers"]).status_code == 401  # ended
+        assert client.get(USERS, headers=login(client, "cpo@example.com")).status_code == 403
         staff["cpo2"] = {"headers": second_headers}
         error = _problem(_patch(client, staff, second, {"role": "auditor"}, who="cpo2"), 409)
         assert error["reason"] == "last_active_cpo"

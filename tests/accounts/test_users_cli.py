@@ -98,12 +98,14 @@ def test_list_is_one_json_object_per_line_without_hashes(client, settings, staff
     assert "argon2" not in out and "password" not in out
 
 
-def test_set_role_takes_effect_on_the_existing_token(client, settings, staff):
+def test_set_role_ends_the_sessions_and_the_new_role_applies(client, settings, staff):
     handler = staff["handler"]
     assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 403
     row = json.loads(_ok(_cli(settings, "users", "set-role", "Handler@Example.com", "cpo")))
     assert row["role"] == "cpo" and row["email"] == handler["email"]
-    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 200
+    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 401
+    headers = login(client, handler["email"])
+    assert client.get("/v1/staff/users", headers=headers).status_code == 200
     [entry] = _audit(client, staff, "role_changed")
     assert entry["actor"] == "cli"
     assert entry["detail"] == {"user": handler["id"], "from": "handler", "to": "cpo"}
@@ -153,6 +155,51 @@ def test_errors_are_one_line_and_non_zero(client, settings, staff):
     assert "last active CPO" in _refused(_cli(settings, "users", "deactivate", staff["cpo"]["id"]))
     assert client.get("/v1/staff/users", headers=staff["cpo"]["headers"]).status_code == 200
     assert _audit(client, staff, "role_changed") == []
+
+
+def test_reset_password_ends_every_session(client, settings, staff):
+    handler = staff["handler"]
+    pair = client.post(
+        "/v1/auth/token", data={"username": handler["email"], "password": PASSWORD}
+    ).json()
+    new = "a brand new passphrase"
+    row = json.loads(
+        _ok(
+            _cli(
+                settings,
+                "users",
+                "reset-password",
+                handler["email"],
+                "--password-stdin",
+                stdin=new + "\n",
+            )
+        )
+    )
+    assert row["id"] == handler["id"] and "password" not in json.dumps(row)
+    for headers in (handler["headers"], {"Authorization": f"Bearer {pair['access_token']}"}):
+        assert client.get("/v1/staff/requests", headers=headers).status_code == 401
+    refreshed = client.post(
+        "/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+    )
+    assert refreshed.status_code == 400
+    assert _token(client, handler["email"]) == 401
+    assert _token(client, handler["email"], new) == 200
+    [entry] = _audit(client, staff, "password_reset")
+    assert entry["actor"] == "cli" and entry["detail"] == {"user": handler["id"]}
+    ended = _audit(client, staff, "session_ended")
+    assert {e["detail"]["reason"] for e in ended} == {"password_reset"} and len(ended) == 2
+
+
+def test_reset_password_refuses_a_short_one_and_changes_nothing(client, settings, staff):
+    handler = staff["handler"]
+    done = _cli(
+        settings, "users", "reset-password", handler["email"], "--password-stdin", stdin="short\n"
+    )
+    assert "12 characters" in _refused(done)
+    assert client.get("/v1/staff/requests", headers=handler["headers"]).status_code == 200
+    assert _token(client, handler["email"]) == 200
+    assert _audit(client, staff, "password_reset") == []
 
 
 def test_list_of_an_empty_database(client, settings):

@@ -1,11 +1,12 @@
 """The queue's staff check after it was made cheap (issue 11, part 7): the token's signature is
 verified once per token and remembered, the account is read again on every call. So a role
 change, a deactivation and the token's expiry still apply to the very next call of a token
-that was accepted a moment before."""
+that was accepted a moment before; since issue 20 a role change or a deactivation ends the
+token's session, so the token itself is refused and a new log-in carries the new role."""
 
 from __future__ import annotations
 
-from tests.support import act, verified
+from tests.support import act, login, verified
 
 QUEUE = "/v1/staff/requests"
 
@@ -38,15 +39,17 @@ def test_a_role_change_applies_to_the_next_call_of_the_same_token(client, outbox
     # As a handler: only what is theirs or nobody's (the token is now known to the service).
     assert _search(client, handler["headers"], email) == [nobodys["id"]]
     _patch_user(client, staff, handler["id"], {"role": "cpo"})
-    # The same token, the very next call: a CPO sees everything.
-    assert _search(client, handler["headers"], email) == sorted([theirs["id"], nobodys["id"]])
+    # The same token, the very next call: refused, its session ended with the old grant
+    # (issue 20); a new log-in carries the new role, and a CPO sees everything.
+    assert client.get(QUEUE, headers=handler["headers"]).status_code == 401
+    headers = login(client, handler["email"])
+    assert _search(client, headers, email) == sorted([theirs["id"], nobodys["id"]])
+    assert client.get("/v1/staff/users", headers=headers).status_code == 200
     _patch_user(client, staff, handler["id"], {"role": "handler"})
-    assert _search(client, handler["headers"], email) == [nobodys["id"]]
-    # A role's rights follow too: the CPO-only staff list opens and closes with the role.
-    _patch_user(client, staff, handler["id"], {"role": "cpo"})
-    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 200
-    _patch_user(client, staff, handler["id"], {"role": "handler"})
-    assert client.get("/v1/staff/users", headers=handler["headers"]).status_code == 403
+    assert client.get("/v1/staff/users", headers=headers).status_code == 401
+    headers = login(client, handler["email"])
+    assert _search(client, headers, email) == [nobodys["id"]]
+    assert client.get("/v1/staff/users", headers=headers).status_code == 403
 
 
 def test_a_deactivation_applies_to_the_next_call_of_the_same_token(client, staff):
@@ -58,8 +61,9 @@ def test_a_deactivation_applies_to_the_next_call_of_the_same_token(client, staff
     assert refused.status_code == 401, refused.text
     assert refused.json()["type"] == "/problems/unauthorized"
     _patch_user(client, staff, handler["id"], {"active": True})
-    # Reactivated: the token (still within its life) opens the queue again.
-    assert client.get(QUEUE, headers=handler["headers"]).status_code == 200
+    # Reactivated: the old token's session stays ended; a new log-in opens the queue.
+    assert client.get(QUEUE, headers=handler["headers"]).status_code == 401
+    assert client.get(QUEUE, headers=login(client, handler["email"])).status_code == 200
 
 
 def test_an_accepted_token_expires_on_time(client, clock, settings, staff):
