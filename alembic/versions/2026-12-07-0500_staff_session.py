@@ -1,7 +1,7 @@
 """staff session
 
 Revision ID: 7c2d9e41a6f0
-Revises: 4e8b67b7df59
+Revises: 18c451a3f87c
 Create Date: 2026-12-07 05:00:00.000000+00:00
 """
 
@@ -17,7 +17,7 @@ import app.models.base
 
 
 revision: str = '7c2d9e41a6f0'
-down_revision: str | None = '4e8b67b7df59'
+down_revision: str | None = '18c451a3f87c'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
