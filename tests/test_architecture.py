@@ -34,12 +34,9 @@ SESSION_QUERIES = {"exec", "execute", "scalar", "scalars", "query", "get"}
 # packages; none may be added, and each must go from here once it is gone from the code.
 # requests/service.py and requests/views.py are the top of a request's handling (they file
 # the tasks, send the code, show the tasks and decisions) but sit in the package below;
-# workflow carries a decision out through retention's plans and results' assembly.
 KNOWN_BACKWARD = {
     ("requests", "verification"),
     ("requests", "workflow"),
-    ("workflow", "results"),
-    ("workflow", "retention"),
 }
 
 

@@ -23,11 +23,11 @@ from app.integrations.idempotency import _aad as _idempotency_aad
 from app.integrations.webhooks import _aad as _webhook_aad
 from app.notifications.outbox import _aad as _outbox_aad
 from app.requests import pii
+from app.results.collected import data_aad as _task_data_aad
 from app.results.service import _aad as _result_aad
 from app.retention.holds import _aad as _hold_aad
 from app.verification.documents import _aad as _document_aad
 from app.workflow.notes import _aad as _staff_note_aad
-from app.workflow.tasks import data_aad as _task_data_aad
 
 
 @dataclass(frozen=True)
