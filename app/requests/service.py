@@ -1,4 +1,5 @@
-"""Filing, reading and withdrawing requests. Rules live here; no HTTP, no commit."""
+"""Receiving and reading requests (intake/flows.py files and withdraws them across packages).
+Rules live here; no HTTP, no commit."""
 
 from __future__ import annotations
 
