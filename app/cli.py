@@ -221,7 +221,7 @@ def worker(
     from app.jobs import Jobs
     from app.law import deadlines
     from app.notifications.senders import make_sender
-    from app.requests.deadline_sync import recompute_deadlines
+    from app.workflow.deadline_sync import recompute_deadlines
 
     settings = get_settings()
     _logging(settings)

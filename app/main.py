@@ -22,6 +22,8 @@ from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.etag import WriteETagMiddleware
 from app.core.nul_guard import NulGuardMiddleware
 from app.core.openapi import install_openapi
+from app.intake.router_public import router as requests_router
+from app.intake.router_staff import router as staff_requests_router
 from app.integrations.router import router as integrations_router
 from app.integrations.router_clients import router as clients_router
 from app.integrations.router_webhooks import router as webhooks_router
@@ -36,15 +38,13 @@ from app.ops.observe import ObserveMiddleware
 from app.ops.router import router as ops_router
 from app.portal import router as portal
 from app.profile.router import router as profile_router
-from app.requests.deadline_sync import recompute_deadlines
-from app.requests.router_public import router as requests_router
-from app.requests.router_staff import router as staff_requests_router
 from app.results.router import router as results_router
 from app.retention.router import router as retention_router
 from app.verification.router import router as verification_router
 from app.verification.router_documents import router as documents_router
 from app.verification.router_documents import staff_router as staff_documents_router
 from app.web.router import router as web_router
+from app.workflow.deadline_sync import recompute_deadlines
 from app.workflow.router import router as workflow_router
 from app.workflow.router_public import router as objections_router
 

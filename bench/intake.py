@@ -287,11 +287,11 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("notice context", ("request_context (app/requests/notices.py",)),
     (
         "request row and the rest of submit (AES-GCM, blind index, INSERT)",
-        ("submit (app/requests/service.py",),
+        ("receive (app/requests/service.py", "submit (app/intake/flows.py"),
     ),
     ("commit", ("commit (app/core/db.py", "Session.commit (")),
     ("session, BEGIN IMMEDIATE", ("get_session (app/core/deps.py", "_on_begin (app/core/db.py")),
-    ("endpoint rest (response model, Location)", ("file_request (app/requests/",)),
+    ("endpoint rest (response model, Location)", ("file_request (app/intake/",)),
     (
         "body read + JSON + pydantic validation",
         (

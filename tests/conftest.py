@@ -7,7 +7,7 @@ cannot be reached fails the run: it is never skipped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 import app.models
 from app.core.clock import FrozenClock
 from app.core.config import Settings
+from app.core.context import AppContext
 from app.core.migrations import upgrade
 from app.main import create_app
 from tests.support import SEOUL_HOURS, T0, login, make_settings, make_staff
@@ -150,6 +151,22 @@ def app(settings, clock, database_url):
     application = create_app(settings, clock)
     yield application
     _clean(database_url)
+
+
+@pytest.fixture
+def app_context(settings, clock) -> Iterator[Callable[..., AppContext]]:
+    """Builds an AppContext outside the app (to run a job or a service by hand): on the test's
+    settings and clock unless given others; each one's engine is disposed at teardown."""
+    built: list[AppContext] = []
+
+    def build(with_settings: Settings | None = None, with_clock=None) -> AppContext:
+        ctx = AppContext.build(with_settings or settings, with_clock or clock)
+        built.append(ctx)
+        return ctx
+
+    yield build
+    for ctx in built:
+        ctx.db.dispose()
 
 
 @pytest.fixture

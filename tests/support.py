@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -143,8 +144,13 @@ def make_staff(app, email: str, role: str, password: str = PASSWORD) -> str:
         return service.create_user(session, ctx, email=email, role=Role(role), password=password).id
 
 
+def token_response(client: TestClient, email: str, password: str = PASSWORD):
+    """The raw answer to a staff log-in (`POST /v1/auth/token`), whatever it is."""
+    return client.post("/v1/auth/token", data={"username": email, "password": password})
+
+
 def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
-    response = client.post("/v1/auth/token", data={"username": email, "password": password})
+    response = token_response(client, email, password)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -174,6 +180,27 @@ def act(
     )
     assert response.status_code == expect, response.text
     return response.json()
+
+
+class InProgress(NamedTuple):
+    """A request verified and assigned: what filing answered, and the subject's token headers."""
+
+    created: dict
+    subject: dict
+
+    @property
+    def id(self) -> str:
+        return self.created["id"]
+
+
+def in_progress(
+    client: TestClient, outbox: Path, staff: dict, *, assignee="handler@example.com", **overrides
+) -> InProgress:
+    """File a request (`request_body(**overrides)`), verify it by the subject's code and have the
+    CPO assign it (to the handler unless told): it is in progress."""
+    created, subject = verified(client, outbox, **overrides)
+    act(client, staff["cpo"]["headers"], created["id"], "assign", {"assignee": assignee})
+    return InProgress(created, subject)
 
 
 def fresh_subject_token(client: TestClient, outbox: Path, request_id: str) -> dict:

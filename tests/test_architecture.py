@@ -30,17 +30,6 @@ SQL_BUILDERS = {
     "col",
 }
 SESSION_QUERIES = {"exec", "execute", "scalar", "scalars", "query", "get"}
-# Imports that still point up, each closing the one cycle left among the request-handling
-# packages; none may be added, and each must go from here once it is gone from the code.
-# requests/service.py and requests/views.py are the top of a request's handling (they file
-# the tasks, send the code, show the tasks and decisions) but sit in the package below;
-# workflow carries a decision out through retention's plans and results' assembly.
-KNOWN_BACKWARD = {
-    ("requests", "verification"),
-    ("requests", "workflow"),
-    ("workflow", "results"),
-    ("workflow", "retention"),
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -76,8 +65,8 @@ def _package(module: str) -> str | None:
     return None
 
 
-def _graph(known: set[tuple[str, str]] | None = None) -> dict[str, dict[str, list[str]]]:
-    """package -> imported package -> where ("module:line"), without the `known` edges."""
+def _graph() -> dict[str, dict[str, list[str]]]:
+    """package -> imported package -> where ("module:line")."""
     graph: dict[str, dict[str, list[str]]] = {}
     for module, path in _modules().items():
         source = _package(module)
@@ -85,7 +74,7 @@ def _graph(known: set[tuple[str, str]] | None = None) -> dict[str, dict[str, lis
             continue
         for imported, _names, line in _imports(path):
             target = _package(imported)
-            if target is not None and target != source and (source, target) not in (known or ()):
+            if target is not None and target != source:
                 graph.setdefault(source, {}).setdefault(target, []).append(f"{module}:{line}")
     return graph
 
@@ -100,10 +89,9 @@ def lower_layer_violations() -> list[str]:
     ]
 
 
-def package_cycles(known: set[tuple[str, str]] | None = None) -> list[list[str]]:
-    """Each cycle among packages once (Tarjan's strongly connected components), the `known`
-    backward edges left out."""
-    graph = {source: set(targets) for source, targets in _graph(known).items()}
+def package_cycles() -> list[list[str]]:
+    """Each cycle among packages once (Tarjan's strongly connected components)."""
+    graph = {source: set(targets) for source, targets in _graph().items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -168,13 +156,7 @@ def test_lower_layers_import_no_feature():
 
 
 def test_no_package_cycles():
-    assert package_cycles(KNOWN_BACKWARD) == []
-
-
-def test_the_known_backward_imports_are_still_there():
-    """A backward import removed from the code is removed from KNOWN_BACKWARD too."""
-    graph = _graph()
-    assert [edge for edge in sorted(KNOWN_BACKWARD) if edge[1] not in graph.get(edge[0], {})] == []
+    assert package_cycles() == []
 
 
 def test_routers_build_no_sql():
@@ -193,6 +175,6 @@ def test_a_planted_backwards_import_is_caught(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(f"{__name__}.APP", copy)
     assert any("core imports requests" in v for v in lower_layer_violations())
-    assert any("core" in cycle and "requests" in cycle for cycle in package_cycles(KNOWN_BACKWARD))
+    assert any("core" in cycle and "requests" in cycle for cycle in package_cycles())
     assert any("router_planted" in v and "app.models" in v for v in router_violations())
     assert any("router_planted" in v and "select" in v for v in router_violations())

@@ -14,6 +14,7 @@ from app.audit import service as audit
 from app.core.context import AppContext
 from app.core.deps import resolve_request_id
 from app.core.errors import NotFound, Problem
+from app.intake import flows
 from app.integrations import idempotency
 from app.integrations.auth import ClientPrincipal
 from app.integrations.schemas import (
@@ -31,7 +32,6 @@ from app.law.deadlines import days_left, seoul_date
 from app.law.rights import Channel
 from app.models import Request, Task
 from app.requests import pii
-from app.requests import service as requests
 from app.requests.lifecycle import CLOSED, Status
 from app.requests.views import as_date, grounds_out
 from app.workflow import self_service, tasks
@@ -88,7 +88,7 @@ def file(
     try:
         with ctx.db.transaction() as session:
             now = ctx.clock.now()
-            filed = requests.submit(
+            filed = flows.submit(
                 session,
                 ctx,
                 body,

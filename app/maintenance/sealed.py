@@ -7,7 +7,7 @@ once: the value does not open and the rotation reports it (tests/maintenance rou
 every kind of value written through the API). Where the module that seals a column keeps its
 AAD in a function, it is imported from there; where the AAD is written inline at the call
 sites (task notes and reasons, decisions, extensions, objections — sealed in workflow/ and
-opened in requests/views.py) the one-line format is copied here, naming its source.
+opened in workflow/views.py) the one-line format is copied here, naming its source.
 
 A new `*_enc` column must be added here, or to `NOT_RING_SEALED` with the reason: a test
 compares this registry with every `*_enc` column of `SQLModel.metadata`.
@@ -23,11 +23,11 @@ from app.integrations.idempotency import _aad as _idempotency_aad
 from app.integrations.webhooks import _aad as _webhook_aad
 from app.notifications.outbox import _aad as _outbox_aad
 from app.requests import pii
+from app.results.collected import data_aad as _task_data_aad
 from app.results.service import _aad as _result_aad
 from app.retention.holds import _aad as _hold_aad
 from app.verification.documents import _aad as _document_aad
 from app.workflow.notes import _aad as _staff_note_aad
-from app.workflow.tasks import data_aad as _task_data_aad
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ SEALED: tuple[SealedColumn, ...] = (
     SealedColumn("task", "note_enc", lambda i: f"task.note:{i}"),
     SealedColumn("task", "data_enc", _task_data_aad),
     SealedColumn("task", "waived_reason_enc", lambda i: f"task.waived_reason:{i}"),
-    # workflow/service.py (sealed) and requests/views.py (opened): inline f-strings.
+    # workflow/service.py (sealed) and workflow/views.py (opened): inline f-strings.
     SealedColumn("decision", "explanation_enc", lambda i: f"decision.explanation:{i}"),
     SealedColumn("extension", "reason_enc", lambda i: f"extension.reason:{i}"),
     SealedColumn("objection", "reason_enc", lambda i: f"objection.reason:{i}"),

@@ -28,6 +28,7 @@ from app.core.deps import (
     resolve_request_id,
 )
 from app.core.errors import Problem
+from app.intake import flows
 from app.law.deadlines import STATUTORY_DAYS
 from app.law.rights import Channel
 from app.portal import views
@@ -36,7 +37,6 @@ from app.portal.forms import body_from_form, field_errors, problem_from_validati
 from app.portal.session import SESSION_COOKIE, signed_in
 from app.requests import service as requests
 from app.requests.schemas import CodeIn, RequestCreate, SignInIn
-from app.requests.views import public_view
 from app.results import render as result_render
 from app.results import service as results
 from app.results.router import MEDIA
@@ -47,6 +47,7 @@ from app.web.pages import CSRF_FIELD, CsrfRefused, Pages
 from app.web.theme import check_primary, read_logo, theme_css
 from app.workflow import service as workflow
 from app.workflow.schemas import ObjectionIn
+from app.workflow.views import public_view
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -240,7 +241,7 @@ async def file_submit(http: HttpRequest, ctx: ContextDep) -> Response:
 
     def file(session: Session):
         now = ctx.clock.now()
-        return requests.submit(
+        return flows.submit(
             session, ctx, data, channel=Channel.portal, received_at=now, actor=actor
         )
 
@@ -504,7 +505,7 @@ def withdraw(
     if refusal is not None:
         return refusal
     try:
-        requests.withdraw(session, ctx, request_id, reason=None, actor=principal.actor)
+        flows.withdraw(session, ctx, request_id, reason=None, actor=principal.actor)
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, problem)

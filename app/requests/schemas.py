@@ -10,8 +10,6 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_valida
 from app.core.errors import field_error, worded
 from app.core.validation import Line, Moment, StrictBody, Text
 from app.law.rights import AutomatedKind, RequestType
-from app.workflow.actions import StaffAction
-from app.workflow.schemas import DecisionPublic, ExtensionPublic, ObjectionPublic, TaskPublic
 
 Phone = Annotated[
     str,
@@ -506,57 +504,3 @@ class StaffNoteOut(BaseModel):
     author: str = Field(description="Who wrote it, e.g. `staff:usr_…`.")
     text: str | None = Field(description="Null once the request is purged (`purged_at`).")
     task_id: str | None = Field(None, description="The task, for a task's completion note.")
-
-
-class RequestStaffView(BaseModel):
-    id: str
-    reference: str
-    type: RequestType
-    status: str
-    channel: str
-    locale: str
-    version: int
-    subject: SubjectOut
-    requester: RequesterOut
-    power_of_attorney: dict | None = Field(None, description="Form 11 fields, as filed.")
-    documents: list[DocumentOut]
-    categories: list[str]
-    scope_detail: ScopeDetailOut | None = Field(
-        None,
-        description="What a newer right names besides categories: a consent withdrawal's "
-        "`consents`, an automated decision's `decision` and `kind`.",
-    )
-    corrections: list[dict] | None
-    details: str | None
-    received_at: datetime
-    due_at: datetime
-    statutory_due_at: datetime
-    due_date: date
-    days_left: int | None = Field(description="Null once the request is closed.")
-    overdue: bool
-    verified_at: datetime | None
-    closed_at: datetime | None
-    purged_at: datetime | None = Field(
-        None,
-        description="When the personal data was destroyed, RIGHTSDESK_REQUEST_RETENTION_DAYS "
-        "after closing (PIPA Art. 21): from then on every personal field (subject, requester, "
-        "power of attorney, corrections, details, reasons, explanations, notes) is null, "
-        "documents and the result are destroyed, and the request takes no more changes (409). "
-        "The reference, type, status, dates, categories, decision outcome and grounds, "
-        "timeline and tasks remain.",
-    )
-    assignee_id: str | None
-    actions: list[StaffAction] = Field(
-        description="The staff endpoints you may call on this request now, by its status and "
-        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold). Empty "
-        "for an auditor, or a handler's view of someone else's request."
-    )
-    timeline: list[StaffTimelineItem]
-    tasks: list[TaskPublic]
-    decisions: list[DecisionPublic]
-    extensions: list[ExtensionPublic]
-    objections: list[ObjectionPublic]
-    notices: list[StaffNoticeItem]
-    notes: list[StaffNoteOut] = Field(
-        description="Staff notes (kept encrypted, never sent to the subject), oldest first."
-    )

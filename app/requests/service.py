@@ -1,4 +1,5 @@
-"""Filing, reading and withdrawing requests. Rules live here; no HTTP, no commit."""
+"""Receiving and reading requests (intake/flows.py files and withdraws them across packages).
+Rules live here; no HTTP, no commit."""
 
 from __future__ import annotations
 
@@ -12,19 +13,14 @@ from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.errors import NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
-from app.events import record as events
 from app.law.age import is_child
 from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import OutboxMessage, Request, TimelineEvent
-from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle, pii
 from app.requests.locks import lock_access_record
-from app.requests.notices import moment, notify, request_context
 from app.requests.reference import next_reference
 from app.requests.schemas import RequestFields
-from app.verification import service as verification
-from app.workflow import tasks
 
 _request = Request.__table__
 _INSERT_REQUEST = insert(_request)
@@ -235,7 +231,7 @@ def _check_flood(
         )
 
 
-def submit(
+def receive(
     session: Session,
     ctx: AppContext,
     data: RequestFields,
@@ -243,17 +239,17 @@ def submit(
     channel: Channel,
     received_at: datetime,
     actor: Actor,
+    now: datetime,
     identity_verified: bool = False,
-    verification_method: str | None = None,
     client_id: str | None = None,
     external_ref: str | None = None,
 ) -> Filed:
-    """File a request: the statutory clock starts at receipt (received_at is the server's,
-    or for offline requests the real time of receipt entered by staff)."""
+    """Receive a request: check it, number it, store it and record its receipt; the statutory
+    clock starts at receipt (received_at is the server's, or for offline requests the real time
+    of receipt entered by staff). intake/flows.submit carries it on (notices, code, tasks)."""
     categories, scope_detail = check_scope(ctx, data)
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
-    now = ctx.clock.now()
     _check_flood(session, ctx, data, now, counted=channel in (Channel.portal, Channel.api))
     request_id = new_id("req")
     reference = next_reference(session, received_at)
@@ -302,28 +298,6 @@ def submit(
             "code_sent": needs_code,
         },
     )
-    if filer_email:
-        _notify_filer(session, ctx, data, filed, filer_email, needs_code=needs_code, now=now)
-    if identity_verified:
-        request = get(session, request_id)
-        events.emit(session, events.REQUEST_CREATED, request, at=now)
-        filed.status = lifecycle.transition(
-            session,
-            request,
-            lifecycle.Action.verify,
-            actor=actor,
-            at=now,
-            detail={"method": verification_method or "staff"},
-        ).value
-        from app.workflow import self_service  # decides, which reads requests
-
-        filed.status = self_service.carry_out(session, ctx, request, actor=actor) or filed.status
-    else:
-        events.emit(session, events.REQUEST_CREATED, filed, at=now)
-        if data.proxy or not needs_code:
-            # A proxy's authority, or an identity no code can prove, is checked by a person
-            # (Decree 46): the verify task goes to the CPO's queue.
-            tasks.create(session, get(session, request_id), tasks.VERIFY, now=now)
     return filed
 
 
@@ -400,43 +374,6 @@ def _insert(
     )
 
 
-def _notify_filer(
-    session: Session,
-    ctx: AppContext,
-    data: RequestFields,
-    filed: Filed,
-    filer_email: str,
-    *,
-    needs_code: bool,
-    now: datetime,
-) -> None:
-    """The receipt notice to whoever filed, and with it the one-time code when one is due."""
-    context = request_context(
-        ctx,
-        name=data.proxy.name if data.proxy else data.subject.name,
-        reference=filed.reference,
-        type=filed.type,
-        received_at=filed.received_at,
-        due_at=filed.due_at,
-        needs_code=needs_code,
-    )
-    notices = [Notice("receipt", filer_email, data.locale, filed.id, context)]
-    if needs_code:
-        notices.append(
-            verification.issue_code(
-                session,
-                ctx,
-                request_id=filed.id,
-                to=filer_email,
-                locale=data.locale,
-                notice=context,
-                now=now,
-                revoke_live=False,
-            )
-        )
-    enqueue_notices(session, ctx, notices, now=now)
-
-
 def get(session: Session, request_id: str) -> Request:
     request = session.get(Request, request_id)
     if request is None:
@@ -462,24 +399,3 @@ def notices(session: Session, request_id: str) -> list[OutboxMessage]:
             .order_by(OutboxMessage.created_at, OutboxMessage.id)
         )
     )
-
-
-def withdraw(
-    session: Session, ctx: AppContext, request_id: str, *, reason: str | None, actor: Actor
-) -> Request:
-    """The filer withdraws (any time before the request is closed)."""
-    request = get(session, request_id)
-    now = ctx.clock.now()
-    # The reason may hold personal data: it goes to the timeline only as a fact, not a text.
-    lifecycle.transition(
-        session,
-        request,
-        lifecycle.Action.withdraw,
-        actor=actor,
-        at=now,
-        detail={"reason_given": reason is not None},
-    )
-    # Nothing is left to do for it: open tasks leave the work queue as cancelled.
-    tasks.close(session, request.id, tasks.ALL_KINDS, now=now, actor=actor, status="cancelled")
-    notify(session, ctx, request, "withdrawn", now=now, **moment("at", now))
-    return request

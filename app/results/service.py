@@ -28,7 +28,7 @@ from app.models import AccessResult, Request, Task
 from app.notifications.render import moment_en, moment_ko
 from app.requests import lifecycle
 from app.requests.lifecycle import Status
-from app.workflow import tasks
+from app.results import collected
 
 
 def _aad(result_id: str) -> str:
@@ -101,7 +101,7 @@ def build_categories(
             select(Task)
             .where(
                 Task.request_id == request.id,
-                Task.kind == tasks.COLLECT,
+                Task.kind == collected.COLLECT,
                 Task.status.in_(("done", "waived")),
             )
             .order_by(Task.created_at, Task.id)
@@ -122,7 +122,7 @@ def build_categories(
                     "outcome": "waived" if task.status == "waived" else task.outcome,
                 }
             )
-            for number, record in enumerate(tasks.read_data(ctx, task), start=1):
+            for number, record in enumerate(collected.read_data(ctx, task), start=1):
                 for item, value in record.items():
                     items.append(
                         {"item": item, "value": value, "system": task.system, "record": number}
@@ -345,7 +345,7 @@ def destroy(session: Session, result: AccessResult, *, now: datetime, actor: Act
         update(t)
         .where(
             t.c.request_id == result.request_id,
-            t.c.kind == tasks.COLLECT,
+            t.c.kind == collected.COLLECT,
             t.c.data_enc.is_not(None),
         )
         .values(data_enc=None)

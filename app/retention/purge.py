@@ -54,8 +54,8 @@ from app.models import (
 from app.models import Document as DocumentRow
 from app.notifications import senders
 from app.requests import lifecycle
+from app.retention import documents
 from app.retention.plan import active_holds
-from app.verification import documents
 
 # PIPC safety-measures standard Art. 8: the access record is kept at least two years.
 MIN_AUDIT_RETENTION_DAYS = 730

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from app.audit import service as audit
@@ -23,6 +22,7 @@ from app.models import Document, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import CLOSED, Status
 from app.requests.locks import lock_request
+from app.retention.documents import ERASED
 
 KINDS = ("power_of_attorney", "identity_proof", "relationship_proof")
 
@@ -168,10 +168,6 @@ def download(
     return Download(data, document.content_type, safe_filename(name, f"{document.kind}.{ext}"))
 
 
-# What destroying a document erases: the bytes, their key and the file name.
-ERASED = ("content_enc", "key_enc", "filename_enc")
-
-
 def destroy(session: Session, document: Document, *, now: datetime, actor: Actor, why: str) -> None:
     """Erase the bytes, their key and the file name; keep the fact that there was a document."""
     for column in ERASED:
@@ -187,21 +183,6 @@ def destroy(session: Session, document: Document, *, now: datetime, actor: Actor
         request_id=document.request_id,
         detail={"document": document.id, "kind": document.kind, "why": why},
     )
-
-
-def erase_all(session: Session, request_id: str, *, now: datetime) -> int:
-    """Destroy every document of a request that still holds anything, in one statement, and
-    return how many; the caller writes the access-record entry (the purge: one per request)."""
-    t = Document.__table__
-    result = session.connection().execute(
-        update(t)
-        .where(
-            t.c.request_id == request_id,
-            or_(t.c.destroyed_at.is_(None), *(t.c[c].is_not(None) for c in ERASED)),
-        )
-        .values({**{c: None for c in ERASED}, "destroyed_at": func.coalesce(t.c.destroyed_at, now)})
-    )
-    return result.rowcount
 
 
 def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 500) -> int:

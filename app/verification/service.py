@@ -26,6 +26,7 @@ from app.requests import lifecycle, pii
 from app.requests.locks import lock_request
 from app.requests.notices import request_context
 from app.verification.codes import code_hash, code_matches, new_code
+from app.workflow import self_service
 from app.workflow.service import resolve_objections
 
 _code = VerificationCode.__table__
@@ -174,8 +175,6 @@ def verify_code(
         )
         # The code answers an objection to an earlier rejection: identity is confirmed now.
         resolve_objections(session, request.id, now=now, actor=actor, kind="rejection")
-        from app.workflow import self_service
-
         self_service.carry_out(session, ctx, request, actor=actor)
     else:
         # A proxy has proven the e-mail only; the request opens when a person has checked the

@@ -23,8 +23,6 @@ from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
 from app.law.rights import RequestType
 from app.requests.deps import ToChange
-from app.requests.schemas import RequestStaffView
-from app.requests.views import staff_view, task_view
 from app.workflow import metrics as metrics_service
 from app.workflow import service, tasks
 from app.workflow.schemas import (
@@ -35,12 +33,14 @@ from app.workflow.schemas import (
     GroundList,
     GroundPublic,
     Metrics,
+    RequestStaffView,
     TaskCompleteIn,
     TaskList,
     TaskPublic,
     TaskWaiveIn,
     VerifyIn,
 )
+from app.workflow.views import staff_view, task_view
 
 router = APIRouter(prefix="/v1/staff", tags=["staff: workflow"])
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, status
 from app.core.deps import ContextDep, SessionDep, SubjectToken, owned_request_id
 from app.requests import service as requests
 from app.requests.schemas import RequestPublic
-from app.requests.views import public_view
 from app.workflow import service
 from app.workflow.schemas import ObjectionIn
+from app.workflow.views import public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 

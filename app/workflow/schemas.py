@@ -10,6 +10,17 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 
 from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
+from app.law.rights import RequestType
+from app.requests.schemas import (
+    DocumentOut,
+    RequesterOut,
+    ScopeDetailOut,
+    StaffNoteOut,
+    StaffNoticeItem,
+    StaffTimelineItem,
+    SubjectOut,
+)
+from app.workflow.actions import StaffAction
 
 GroundCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,40}$")]
 
@@ -242,3 +253,57 @@ class Metrics(BaseModel):
         description="closed on time / closed; null if none closed"
     )
     median_days_to_close: float | None
+
+
+class RequestStaffView(BaseModel):
+    id: str
+    reference: str
+    type: RequestType
+    status: str
+    channel: str
+    locale: str
+    version: int
+    subject: SubjectOut
+    requester: RequesterOut
+    power_of_attorney: dict | None = Field(None, description="Form 11 fields, as filed.")
+    documents: list[DocumentOut]
+    categories: list[str]
+    scope_detail: ScopeDetailOut | None = Field(
+        None,
+        description="What a newer right names besides categories: a consent withdrawal's "
+        "`consents`, an automated decision's `decision` and `kind`.",
+    )
+    corrections: list[dict] | None
+    details: str | None
+    received_at: datetime
+    due_at: datetime
+    statutory_due_at: datetime
+    due_date: date
+    days_left: int | None = Field(description="Null once the request is closed.")
+    overdue: bool
+    verified_at: datetime | None
+    closed_at: datetime | None
+    purged_at: datetime | None = Field(
+        None,
+        description="When the personal data was destroyed, RIGHTSDESK_REQUEST_RETENTION_DAYS "
+        "after closing (PIPA Art. 21): from then on every personal field (subject, requester, "
+        "power of attorney, corrections, details, reasons, explanations, notes) is null, "
+        "documents and the result are destroyed, and the request takes no more changes (409). "
+        "The reference, type, status, dates, categories, decision outcome and grounds, "
+        "timeline and tasks remain.",
+    )
+    assignee_id: str | None
+    actions: list[StaffAction] = Field(
+        description="The staff endpoints you may call on this request now, by its status and "
+        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold). Empty "
+        "for an auditor, or a handler's view of someone else's request."
+    )
+    timeline: list[StaffTimelineItem]
+    tasks: list[TaskPublic]
+    decisions: list[DecisionPublic]
+    extensions: list[ExtensionPublic]
+    objections: list[ObjectionPublic]
+    notices: list[StaffNoticeItem]
+    notes: list[StaffNoteOut] = Field(
+        description="Staff notes (kept encrypted, never sent to the subject), oldest first."
+    )

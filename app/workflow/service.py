@@ -24,9 +24,9 @@ from app.requests import lifecycle
 from app.requests.lifecycle import Action, Status
 from app.requests.locks import lock_request
 from app.requests.notices import day, ground_views, moment, notify
-from app.retention import decisions
+from app.results import service as results
 from app.retention.plan import KEEP_GROUND, Plan, build_plan
-from app.workflow import notes, tasks
+from app.workflow import decisions, notes, tasks
 from app.workflow.schemas import AssignIn, DecisionIn, ExtendIn, Outcome, VerifyIn
 
 ACTIVE = (Status.pending_verification, Status.open, Status.in_progress, Status.fulfilling)
@@ -537,8 +537,6 @@ def finish(
 ) -> Request:
     """Complete a request whose work is all done (staff, or a self-service withdrawal's last
     confirmation)."""
-    from app.results import service as results  # results reads workflow; not the other way
-
     lifecycle.next_status(request.status, Action.complete)
     pending = tasks.unfinished(session, request.id)
     if pending:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import tuple_, update
 from sqlmodel import Session, select
@@ -27,9 +26,10 @@ from app.events import record as events
 from app.models import Request, Task
 from app.requests import lifecycle
 from app.requests.locks import lock_request
+from app.results.collected import COLLECT, data_aad
+from app.retention.plan import build_plan
 
 VERIFY, DECIDE, FULFIL, REVIEW_OBJECTION = "verify", "decide", "fulfil", "review_objection"
-COLLECT = "collect"  # gather a category's data from one system, for an access result
 ALL_KINDS = (VERIFY, DECIDE, FULFIL, COLLECT, REVIEW_OBJECTION)
 # The work that carries a decision out: completed by hand (or by a system), with an outcome.
 WORK_KINDS = (FULFIL, COLLECT)
@@ -174,8 +174,6 @@ def create_from_plan(
     collect: `collect`), for the granted categories and only the systems the plan names, to
     the request's assignee. Work already owed or done is not handed out twice; work a
     re-decision voided (cancelled) is owed again when the category is granted again."""
-    from app.retention.plan import build_plan  # the plan follows holds and retention rules
-
     session.flush()
     existing = {
         (t.kind, t.category, t.system)
@@ -225,19 +223,6 @@ def unfinished(session: Session, request_id: str) -> list[Task]:
             .order_by(Task.created_at, Task.id)
         )
     )
-
-
-def data_aad(task_id: str) -> str:
-    return f"task.data:{task_id}"
-
-
-def read_data(ctx: AppContext, task: Task) -> list[dict[str, Any]]:
-    """What a collect task returned, as a list of records (one record when it sent a dict)."""
-    raw = ctx.keys.decrypt(task.data_enc, data_aad(task.id))
-    if not raw:
-        return []
-    data = json.loads(raw)
-    return data if isinstance(data, list) else [data]
 
 
 def waived_reason(ctx: AppContext, task: Task) -> str | None:

@@ -6,11 +6,7 @@ from jose import jwt
 from sqlalchemy import create_engine, text
 
 from app.core.security import AUD_STAFF, issue_token
-from tests.support import PASSWORD, file_request, verified
-
-
-def _token(client, email, password):
-    return client.post("/v1/auth/token", data={"username": email, "password": password})
+from tests.support import PASSWORD, file_request, token_response, verified
 
 
 def _audit_actions(database_url):
@@ -22,7 +18,7 @@ def _audit_actions(database_url):
 
 
 def test_log_in(client, staff):
-    response = _token(client, "cpo@example.com", PASSWORD)
+    response = token_response(client, "cpo@example.com", PASSWORD)
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["role"] == "cpo" and body["expires_in"] == 900
@@ -31,12 +27,12 @@ def test_log_in(client, staff):
 
 
 def test_e_mail_is_case_blind(client, staff):
-    assert _token(client, "CPO@Example.com", PASSWORD).status_code == 200
+    assert token_response(client, "CPO@Example.com", PASSWORD).status_code == 200
 
 
 def test_wrong_password_and_unknown_account_look_the_same(client, staff):
-    wrong = _token(client, "cpo@example.com", "not the password")
-    unknown = _token(client, "nobody@example.com", PASSWORD)
+    wrong = token_response(client, "cpo@example.com", "not the password")
+    unknown = token_response(client, "nobody@example.com", PASSWORD)
     for response in (wrong, unknown):
         assert response.status_code == 401
         assert response.json()["type"] == "/problems/unauthorized"
@@ -45,13 +41,13 @@ def test_wrong_password_and_unknown_account_look_the_same(client, staff):
 
 def test_lock_out_after_five_failures(client, staff, clock, database_url):
     for _ in range(5):
-        assert _token(client, "handler@example.com", "wrong password!").status_code == 401
-    locked = _token(client, "handler@example.com", PASSWORD)
+        assert token_response(client, "handler@example.com", "wrong password!").status_code == 401
+    locked = token_response(client, "handler@example.com", PASSWORD)
     assert locked.status_code == 423
     assert locked.json()["type"] == "/problems/account-locked"
     assert int(locked.headers["retry-after"]) > 0
     clock.advance(minutes=15, seconds=1)
-    assert _token(client, "handler@example.com", PASSWORD).status_code == 200
+    assert token_response(client, "handler@example.com", PASSWORD).status_code == 200
     actions = _audit_actions(database_url)
     assert actions.count("login_failed") == 4
     assert "account_locked" in actions and "login_refused" in actions

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PASSWORD, login, make_staff
+from tests.support import login, make_staff, token_response
 
 USERS = "/v1/staff/users"
 NEW_PASSWORD = "a long enough passphrase"
@@ -21,10 +21,6 @@ def _problem(response, status: int) -> dict:
 
 def _fields(response) -> set[str]:
     return {e["field"] for e in _problem(response, 422)["errors"]}
-
-
-def _token(client, email: str, password: str = PASSWORD):
-    return client.post("/v1/auth/token", data={"username": email, "password": password})
 
 
 def _entries(client, staff, action: str) -> list[dict]:
@@ -261,7 +257,7 @@ class TestChange:
         # The token issued before is refused on its very next call, and log-in fails.
         refused = client.get("/v1/staff/requests", headers=handler["headers"])
         assert _problem(refused, 401)["type"] == "/problems/unauthorized"
-        assert _token(client, handler["email"]).status_code == 401
+        assert token_response(client, handler["email"]).status_code == 401
         response = _patch(client, staff, handler["id"], {"active": True})
         assert response.status_code == 200 and response.json()["active"] is True
         headers = login(client, handler["email"])
@@ -276,14 +272,14 @@ class TestChange:
     def test_unlock_after_a_lock_out(self, client, staff, settings):
         email = staff["handler"]["email"]
         for _ in range(settings.login_max_failures):
-            assert _token(client, email, "wrong password!").status_code == 401
-        assert _token(client, email).status_code == 423
+            assert token_response(client, email, "wrong password!").status_code == 401
+        assert token_response(client, email).status_code == 423
         listed = next(u for u in _all(client, staff) if u["email"] == email)
         assert listed["locked"] is True and listed["locked_until"] is not None
         response = _patch(client, staff, staff["handler"]["id"], {"unlock": True})
         assert response.status_code == 200, response.text
         assert response.json()["locked"] is False and response.json()["locked_until"] is None
-        assert _token(client, email).status_code == 200
+        assert token_response(client, email).status_code == 200
         [entry] = _entries(client, staff, "unlocked")
         assert entry["detail"] == {
             "user": staff["handler"]["id"],
@@ -294,7 +290,7 @@ class TestChange:
     def test_unlock_clears_counted_failures(self, client, staff):
         email = staff["handler"]["email"]
         for _ in range(3):
-            assert _token(client, email, "wrong password!").status_code == 401
+            assert token_response(client, email, "wrong password!").status_code == 401
         assert next(u for u in _all(client, staff) if u["email"] == email)["failed_logins"] == 3
         assert _patch(client, staff, staff["handler"]["id"], {"unlock": True}).status_code == 200
         [entry] = _entries(client, staff, "unlocked")

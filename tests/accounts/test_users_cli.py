@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import PASSWORD, TEST_KEY, login
+from tests.support import TEST_KEY, login, token_response
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 NEW_PASSWORD = "typed twice, hidden"
@@ -67,10 +67,6 @@ def _audit(client, staff, action: str) -> list[dict]:
     return response.json()["items"]
 
 
-def _token(client, email: str, password: str = PASSWORD) -> int:
-    return client.post("/v1/auth/token", data={"username": email, "password": password}).status_code
-
-
 # --- rightsdesk users … -------------------------------------------------------------------------
 
 
@@ -116,12 +112,12 @@ def test_deactivate_and_activate(client, settings, staff):
     row = json.loads(_ok(_cli(settings, "users", "deactivate", handler["email"])))
     assert row["active"] is False
     assert client.get("/v1/staff/requests", headers=handler["headers"]).status_code == 401
-    assert _token(client, handler["email"]) == 401
+    assert token_response(client, handler["email"]).status_code == 401
     # Once more: already so, nothing changes and nothing is recorded.
     _ok(_cli(settings, "users", "deactivate", handler["email"]))
     row = json.loads(_ok(_cli(settings, "users", "activate", handler["email"])))
     assert row["active"] is True
-    assert _token(client, handler["email"]) == 200
+    assert token_response(client, handler["email"]).status_code == 200
     assert [(e["actor"], e["detail"]) for e in _audit(client, staff, "deactivated")] == [
         ("cli", {"user": handler["id"]})
     ]
@@ -131,8 +127,8 @@ def test_deactivate_and_activate(client, settings, staff):
 def test_unlock_after_a_lock_out(client, settings, staff):
     email = staff["auditor"]["email"]
     for _ in range(settings.login_max_failures):
-        assert _token(client, email, "wrong password!") == 401
-    assert _token(client, email) == 423
+        assert token_response(client, email, "wrong password!").status_code == 401
+    assert token_response(client, email).status_code == 423
     locked = next(
         json.loads(line)
         for line in _ok(_cli(settings, "users", "list")).splitlines()
@@ -142,7 +138,7 @@ def test_unlock_after_a_lock_out(client, settings, staff):
     assert locked["locked_until"] is None or locked["locked"] is True
     row = json.loads(_ok(_cli(settings, "users", "unlock", email)))
     assert row["locked"] is False and row["failed_logins"] == 0
-    assert _token(client, email) == 200
+    assert token_response(client, email).status_code == 200
     [entry] = _audit(client, staff, "unlocked")
     assert entry["actor"] == "cli" and entry["detail"]["user"] == staff["auditor"]["id"]
 
@@ -303,7 +299,7 @@ def test_create_user_prompts_twice_without_echo(client, settings, staff):
     assert NEW_PASSWORD not in transcript  # never echoed
     made = json.loads(transcript[transcript.index("{") :].strip())
     assert made["email"] == "typed@example.com" and made["role"] == "handler"
-    assert _token(client, "typed@example.com", NEW_PASSWORD) == 200
+    assert token_response(client, "typed@example.com", NEW_PASSWORD).status_code == 200
 
 
 def test_create_user_prompt_refuses_a_mismatch(client, settings, staff):
@@ -315,15 +311,15 @@ def test_create_user_prompt_refuses_a_mismatch(client, settings, staff):
     # Refused, nothing created, and asked again from the start.
     term.expect("do not match")
     term.expect("Password: ")
-    assert _token(client, "typo@example.com", NEW_PASSWORD) == 401
+    assert token_response(client, "typo@example.com", NEW_PASSWORD).status_code == 401
     term.type(NEW_PASSWORD)
     term.expect("Repeat for confirmation: ")
     term.type(NEW_PASSWORD)
     code, transcript = term.finish()
     assert code == 0, transcript
     assert NEW_PASSWORD not in transcript
-    assert _token(client, "typo@example.com", NEW_PASSWORD) == 200
-    assert _token(client, "typo@example.com", NEW_PASSWORD + "x") == 401
+    assert token_response(client, "typo@example.com", NEW_PASSWORD).status_code == 200
+    assert token_response(client, "typo@example.com", NEW_PASSWORD + "x").status_code == 401
 
 
 def test_create_user_prompt_then_too_short(client, settings, staff):
@@ -334,4 +330,4 @@ def test_create_user_prompt_then_too_short(client, settings, staff):
     term.type("short")
     code, transcript = term.finish()
     assert code == 1 and "at least 12 characters" in transcript and "Traceback" not in transcript
-    assert _token(client, "short@example.com", "short") == 401
+    assert token_response(client, "short@example.com", "short").status_code == 401

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.support import act, count_rows, staff_read, verified
+from tests.support import count_rows, in_progress, staff_read
 
 HOLD = {"category": "newsletter", "kind": "investigation", "note": "수사기관 자료 보전 요청"}
 
 
-def _in_progress(client, outbox_dir, staff) -> str:
-    created, _ = verified(client, outbox_dir, type="deletion", scope={"categories": ["newsletter"]})
-    rid = created["id"]
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
-    return rid
-
-
 def test_parallel_holds_with_one_version(client, outbox_dir, staff, race, database_url):
-    rid = _in_progress(client, outbox_dir, staff)
+    rid = in_progress(
+        client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
+    ).id
     version = staff_read(client, staff["cpo"]["headers"], rid)["version"]
     headers = {**staff["cpo"]["headers"], "If-Match": str(version)}
     kinds = ["investigation", "debt"]
@@ -37,7 +32,9 @@ def test_parallel_holds_with_one_version(client, outbox_dir, staff, race, databa
 
 
 def test_hold_and_granting_decision_race(client, outbox_dir, staff, race):
-    rid = _in_progress(client, outbox_dir, staff)
+    rid = in_progress(
+        client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
+    ).id
     cpo = staff["cpo"]["headers"]
     version = staff_read(client, cpo, rid)["version"]
     headers = {**cpo, "If-Match": str(version)}

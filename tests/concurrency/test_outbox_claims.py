@@ -50,7 +50,7 @@ class Recorder:
 @pytest.mark.parametrize("grouped", [False, True], ids=["one-by-one", "grouped"])
 @pytest.mark.parametrize("stalled_send", ["succeeds", "fails"])
 def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
-    database_url, tmp_path, clock, app, stalled_send, grouped
+    database_url, tmp_path, clock, app, stalled_send, grouped, app_context
 ):
     """Worker A's first send outlasts its lease; worker B claims the whole batch and is in
     the middle of sending it when A resumes. A must send nothing more (the rows are still
@@ -61,7 +61,7 @@ def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
         database_url, tmp_path, delivery="off", outbox_lease_seconds=120, outbox_max_attempts=1
     )
     file_many(settings, clock, 3, "claims")
-    a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
+    a, b = app_context(settings, clock), app_context(settings, clock)
     sent: list[tuple[str, str]] = []
     gates = {w: (threading.Event(), threading.Event()) for w in "ab"}  # (in flight, resume)
 
@@ -112,11 +112,9 @@ def test_a_claim_taken_over_is_neither_sent_on_nor_recorded_by_its_old_holder(
     assert {(r.state, r.attempts, r.last_error, r.claim_token) for r in rows} == {
         ("sent", 1, None, None)
     }
-    a.db.dispose()
-    b.db.dispose()
 
 
-def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, app):
+def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, app, app_context):
     """A 2 s lease and a sender that takes 0.4 s a message on the frozen clock: A's batch of 8
     lasts 3.2 s. A renews its lease as it goes, so B, polling during each of A's sends (the
     last ones past the end of A's first lease), never claims A's rows."""
@@ -129,7 +127,7 @@ def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, a
     )
     clock = FrozenClock(T0)
     file_many(settings, clock, 4, "claims")
-    a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
+    a, b = app_context(settings, clock), app_context(settings, clock)
     sent: list[tuple[str, str]] = []
     polls: list[tuple[float, int]] = []
 
@@ -145,14 +143,14 @@ def test_a_batch_longer_than_its_lease_keeps_its_claim(database_url, tmp_path, a
     assert len({mid for _, mid in sent}) == 8
     assert (report.sent, report.lost) == (8, 0)
     assert {(r.state, r.claim_token) for r in _outbox(a)} == {("sent", None)}
-    a.db.dispose()
-    b.db.dispose()
 
 
-def test_a_stopping_worker_hands_back_what_it_has_not_sent(database_url, tmp_path, clock, app):
+def test_a_stopping_worker_hands_back_what_it_has_not_sent(
+    database_url, tmp_path, clock, app, app_context
+):
     settings = make_settings(database_url, tmp_path, delivery="off")
     file_many(settings, clock, 3, "claims")
-    a, b = AppContext.build(settings, clock), AppContext.build(settings, clock)
+    a, b = app_context(settings, clock), app_context(settings, clock)
     sent: list[tuple[str, str]] = []
     stopping = threading.Event()
     # SIGTERM arrives while A sends its second message.
@@ -169,5 +167,3 @@ def test_a_stopping_worker_hands_back_what_it_has_not_sent(database_url, tmp_pat
     assert [who for who, _ in sent] == ["a", "a", "b", "b", "b", "b"]
     assert len({mid for _, mid in sent}) == 6
     assert {(r.state, r.claim_token) for r in _outbox(a)} == {("sent", None)}
-    a.db.dispose()
-    b.db.dispose()

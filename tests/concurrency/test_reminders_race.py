@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import create_engine, text
 
-from app.requests.deadline_sync import recompute_deadlines
+from app.workflow.deadline_sync import recompute_deadlines
 from app.workflow.reminders import send_reminders
 from tests.support import act, count_rows, latest_code, relogin, request_body, staff_read
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.core.clock import Clock
-from app.core.context import AppContext
 from app.integrations.delivery import deliver_due
 from app.main import create_app
 from tests.e2e.test_serve import RIGHTSDESK
@@ -206,13 +205,13 @@ def test_a_worker_stopped_mid_delivery_finishes_it_and_hands_back_the_rest(
         assert receiver.all_verified()
 
 
-def test_parallel_deliverers_send_each_webhook_once(database_url, tmp_path, app):
+def test_parallel_deliverers_send_each_webhook_once(database_url, tmp_path, app, app_context):
     """Four deliverers (each its own context and pool) drain one backlog in small batches at
     the same moment; every webhook-id reaches the receiver exactly once."""
     with Receiver(delay=0.005) as receiver:
         expected = _backlog(database_url, tmp_path, receiver, filings=12)
         settings = make_settings(database_url, tmp_path, webhook_allow_private=True)
-        contexts = [AppContext.build(settings, Clock()) for _ in range(4)]
+        contexts = [app_context(settings, Clock()) for _ in range(4)]
         barrier = threading.Barrier(len(contexts))
         reports: list = [[] for _ in contexts]
         errors: list[BaseException] = []
@@ -234,8 +233,6 @@ def test_parallel_deliverers_send_each_webhook_once(database_url, tmp_path, app)
             t.start()
         for t in threads:
             t.join(60)
-        for ctx in contexts:
-            ctx.db.dispose()
         assert not errors, errors
         counts = Counter(receiver.ids())
         assert set(counts) == set(expected) and len(expected) == 36

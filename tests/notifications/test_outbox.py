@@ -34,7 +34,7 @@ def _rows(ctx: AppContext):
         )
 
 
-def test_failed_delivery_is_retried_with_backoff(database_url, tmp_path, clock, app):
+def test_failed_delivery_is_retried_with_backoff(database_url, tmp_path, clock, app, app_context):
     settings = make_settings(
         database_url,
         tmp_path,
@@ -46,7 +46,7 @@ def test_failed_delivery_is_retried_with_backoff(database_url, tmp_path, clock, 
 
     with TestClient(create_app(settings, clock)) as c:
         file_request(c)
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     report = deliver_due(ctx.db, ctx, SMTPSender(settings))
     assert (report.sent, report.retried) == (0, 2)
     rows = _rows(ctx)
@@ -60,10 +60,9 @@ def test_failed_delivery_is_retried_with_backoff(database_url, tmp_path, clock, 
     assert report.sent == 2
     assert {r.state for r in _rows(ctx)} == {"sent"}
     assert len(list((tmp_path / "later").glob("*.json"))) == 2
-    ctx.db.dispose()
 
 
-def test_gives_up_after_max_attempts(database_url, tmp_path, clock, app):
+def test_gives_up_after_max_attempts(database_url, tmp_path, clock, app, app_context):
     settings = make_settings(database_url, tmp_path, delivery="off", outbox_max_attempts=2)
 
     with TestClient(create_app(settings, clock)) as c:
@@ -73,20 +72,19 @@ def test_gives_up_after_max_attempts(database_url, tmp_path, clock, app):
         def send(self, message):
             raise OSError("disk full")
 
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     deliver_due(ctx.db, ctx, Broken())
     clock.advance(hours=2)
     report = deliver_due(ctx.db, ctx, Broken())
     assert report.failed == 2
     assert {(r.state, r.attempts) for r in _rows(ctx)} == {("failed", 2)}
-    ctx.db.dispose()
 
 
-def test_parallel_workers_send_each_message_once(database_url, tmp_path, clock, app):
+def test_parallel_workers_send_each_message_once(database_url, tmp_path, clock, app, app_context):
     settings = make_settings(database_url, tmp_path, delivery="off")
 
     file_many(settings, clock, 15, "user")
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     sent: list[str] = []
     lock = threading.Lock()
 
@@ -106,10 +104,9 @@ def test_parallel_workers_send_each_message_once(database_url, tmp_path, clock, 
         w.join()
     assert len(sent) == 30
     assert len(set(sent)) == 30
-    ctx.db.dispose()
 
 
-def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, app):
+def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, app, app_context):
     """A batch goes over one connection; each Message-ID is the outbox message id."""
     from aiosmtpd.controller import Controller
 
@@ -136,12 +133,11 @@ def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, 
         with TestClient(create_app(settings, clock)) as c:
             for i in range(3):
                 file_request(c, subject={"name": f"사용자{i}", "email": f"smtp{i}@example.com"})
-        ctx = AppContext.build(settings, clock)
+        ctx = app_context(settings)
         assert drain(ctx.db, ctx, SMTPSender(settings)).sent == 6
         with ctx.db.transaction(write=False) as session:
             ids = session.connection().execute(text("SELECT id FROM outbox_message")).scalars()
             ids = set(ids)
-        ctx.db.dispose()
     finally:
         controller.stop()
     assert len({session for session, _ in received}) == 1  # one connection for the batch
@@ -153,7 +149,9 @@ def test_smtp_sender_against_a_real_local_server(database_url, tmp_path, clock, 
     assert all(m["Subject"] for m in mails)
 
 
-def test_a_refused_message_does_not_take_the_batch_down(database_url, tmp_path, clock, app):
+def test_a_refused_message_does_not_take_the_batch_down(
+    database_url, tmp_path, clock, app, app_context
+):
     """A recipient the relay refuses is retried later; the others go out on the same
     connection."""
     from aiosmtpd.controller import Controller
@@ -186,9 +184,8 @@ def test_a_refused_message_does_not_take_the_batch_down(database_url, tmp_path, 
         with TestClient(create_app(settings, clock)) as c:
             for who in ("first", "refused", "last"):
                 file_request(c, subject={"name": who, "email": f"{who}@example.com"})
-        ctx = AppContext.build(settings, clock)
+        ctx = app_context(settings)
         report = drain(ctx.db, ctx, SMTPSender(settings))
-        ctx.db.dispose()
     finally:
         controller.stop()
     assert (report.sent, report.retried) == (4, 2)
@@ -268,14 +265,14 @@ def _payloads(ctx: AppContext) -> list[dict]:
 
 
 def test_notices_are_queued_unrendered_and_rendered_when_delivered(
-    database_url, tmp_path, clock, app
+    database_url, tmp_path, clock, app, app_context
 ):
     """The filing stores the template's context (encrypted), not the text; the deliverer
     renders it, Korean first with the English beside, the company and the right added back."""
     settings = make_settings(database_url, tmp_path, delivery="off")
     with TestClient(create_app(settings, clock)) as c:
         created = file_request(c)
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     stored = _payloads(ctx)
     assert {p["template"] for p in stored} == {"receipt", "verification_code"}
     for p in stored:
@@ -290,14 +287,13 @@ def test_notices_are_queued_unrendered_and_rendered_when_delivered(
     code = next(m for m in delivered if m["template"] == "verification_code")
     assert CODE_RE.search(code["text"])
     assert {r.payload_enc for r in _rows(ctx)} == {None}  # nothing kept once delivered
-    ctx.db.dispose()
 
 
 def test_a_notice_rendered_at_filing_by_an_older_version_still_delivers(
-    database_url, tmp_path, clock, app
+    database_url, tmp_path, clock, app, app_context
 ):
     settings = make_settings(database_url, tmp_path, delivery="off")
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     now = clock.now()
     payload = json.dumps({"to": "old@example.com", "subject": "옛 알림 / Old", "text": "본문\n"})
     with ctx.db.transaction() as session:
@@ -316,7 +312,6 @@ def test_a_notice_rendered_at_filing_by_an_older_version_still_delivers(
         "옛 알림 / Old",
         "본문\n",
     )
-    ctx.db.dispose()
 
 
 def _states(ctx: AppContext) -> dict[str, tuple]:
@@ -328,7 +323,7 @@ def _states(ctx: AppContext) -> dict[str, tuple]:
 
 
 def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
-    database_url, tmp_path, clock, app
+    database_url, tmp_path, clock, app, app_context
 ):
     """For a sender where a second delivery is harmless (files), successes are written as a
     group, not one transaction each, but never later than a quarter second after the first:
@@ -336,7 +331,7 @@ def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
     still sending the batch."""
     settings = make_settings(database_url, tmp_path, delivery="off")
     file_many(settings, clock, 3, "group")
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     sent: list[str] = []
     seen_while_sending: dict[int, dict] = {}
 
@@ -356,18 +351,17 @@ def test_sent_messages_are_recorded_in_groups_within_a_fraction_of_a_second(
     assert {during_third[mid][0] for mid in sent[2:]} == {"pending"}
     # At the end: every one sent once, payload gone, claim released.
     assert set(_states(ctx).values()) == {("sent", 1, None, None)}
-    ctx.db.dispose()
 
 
 def test_a_batch_is_recorded_as_one_group_at_its_end(
-    database_url, tmp_path, clock, app, monkeypatch
+    database_url, tmp_path, clock, app, monkeypatch, app_context
 ):
     """Within the group's time bound (widened here, so a stall of this machine cannot split
     the group) nothing is on record until the batch ends, then all of it."""
     monkeypatch.setattr(outbox, "_SENT_GROUP_SECONDS", 60.0)
     settings = make_settings(database_url, tmp_path, delivery="off")
     file_many(settings, clock, 4, "fast")
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     seen: list[dict] = []
 
     class Fast:
@@ -380,16 +374,17 @@ def test_a_batch_is_recorded_as_one_group_at_its_end(
     assert (report.claimed, report.sent) == (8, 8)
     assert {state for snapshot in seen for (state, *_rest) in snapshot.values()} == {"pending"}
     assert set(_states(ctx).values()) == {("sent", 1, None, None)}
-    ctx.db.dispose()
 
 
-def test_an_e_mail_is_on_record_as_soon_as_the_relay_took_it(database_url, tmp_path, clock, app):
+def test_an_e_mail_is_on_record_as_soon_as_the_relay_took_it(
+    database_url, tmp_path, clock, app, app_context
+):
     """A sender whose second delivery would be a second e-mail (SMTP) is not grouped: when it
     starts a message, every message before it is already on record, so a crash repeats at
     most the one in flight."""
     settings = make_settings(database_url, tmp_path, delivery="off")
     file_many(settings, clock, 3, "relay")
-    ctx = AppContext.build(settings, clock)
+    ctx = app_context(settings)
     sent: list[str] = []
     unrecorded_before: list[int] = []
 
@@ -403,4 +398,3 @@ def test_an_e_mail_is_on_record_as_soon_as_the_relay_took_it(database_url, tmp_p
     assert (report.claimed, report.sent) == (6, 6)
     assert unrecorded_before == [0] * 6
     assert set(_states(ctx).values()) == {("sent", 1, None, None)}
-    ctx.db.dispose()

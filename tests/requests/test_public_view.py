@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import act, fresh_subject_token, relogin, verified
+from tests.support import act, fresh_subject_token, in_progress, relogin, verified
 
 # Deadlines, windows and expiries count Seoul days: at every hour where UTC's date differs.
 pytestmark = pytest.mark.seoul_hours
@@ -42,18 +42,6 @@ def _sql(database_url: str, sql: str, **params) -> None:
         engine.dispose()
 
 
-def _in_progress(client, outbox_dir, staff, **kw):
-    created, subject = verified(client, outbox_dir, **kw)
-    act(
-        client,
-        staff["cpo"]["headers"],
-        created["id"],
-        "assign",
-        {"assignee": "handler@example.com"},
-    )
-    return created, subject
-
-
 def _view(client, key, headers) -> dict:
     response = client.get(f"/v1/requests/{key}", headers=headers)
     assert response.status_code == 200, response.text
@@ -72,7 +60,7 @@ class TestPublicView:
     def test_extension_shows_date_reason_and_may_be_objected_to(
         self, client, outbox_dir, staff, clock
     ):
-        created, subject = _in_progress(client, outbox_dir, staff)
+        created, subject = in_progress(client, outbox_dir, staff)
         clock.advance(days=2)
         relogin(client, staff)
         subject = fresh_subject_token(client, outbox_dir, created["id"])
@@ -88,7 +76,7 @@ class TestPublicView:
         assert view["actions"] == ["withdraw", "upload_document", "object"]
 
     def test_refusal_shows_grounds_and_closes_the_count(self, client, outbox_dir, staff):
-        created, subject = _in_progress(client, outbox_dir, staff)
+        created, subject = in_progress(client, outbox_dir, staff)
         act(client, staff["handler"]["headers"], created["id"], "decision", REFUSE_ACCESS)
         view = _view(client, created["id"], subject)
         assert view["status"] == "refused" and view["days_left"] is None
@@ -111,7 +99,7 @@ class TestPublicView:
     def test_partial_grant_items_and_what_the_law_retains(
         self, client, outbox_dir, staff, database_url
     ):
-        created, subject = _in_progress(
+        created, subject = in_progress(
             client, outbox_dir, staff, scope={"categories": ["account", "payment"]}
         )
         act(client, staff["handler"]["headers"], created["id"], "decision", PARTIAL_ACCESS)
@@ -141,7 +129,7 @@ class TestPublicView:
         assert view["actions"] == ["withdraw", "upload_document", "object"]
 
     def test_objection_window_closes(self, client, outbox_dir, staff, clock):
-        created, _ = _in_progress(client, outbox_dir, staff)
+        created, _ = in_progress(client, outbox_dir, staff)
         act(client, staff["handler"]["headers"], created["id"], "decision", REFUSE_ACCESS)
         clock.advance(days=31)
         subject = fresh_subject_token(client, outbox_dir, created["id"])
@@ -151,7 +139,7 @@ class TestPublicView:
         assert view["actions"] == []
 
     def test_full_grant_offers_no_objection(self, client, outbox_dir, staff):
-        created, subject = _in_progress(client, outbox_dir, staff)
+        created, subject = in_progress(client, outbox_dir, staff)
         act(
             client,
             staff["handler"]["headers"],
@@ -167,7 +155,7 @@ class TestPublicView:
     def test_download_result_only_while_a_live_result_exists(
         self, client, outbox_dir, staff, database_url, clock
     ):
-        created, subject = _in_progress(client, outbox_dir, staff)
+        created, subject = in_progress(client, outbox_dir, staff)
         rid = created["id"]
         assert "download_result" not in _view(client, rid, subject)["actions"]
         _sql(

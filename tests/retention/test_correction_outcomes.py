@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import act, count_rows, read_outbox, staff_read, verified
+from tests.support import act, count_rows, in_progress, read_outbox, staff_read
 
 SCOPE = {
     "categories": ["account", "newsletter"],
@@ -14,15 +14,6 @@ SCOPE = {
         {"item": "name", "requested": "홍길순"},
     ],
 }
-
-
-def _in_progress(client, outbox_dir, staff, **kw):
-    kw.setdefault("type", "correction")
-    kw.setdefault("scope", SCOPE)
-    created, _ = verified(client, outbox_dir, **kw)
-    rid = created["id"]
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
-    return rid
 
 
 def _item(category, result, corrections, grounds=()):
@@ -39,7 +30,7 @@ ACCURATE = ["PIPA-36-2-accurate"]
 
 class TestCorrectionOutcomes:
     def test_partly_corrected_partly_found_accurate(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, type="correction", scope=SCOPE).id
         body = {
             "outcome": "partially_granted",
             "grounds": ACCURATE,
@@ -73,12 +64,13 @@ class TestCorrectionOutcomes:
         assert "개인정보 보호법 제36조제2항" in notice["text"]
 
     def test_all_found_accurate_is_a_refusal(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             scope={"categories": ["account"], "corrections": [{"item": "phone", "requested": "1"}]},
-        )
+            type="correction",
+        ).id
         body = {
             "outcome": "refused",
             "grounds": ACCURATE,
@@ -151,7 +143,7 @@ class TestCorrectionOutcomes:
     def test_bad_item_results_are_422_and_change_nothing(
         self, client, outbox_dir, staff, database_url, corrections, result, code, field
     ):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, type="correction", scope=SCOPE).id
         before = staff_read(client, staff["cpo"]["headers"], rid)
         grounds = ACCURATE if result == "refused" else []
         body = {
@@ -178,7 +170,7 @@ class TestCorrectionOutcomes:
         ],
     )
     def test_malformed_item_result_is_422(self, client, outbox_dir, staff, correction):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, type="correction", scope=SCOPE).id
         body = {
             "outcome": "granted",
             "items": [_item("newsletter", "granted", [correction])],
@@ -188,9 +180,9 @@ class TestCorrectionOutcomes:
         assert problem["status"] == 422
 
     def test_item_results_only_on_a_correction(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
-        )
+        ).id
         body = {
             "outcome": "granted",
             "items": [_item("newsletter", "granted", [{"item": "name", "result": "corrected"}])],
@@ -200,9 +192,9 @@ class TestCorrectionOutcomes:
         assert [e["code"] for e in problem["errors"]] == ["not_for_type"]
 
     def test_accurate_is_not_a_ground_to_refuse_deletion(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
-        )
+        ).id
         body = {"outcome": "refused", "grounds": ACCURATE, "explanation": "거부합니다."}
         problem = act(client, staff["handler"]["headers"], rid, "decision", body, expect=422)
         assert problem["type"] == "/problems/invalid-grounds"

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import act, count_rows, staff_read, verified
+from tests.support import act, count_rows, in_progress, staff_read
 
 HOLD = {"category": "newsletter", "kind": "investigation", "note": "경찰 수사 협조 요청 2026-11호"}
 
-
-def _in_progress(client, outbox_dir, staff, **kw):
-    kw.setdefault("type", "deletion")
-    kw.setdefault("scope", {"categories": ["newsletter", "payment"]})
-    created, subject = verified(client, outbox_dir, **kw)
-    rid = created["id"]
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
-    return rid, subject
+# The request these tests hold data of, unless one says otherwise.
+DELETION = {"type": "deletion", "scope": {"categories": ["newsletter", "payment"]}}
 
 
 def _hold(client, headers, rid, body=HOLD, version=None, expect=201):
@@ -47,7 +41,8 @@ class TestAuth:
     def test_anonymous_subject_auditor_other_handler_missing_and_stale(
         self, client, outbox_dir, staff, database_url
     ):
-        rid, subject = _in_progress(client, outbox_dir, staff)
+        filed = in_progress(client, outbox_dir, staff, **DELETION)
+        rid, subject = filed.id, filed.subject
         url = f"/v1/staff/requests/{rid}/holds"
         version = staff_read(client, staff["cpo"]["headers"], rid)["version"]
         assert client.post(url, json=HOLD).status_code == 401
@@ -78,7 +73,8 @@ class TestHold:
     def test_hold_changes_plan_decision_and_version_then_release(
         self, client, outbox_dir, staff, database_url
     ):
-        rid, subject = _in_progress(client, outbox_dir, staff)
+        filed = in_progress(client, outbox_dir, staff, **DELETION)
+        rid, subject = filed.id, filed.subject
         h = staff["handler"]["headers"]
         before = staff_read(client, h, rid)
         hold = _hold(client, h, rid)
@@ -132,7 +128,9 @@ class TestHold:
         _release(client, h, rid, "hld_nope", expect=404)
 
     def test_decision_records_the_hold(self, client, outbox_dir, staff):
-        rid, _ = _in_progress(client, outbox_dir, staff, scope={"categories": ["newsletter"]})
+        rid = in_progress(
+            client, outbox_dir, staff, scope={"categories": ["newsletter"]}, type="deletion"
+        ).id
         h = staff["handler"]["headers"]
         hold = _hold(client, h, rid, {**HOLD, "kind": "debt"})
         decision = _plan(client, h, rid)["decision"]
@@ -143,7 +141,7 @@ class TestHold:
         assert item["retain_until"] is None and item["law_ko"] is None
 
     def test_duplicate_hold_is_409_and_another_kind_is_fine(self, client, outbox_dir, staff):
-        rid, _ = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, **DELETION).id
         h = staff["cpo"]["headers"]
         _hold(client, h, rid)
         version = staff_read(client, h, rid)["version"]
@@ -168,7 +166,7 @@ class TestHold:
     def test_bad_input_is_422_and_changes_nothing(
         self, client, outbox_dir, staff, database_url, body, field
     ):
-        rid, _ = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, **DELETION).id
         h = staff["cpo"]["headers"]
         version = staff_read(client, h, rid)["version"]
         problem = _hold(client, h, rid, body, version=version, expect=422)
@@ -179,7 +177,7 @@ class TestHold:
         assert staff_read(client, h, rid)["version"] == version
 
     def test_malformed_json_is_4xx(self, client, outbox_dir, staff, database_url):
-        rid, _ = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, **DELETION).id
         h = staff["cpo"]["headers"]
         version = staff_read(client, h, rid)["version"]
         response = client.post(
@@ -193,19 +191,23 @@ class TestHold:
     def test_only_deletion_or_suspension_and_only_before_the_decision(
         self, client, outbox_dir, staff, database_url
     ):
-        rid, _ = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="access", scope={"categories": ["newsletter"]}
-        )
+        ).id
         h = staff["cpo"]["headers"]
         assert _hold(client, h, rid, expect=409)["status"] == 409
-        rid, _ = _in_progress(client, outbox_dir, staff, scope={"categories": ["newsletter"]})
+        rid = in_progress(
+            client, outbox_dir, staff, scope={"categories": ["newsletter"]}, type="deletion"
+        ).id
         act(client, h, rid, "decision", _plan(client, h, rid)["decision"])
         problem = _hold(client, h, rid, expect=409)
         assert problem["type"] == "/problems/illegal-transition"
         assert count_rows(database_url, "hold") == 0
 
     def test_a_hold_after_decision_can_still_be_released(self, client, outbox_dir, staff):
-        rid, _ = _in_progress(client, outbox_dir, staff, scope={"categories": ["newsletter"]})
+        rid = in_progress(
+            client, outbox_dir, staff, scope={"categories": ["newsletter"]}, type="deletion"
+        ).id
         h = staff["cpo"]["headers"]
         hold = _hold(client, h, rid)
         act(client, h, rid, "decision", _plan(client, h, rid)["decision"])
@@ -213,14 +215,14 @@ class TestHold:
         assert _release(client, h, rid, hold["id"])["released_at"]
 
     def test_hold_of_another_request_is_404(self, client, outbox_dir, staff):
-        rid, _ = _in_progress(client, outbox_dir, staff)
-        other, _ = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, **DELETION).id
+        other = in_progress(client, outbox_dir, staff, **DELETION).id
         h = staff["cpo"]["headers"]
         hold = _hold(client, h, rid)
         _release(client, h, other, hold["id"], expect=404)
 
     def test_korean_note_and_sql_text_are_kept_as_given(self, client, outbox_dir, staff):
-        rid, _ = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff, **DELETION).id
         h = staff["cpo"]["headers"]
         hold = _hold(client, h, rid, {**HOLD, "note": "미수금 ₩120,000 — '; DROP TABLE hold;--"})
         assert hold["note_given"] is True

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import act, count_rows, read_outbox, staff_read, verified
+from tests.support import act, count_rows, in_progress, read_outbox, staff_read, verified
 
 E_COMMERCE_KO = "전자상거래 등에서의 소비자 보호에 관한 법률"
 E_COMMERCE_EN = "Act on the Consumer Protection in Electronic Commerce"
-
-
-def _in_progress(client, outbox_dir, staff, **kw):
-    created, _ = verified(client, outbox_dir, **kw)
-    rid = created["id"]
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
-    return rid
 
 
 def _plan(client, headers, rid, expect=200):
@@ -49,13 +42,13 @@ class TestDeletionPlan:
     def test_payment_is_kept_under_the_e_commerce_act_and_e_finance(
         self, client, outbox_dir, staff
     ):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
-        )
+        ).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         assert plan["request_id"] == rid and plan["type"] == "deletion"
         assert _lines(plan, "newsletter") == [("stibee", "delete", None)]
@@ -84,7 +77,7 @@ class TestDeletionPlan:
         assert E_COMMERCE_KO in decision["explanation"] and "5년" in decision["explanation"]
 
     def test_the_reference_mapping(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff, type="deletion")
+        rid = in_progress(client, outbox_dir, staff, type="deletion").id
         plan = _plan(client, staff["cpo"]["headers"], rid)
         rules = {}
         for item in plan["items"]:
@@ -108,13 +101,13 @@ class TestDeletionPlan:
         }
 
     def test_following_the_plan_decides_and_records_the_law(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
-        )
+        ).id
         h = staff["handler"]["headers"]
         decision = _plan(client, h, rid)["decision"]
         view = act(client, h, rid, "decision", decision)
@@ -160,13 +153,13 @@ class TestDeletionPlan:
     def test_granting_a_retained_category_is_422_naming_it_and_the_law(
         self, client, outbox_dir, staff, database_url, body
     ):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
-        )
+        ).id
         before = staff_read(client, staff["cpo"]["headers"], rid)
         problem = act(client, staff["handler"]["headers"], rid, "decision", body, expect=422)
         assert problem["type"] == "/problems/validation-error"
@@ -183,9 +176,9 @@ class TestDeletionPlan:
         assert count_rows(database_url, "decision") == 0
 
     def test_newsletter_alone_is_deleted_at_stibee(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
-        )
+        ).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         assert [(i["category"], i["system"], i["action"]) for i in plan["items"]] == [
             ("newsletter", "stibee", "delete")
@@ -197,9 +190,9 @@ class TestDeletionPlan:
     def test_refusing_everything_without_items_still_records_the_law(
         self, client, outbox_dir, staff
     ):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="deletion", scope={"categories": ["usage"]}
-        )
+        ).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         assert plan["decision"]["outcome"] == "refused"
         body = {k: v for k, v in plan["decision"].items() if k != "items"}
@@ -212,13 +205,13 @@ class TestDeletionPlan:
 
 class TestOtherPlans:
     def test_suspension_keeps_under_37_2_1(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="suspension",
             scope={"categories": ["events", "newsletter"]},
-        )
+        ).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         assert _lines(plan, "newsletter") == [("stibee", "suspend", None)]
         assert _lines(plan, "events") == [("azure", "retain", "ads")]
@@ -235,7 +228,7 @@ class TestOtherPlans:
                 {"item": "company_name", "requested": "새 회사"},
             ],
         }
-        rid = _in_progress(client, outbox_dir, staff, type="correction", scope=scope)
+        rid = in_progress(client, outbox_dir, staff, type="correction", scope=scope).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         lines = sorted(
             (i["category"], i["system"], i["action"], tuple(i["items"])) for i in plan["items"]
@@ -252,9 +245,9 @@ class TestOtherPlans:
         assert view["status"] == "fulfilling"
 
     def test_access_collects_from_every_system(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="access", scope={"categories": ["inquiries"]}
-        )
+        ).id
         plan = _plan(client, staff["handler"]["headers"], rid)
         assert sorted(_lines(plan, "inquiries")) == [
             ("azure", "collect", None),

@@ -11,10 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app.core.clock import FrozenClock
-from tests.support import T0, act, file_request, relogin, run_cli
+from tests.support import T0, act, file_request, relogin, run_cli, sql_rows
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 FOUR_YEARS = timedelta(days=4 * 365)
@@ -41,17 +40,8 @@ def closed(client, staff, clock):
     return old, recent
 
 
-def _rows(database_url: str, sql: str) -> list:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)).all())
-    finally:
-        engine.dispose()
-
-
 def _purged(database_url: str) -> dict[str, bool]:
-    rows = _rows(database_url, "SELECT id, purged_at, subject_name_enc FROM request")
+    rows = sql_rows(database_url, "SELECT id, purged_at, subject_name_enc FROM request")
     for rid, purged_at, name in rows:
         assert (purged_at is None) == (name is not None), rid  # purged iff the name is gone
     return {rid: purged_at is not None for rid, purged_at, _ in rows}
@@ -59,8 +49,8 @@ def _purged(database_url: str) -> dict[str, bool]:
 
 def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     old, recent = closed
-    snapshot = _rows(database_url, "SELECT * FROM request ORDER BY id")
-    entries = _rows(database_url, "SELECT count(*) FROM audit_entry")
+    snapshot = sql_rows(database_url, "SELECT * FROM request ORDER BY id")
+    entries = sql_rows(database_url, "SELECT count(*) FROM audit_entry")
 
     dry = run_cli(tmp_path, settings, "purge", "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -68,8 +58,8 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     assert preview["dry_run"] is True and preview["requests"] == 3
     assert preview["oldest_closed_at"].startswith((T0 - FOUR_YEARS).date().isoformat())
     assert "would purge 3 request(s)" in dry.stderr
-    assert _rows(database_url, "SELECT * FROM request ORDER BY id") == snapshot
-    assert _rows(database_url, "SELECT count(*) FROM audit_entry") == entries
+    assert sql_rows(database_url, "SELECT * FROM request ORDER BY id") == snapshot
+    assert sql_rows(database_url, "SELECT count(*) FROM audit_entry") == entries
 
     done = run_cli(tmp_path, settings, "purge", "--batch-size", "2")
     assert done.returncode == 0, done.stderr
@@ -79,7 +69,7 @@ def test_dry_run_then_purge(closed, settings, tmp_path, database_url):
     assert _purged(database_url) == {**dict.fromkeys(old, True), recent: False}
     for personal in ("홍길동", "example.com"):
         assert personal not in done.stdout + done.stderr
-    audited = _rows(database_url, "SELECT request_id FROM audit_entry WHERE action = 'purge'")
+    audited = sql_rows(database_url, "SELECT request_id FROM audit_entry WHERE action = 'purge'")
     assert sorted(r[0] for r in audited) == sorted(old)
     checked = run_cli(tmp_path, settings, "audit", "verify")
     assert checked.returncode == 0 and json.loads(checked.stdout)["ok"] is True

@@ -117,7 +117,7 @@ def test_a_temporary_holiday_moves_the_profiles_deadline_not_the_decrees(
 ):
     from datetime import date
 
-    from app.requests.deadline_sync import recompute_deadlines
+    from app.workflow.deadline_sync import recompute_deadlines
 
     created, _ = verified(client, outbox_dir, type="transmission")
     ctx = app.state.ctx

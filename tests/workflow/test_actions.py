@@ -9,6 +9,7 @@ from tests.support import (
     file_request,
     finish_tasks,
     fresh_subject_token,
+    in_progress,
     latest_code,
     read_outbox,
     relogin,
@@ -28,12 +29,6 @@ ACTIONS = {
 def _open_request(client, outbox_dir, **kw):
     created, _ = verified(client, outbox_dir, **kw)
     return created["id"]
-
-
-def _in_progress(client, outbox_dir, staff, assignee="handler@example.com", **kw):
-    rid = _open_request(client, outbox_dir, **kw)
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": assignee})
-    return rid
 
 
 class TestAuthMatrix:
@@ -70,7 +65,7 @@ class TestAuthMatrix:
         assert response.status_code == 404
 
     def test_handler_cannot_act_on_anothers_request(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff, assignee="handler2@example.com")
+        rid = in_progress(client, outbox_dir, staff, assignee="handler2@example.com").id
         h = staff["handler"]["headers"]
         version = staff_read(client, staff["cpo"]["headers"], rid)["version"]
         response = client.post(
@@ -95,7 +90,7 @@ class TestAssign:
         assert decide[0]["due_at"] == view["due_at"]
 
     def test_reassign_moves_the_open_tasks(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         view = act(
             client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler2@example.com"}
         )
@@ -179,7 +174,7 @@ class TestVerify:
 
 class TestExtend:
     def test_extension_moves_deadline_and_tasks_and_notifies(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         view = act(client, staff["handler"]["headers"], rid, "extend", ACTIONS["extend"])
         assert view["due_at"] == "2026-12-24T14:59:59Z"  # end of 24 Dec in Korea time
         assert view["statutory_due_at"] == "2026-12-11T14:59:59Z"
@@ -192,7 +187,7 @@ class TestExtend:
 
     @pytest.mark.parametrize("due_at", ["2026-12-11T10:00:00+09:00", "2026-12-01T10:00:00+09:00"])
     def test_not_later_is_422(self, client, outbox_dir, staff, due_at):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         problem = act(
             client,
             staff["cpo"]["headers"],
@@ -213,7 +208,7 @@ class TestExtend:
         ],
     )
     def test_bad_bodies(self, client, outbox_dir, staff, body):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         act(client, staff["cpo"]["headers"], rid, "extend", body, expect=422)
 
     def test_closed_request_cannot_be_extended(self, client, outbox_dir, staff):
@@ -264,7 +259,7 @@ def _scope_for(kind):
 class TestDecision:
     @pytest.mark.parametrize(("kind", "grounds", "valid"), DECISION_RULES)
     def test_grounds_must_fit_the_type(self, client, outbox_dir, staff, kind, grounds, valid):
-        rid = _in_progress(client, outbox_dir, staff, type=kind, **_scope_for(kind))
+        rid = in_progress(client, outbox_dir, staff, type=kind, **_scope_for(kind)).id
         expect = 200 if valid else 422
         body = act(
             client, staff["handler"]["headers"], rid, "decision", _refuse(grounds), expect=expect
@@ -277,7 +272,7 @@ class TestDecision:
             assert view["status"] == "in_progress" and view["decisions"] == []
 
     def test_refusal_notice_quotes_grounds_and_objection_route(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff, type="deletion")
+        rid = in_progress(client, outbox_dir, staff, type="deletion").id
         act(client, staff["handler"]["headers"], rid, "decision", _refuse(["PIPA-36-1-proviso"]))
         notice = next(m for m in read_outbox(outbox_dir) if m["template"] == "decision")
         assert "개인정보 보호법 제36조제1항 단서" in notice["text"]
@@ -286,13 +281,13 @@ class TestDecision:
         assert "2026년 12월 31일" in notice["text"]  # decided 1 Dec + 30 days
 
     def test_grant_of_deletion_creates_fulfilment_tasks(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
-        )
+        ).id
         # The plan keeps payment records (e-commerce and e-finance laws): its decision refuses
         # that category, so only the newsletter's system gets a deletion task.
         plan = client.get(
@@ -307,13 +302,13 @@ class TestDecision:
         assert [t["status"] for t in view["tasks"] if t["kind"] == "decide"] == ["done"]
 
     def test_partial_grant_needs_items_with_both_results(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="deletion",
             scope={"categories": ["payment", "newsletter"]},
-        )
+        ).id
         h = staff["handler"]["headers"]
         base = {
             "outcome": "partially_granted",
@@ -362,7 +357,7 @@ class TestDecision:
         ]
 
     def test_grant_citing_grounds_is_422(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         act(
             client,
             staff["handler"]["headers"],
@@ -400,13 +395,13 @@ class TestDecision:
 
 class TestCompleteAndTasks:
     def test_cannot_complete_with_open_fulfilment_tasks(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client,
             outbox_dir,
             staff,
             type="suspension",
             scope={"categories": ["newsletter", "events"]},
-        )
+        ).id
         h = staff["handler"]["headers"]
         # The plan keeps event records (ads, 6 months): only the newsletter is suspended.
         plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=h).json()
@@ -426,16 +421,16 @@ class TestCompleteAndTasks:
         assert len(notice) == 1 and "뉴스레터" in notice[0]["text"]
 
     def test_access_grant_completes_once_collected(self, client, outbox_dir, staff):
-        rid = _in_progress(client, outbox_dir, staff)
+        rid = in_progress(client, outbox_dir, staff).id
         act(client, staff["handler"]["headers"], rid, "decision", GRANT)
         act(client, staff["handler"]["headers"], rid, "complete", expect=409)
         finish_tasks(client, staff["handler"]["headers"], rid)
         assert act(client, staff["handler"]["headers"], rid, "complete")["status"] == "completed"
 
     def test_task_rules(self, client, outbox_dir, staff):
-        rid = _in_progress(
+        rid = in_progress(
             client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
-        )
+        ).id
         decide = staff_read(client, staff["cpo"]["headers"], rid)["tasks"][0]
         h2 = staff["handler2"]["headers"]
         # Closed by the decision, not by hand.
@@ -473,7 +468,7 @@ class TestCompleteAndTasks:
 
     def test_task_queue(self, client, outbox_dir, staff):
         for _ in range(3):
-            _in_progress(client, outbox_dir, staff)
+            in_progress(client, outbox_dir, staff)
         mine = client.get("/v1/staff/tasks?mine=true", headers=staff["handler"]["headers"]).json()
         assert len(mine["items"]) == 3 and all(t["kind"] == "decide" for t in mine["items"])
         assert all(t["reference"].startswith("RD-") for t in mine["items"])

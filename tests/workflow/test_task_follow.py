@@ -3,7 +3,7 @@ work queue when a later decision voids them."""
 
 from __future__ import annotations
 
-from tests.support import act, fresh_subject_token, relogin, staff_read, verified
+from tests.support import act, fresh_subject_token, in_progress, relogin, staff_read
 
 REFUSAL = {
     "outcome": "refused",
@@ -18,18 +18,11 @@ def _plan_decision(client, staff, rid) -> dict:
     return response.json()["decision"]
 
 
-def _in_progress(client, outbox_dir, staff):
-    created, _ = verified(
-        client, outbox_dir, type="deletion", scope={"categories": ["payment", "newsletter"]}
-    )
-    rid = created["id"]
-    act(client, staff["cpo"]["headers"], rid, "assign", {"assignee": "handler@example.com"})
-    return rid
-
-
 def _fulfilling(client, outbox_dir, staff):
     """Decided as the plan says: the newsletter deleted, payments kept under the law."""
-    rid = _in_progress(client, outbox_dir, staff)
+    rid = in_progress(
+        client, outbox_dir, staff, type="deletion", scope={"categories": ["payment", "newsletter"]}
+    ).id
     decision = _plan_decision(client, staff, rid)
     assert decision["outcome"] == "partially_granted"
     view = act(client, staff["handler"]["headers"], rid, "decision", decision)
@@ -96,7 +89,9 @@ def test_refusal_after_objection_cancels_earlier_fulfilment(client, outbox_dir, 
 
 
 def test_a_grant_after_objection_creates_what_it_grants(client, outbox_dir, staff, clock):
-    rid = _in_progress(client, outbox_dir, staff)
+    rid = in_progress(
+        client, outbox_dir, staff, type="deletion", scope={"categories": ["payment", "newsletter"]}
+    ).id
     view = act(client, staff["handler"]["headers"], rid, "decision", REFUSAL)
     assert _fulfil(view) == []
     _object(client, outbox_dir, staff, clock, rid, "뉴스레터는 삭제해 주세요")

@@ -22,16 +22,18 @@ from app.core.deps import (
 from app.core.errors import ValidationProblem
 from app.core.responses import NO_TOKEN
 from app.core.validation import Moment
+from app.intake import flows
 from app.law.rights import Channel, RequestType
 from app.requests import queue, service
 from app.requests.lifecycle import Status
 from app.requests.schemas import (
     QueuePage,
-    RequestStaffView,
     StaffRequestCreate,
     StaffRequestCreated,
 )
-from app.requests.views import created_view, staff_view
+from app.requests.views import created_view
+from app.workflow.schemas import RequestStaffView
+from app.workflow.views import staff_view
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
@@ -130,7 +132,7 @@ def enter_offline_request(
             "over a year ago",
             detail="received_at is more than a year ago; check the date.",
         )
-    filed = service.submit(
+    filed = flows.submit(
         session,
         ctx,
         body,

@@ -8,6 +8,7 @@ from fastapi import Request as HttpRequest
 from app.core import rate_limit
 from app.core.actors import Actor
 from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip, owned_request_id
+from app.intake import flows
 from app.law.rights import Channel
 from app.requests import service
 from app.requests.schemas import (
@@ -18,8 +19,9 @@ from app.requests.schemas import (
     SignInIn,
     WithdrawIn,
 )
-from app.requests.views import created_view, public_view
+from app.requests.views import created_view
 from app.verification import service as verification
+from app.workflow.views import public_view
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
 
@@ -48,7 +50,7 @@ async def file_request(
 
     def file(session):
         now = ctx.clock.now()
-        return now, service.submit(
+        return now, flows.submit(
             session, ctx, body, channel=Channel.portal, received_at=now, actor=actor
         )
 
@@ -138,7 +140,7 @@ def withdraw_request(
 ) -> RequestPublic:
     """Withdraw your request. Possible until it is completed, refused or rejected."""
     request_id = owned_request_id(session, principal, request_id)
-    request = service.withdraw(
+    request = flows.withdraw(
         session, ctx, request_id, reason=body.reason if body else None, actor=principal.actor
     )
     return public_view(session, ctx, request, ctx.clock.now())

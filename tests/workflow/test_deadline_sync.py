@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from app.law import deadlines
 from app.main import create_app
-from app.requests.deadline_sync import recompute_deadlines
+from app.workflow.deadline_sync import recompute_deadlines
 from tests.support import (
     act,
     file_request,

@@ -1,0 +1,136 @@
+"""Filing and withdrawing a request, carried through the packages they touch: requests
+receives and records it, verification sends the one-time code, workflow hands out the verify
+task or carries out a self-service request, and closes the work of a withdrawn one. Kept here,
+above those packages, so each of them imports only downwards (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from app.core.actors import Actor
+from app.core.context import AppContext
+from app.events import record as events
+from app.law.rights import Channel
+from app.models import Request
+from app.notifications.outbox import Notice, enqueue_notices
+from app.requests import lifecycle
+from app.requests import service as requests
+from app.requests.notices import moment, notify, request_context
+from app.requests.schemas import RequestFields
+from app.requests.service import Filed
+from app.verification import service as verification
+from app.workflow import self_service, tasks
+
+
+def submit(
+    session: Session,
+    ctx: AppContext,
+    data: RequestFields,
+    *,
+    channel: Channel,
+    received_at: datetime,
+    actor: Actor,
+    identity_verified: bool = False,
+    verification_method: str | None = None,
+    client_id: str | None = None,
+    external_ref: str | None = None,
+) -> Filed:
+    """File a request: the statutory clock starts at receipt (received_at is the server's,
+    or for offline requests the real time of receipt entered by staff)."""
+    now = ctx.clock.now()
+    filed = requests.receive(
+        session,
+        ctx,
+        data,
+        channel=channel,
+        received_at=received_at,
+        actor=actor,
+        now=now,
+        identity_verified=identity_verified,
+        client_id=client_id,
+        external_ref=external_ref,
+    )
+    request_id = filed.id
+    filer_email = data.filer_email()
+    needs_code = filer_email is not None and not identity_verified
+    if filer_email:
+        _notify_filer(session, ctx, data, filed, filer_email, needs_code=needs_code, now=now)
+    if identity_verified:
+        request = requests.get(session, request_id)
+        events.emit(session, events.REQUEST_CREATED, request, at=now)
+        filed.status = lifecycle.transition(
+            session,
+            request,
+            lifecycle.Action.verify,
+            actor=actor,
+            at=now,
+            detail={"method": verification_method or "staff"},
+        ).value
+        filed.status = self_service.carry_out(session, ctx, request, actor=actor) or filed.status
+    else:
+        events.emit(session, events.REQUEST_CREATED, filed, at=now)
+        if data.proxy or not needs_code:
+            # A proxy's authority, or an identity no code can prove, is checked by a person
+            # (Decree 46): the verify task goes to the CPO's queue.
+            tasks.create(session, requests.get(session, request_id), tasks.VERIFY, now=now)
+    return filed
+
+
+def _notify_filer(
+    session: Session,
+    ctx: AppContext,
+    data: RequestFields,
+    filed: Filed,
+    filer_email: str,
+    *,
+    needs_code: bool,
+    now: datetime,
+) -> None:
+    """The receipt notice to whoever filed, and with it the one-time code when one is due."""
+    context = request_context(
+        ctx,
+        name=data.proxy.name if data.proxy else data.subject.name,
+        reference=filed.reference,
+        type=filed.type,
+        received_at=filed.received_at,
+        due_at=filed.due_at,
+        needs_code=needs_code,
+    )
+    notices = [Notice("receipt", filer_email, data.locale, filed.id, context)]
+    if needs_code:
+        notices.append(
+            verification.issue_code(
+                session,
+                ctx,
+                request_id=filed.id,
+                to=filer_email,
+                locale=data.locale,
+                notice=context,
+                now=now,
+                revoke_live=False,
+            )
+        )
+    enqueue_notices(session, ctx, notices, now=now)
+
+
+def withdraw(
+    session: Session, ctx: AppContext, request_id: str, *, reason: str | None, actor: Actor
+) -> Request:
+    """The filer withdraws (any time before the request is closed)."""
+    request = requests.get(session, request_id)
+    now = ctx.clock.now()
+    # The reason may hold personal data: it goes to the timeline only as a fact, not a text.
+    lifecycle.transition(
+        session,
+        request,
+        lifecycle.Action.withdraw,
+        actor=actor,
+        at=now,
+        detail={"reason_given": reason is not None},
+    )
+    # Nothing is left to do for it: open tasks leave the work queue as cancelled.
+    tasks.close(session, request.id, tasks.ALL_KINDS, now=now, actor=actor, status="cancelled")
+    notify(session, ctx, request, "withdrawn", now=now, **moment("at", now))
+    return request
