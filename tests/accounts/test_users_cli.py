@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import TEST_KEY, login, token_response
+from tests.support import PASSWORD, TEST_KEY, login, token_response
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 NEW_PASSWORD = "typed twice, hidden"
@@ -179,8 +179,8 @@ def test_reset_password_ends_every_session(client, settings, staff):
         data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
     )
     assert refreshed.status_code == 400
-    assert _token(client, handler["email"]) == 401
-    assert _token(client, handler["email"], new) == 200
+    assert token_response(client, handler["email"]).status_code == 401
+    assert token_response(client, handler["email"], new).status_code == 200
     [entry] = _audit(client, staff, "password_reset")
     assert entry["actor"] == "cli" and entry["detail"] == {"user": handler["id"]}
     ended = _audit(client, staff, "session_ended")
@@ -194,7 +194,7 @@ def test_reset_password_refuses_a_short_one_and_changes_nothing(client, settings
     )
     assert "12 characters" in _refused(done)
     assert client.get("/v1/staff/requests", headers=handler["headers"]).status_code == 200
-    assert _token(client, handler["email"]) == 200
+    assert token_response(client, handler["email"]).status_code == 200
     assert _audit(client, staff, "password_reset") == []
 
 
