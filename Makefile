@@ -28,7 +28,7 @@ run: install
 
 ## test: set up and run the whole suite (SQLite unless RIGHTSDESK_TEST_DATABASE_URL is set) on
 ##       every core, a database per pytest-xdist worker; PYTEST_ARGS="-k verify tests/workflow"
-##       runs a part (CI runs it with PYTEST_ARGS empty); WORKERS=1 runs it in one process
+##       runs a part (CI runs it with PYTEST_ARGS empty); WORKERS=0 runs it in one process
 WORKERS ?= auto
 test: install-test browser
 	$(if $(strip $(PYTEST_ARGS)),@echo "make test: PYTEST_ARGS is set: this may not be the whole suite")
