@@ -15,3 +15,6 @@ ON_A_REQUEST = {
 STALE = {412: {"description": "Stale version: someone changed the request first"}}
 IF_MATCH_MISSING = {428: {"description": "If-Match missing"}}
 INVALID_BODY = {422: {"description": "Invalid body"}}
+# A staff or client token on a data subject's route: a known principal without the subject's
+# rights (the answer names the token's kind).
+NOT_A_SUBJECT = {403: {"description": "A staff or client token: not the subject's"}}

@@ -8,6 +8,7 @@ from fastapi import Request as HttpRequest
 from app.core import rate_limit
 from app.core.actors import Actor
 from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip, owned_request_id
+from app.core.responses import NOT_A_SUBJECT
 from app.intake import flows
 from app.law.rights import Channel
 from app.requests import service
@@ -23,7 +24,7 @@ from app.requests.views import created_view
 from app.verification import service as verification
 from app.workflow.views import public_view
 
-router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
+router = APIRouter(prefix="/v1/requests", tags=["requests (public)"], responses=NOT_A_SUBJECT)
 
 _PROBLEMS = {
     422: {"description": "Invalid body (problem document)"},

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.core.deps import ContextDep, SubjectToken, WriteSessionDep, owned_request_id
+from app.core.responses import NOT_A_SUBJECT
 from app.results import render, service
 
-router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
+router = APIRouter(prefix="/v1/requests", tags=["requests (public)"], responses=NOT_A_SUBJECT)
 
 MEDIA = {
     "json": "application/json",

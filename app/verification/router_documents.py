@@ -17,10 +17,11 @@ from app.core.deps import (
     owned_request_id,
     resolve_request_id,
 )
+from app.core.responses import NOT_A_SUBJECT
 from app.requests import service as requests
 from app.verification import documents
 
-router = APIRouter(prefix="/v1/requests", tags=["documents"])
+router = APIRouter(prefix="/v1/requests", tags=["documents"], responses=NOT_A_SUBJECT)
 staff_router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.core.deps import ContextDep, SessionDep, SubjectToken, owned_request_id
+from app.core.responses import NOT_A_SUBJECT
 from app.requests import service as requests
 from app.requests.schemas import RequestPublic
 from app.workflow import service
 from app.workflow.schemas import ObjectionIn
 from app.workflow.views import public_view
 
-router = APIRouter(prefix="/v1/requests", tags=["requests (public)"])
+router = APIRouter(prefix="/v1/requests", tags=["requests (public)"], responses=NOT_A_SUBJECT)
 
 
 @router.post(
