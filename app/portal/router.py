@@ -208,10 +208,7 @@ async def file_submit(http: HttpRequest, ctx: ContextDep) -> Response:
     """The same filing as POST /v1/requests: the same schema, limits and service."""
     pages = _pages(http)
     form = await http.form()
-    try:
-        pages.check_csrf(http, form.get(CSRF_FIELD))  # type: ignore[arg-type]
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, form.get(CSRF_FIELD))  # type: ignore[arg-type]
     kind = form.get("requester.kind") or "self"
     kind = kind if kind in KINDS else "self"
     values: dict[str, Any] = {
@@ -289,10 +286,7 @@ def code_submit(
 ) -> Response:
     """The same check as POST /v1/requests/{id}/verification; the token becomes the cookie."""
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     t = pages.translator(http)
 
     def wrong(problem: Problem) -> Response:
@@ -346,10 +340,7 @@ def code_resend(
 ) -> Response:
     """The same resend as POST /v1/requests/{id}/verification/resend, with its limits."""
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     ip = client_ip(http)
     target = _reference_path(reference) + "/code"
     try:
@@ -394,10 +385,7 @@ def sign_in_submit(
     """The same as POST /v1/requests/sign-in: a code goes out only when both match, and the
     page says the same either way."""
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     t = pages.translator(http)
     values = {"reference": reference, "email": email}
     try:
@@ -428,10 +416,7 @@ def sign_in_submit(
 @router.post("/sign-out")
 def sign_out(http: HttpRequest, ctx: ContextDep, csrf: CsrfDep = "") -> Response:
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     response = pages.redirect("/portal/?done=signed_out")
     pages.delete_cookie(response, SESSION_COOKIE)
     return response
@@ -497,10 +482,7 @@ def withdraw(
     csrf: CsrfDep = "",
 ) -> Response:
     """The same as POST /v1/requests/{id}/withdraw, after the confirmation page."""
-    try:
-        _pages(http).check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    _pages(http).check_csrf(http, csrf)
     request_id, principal, refusal = _owned(http, session, ctx, reference)
     if refusal is not None:
         return refusal
@@ -523,10 +505,7 @@ def objection(
 ) -> Response:
     """The same as POST /v1/requests/{id}/objections."""
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     request_id, principal, refusal = _owned(http, session, ctx, reference)
     if refusal is not None:
         return refusal
@@ -556,10 +535,7 @@ def upload(
 ) -> Response:
     """The same as POST /v1/requests/{id}/documents: PDF, PNG or JPEG, judged by content."""
     pages = _pages(http)
-    try:
-        pages.check_csrf(http, csrf)
-    except CsrfRefused:
-        return _refused_csrf(http, ctx)
+    pages.check_csrf(http, csrf)
     request_id, principal, refusal = _owned(http, session, ctx, reference)
     if refusal is not None:
         return refusal
@@ -656,5 +632,10 @@ def install(app, ctx: AppContext) -> None:
         cookie_path="/portal",
         secret=ctx.secret_key,
         secure=ctx.settings.env is Environment.production,
+    )
+    # A form without its CSRF token (or with another browser's) gets the refusal page,
+    # whichever handler's check raised it.
+    app.add_exception_handler(
+        CsrfRefused, lambda http, _exc: _refused_csrf(http, http.app.state.ctx)
     )
     app.include_router(router)
