@@ -309,6 +309,9 @@ def integration_file(
 
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+# The test settings' password hashing, for the processes a test starts (the argon2 defaults
+# cost ~0.25 s of CPU per hash or log-in, paid by every CLI and server test).
+CHEAP_HASHING = {"RIGHTSDESK_ARGON2_TIME_COST": "1", "RIGHTSDESK_ARGON2_MEMORY_KIB": "1024"}
 
 
 def rightsdesk(
@@ -336,6 +339,7 @@ def run_cli(tmp_path: Path, settings: Settings, *args: str, **extra: str):
         "RIGHTSDESK_SECRET_KEY": settings.secret_key,
         "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
         "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
+        **CHEAP_HASHING,
         **extra,
     }
     return rightsdesk(env, *args, cwd=tmp_path)

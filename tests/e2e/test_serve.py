@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import CODE_RE, TEST_KEY, free_port, read_outbox, wait_for
+from tests.support import CHEAP_HASHING, CODE_RE, TEST_KEY, free_port, read_outbox, wait_for
 
 RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -30,6 +30,7 @@ class Server:
             "RIGHTSDESK_ENCRYPTION_KEYS": f"e2e:{TEST_KEY}",
             "RIGHTSDESK_BLIND_INDEX_KEY": "e2e-blind",
             "RIGHTSDESK_OUTBOX_POLL_SECONDS": "0.5",
+            **CHEAP_HASHING,
             **env,
         }
         self.log = workdir / f"server-{self.port}.log"

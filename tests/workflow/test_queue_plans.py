@@ -49,9 +49,7 @@ def _seed(app) -> None:
         )
     if not ctx.db.is_sqlite:  # autovacuum would, in its own time
         with ctx.db.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "ANALYZE request"
-            )
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE request")
 
 
 def _plan(conn, sql: str, params) -> str:
