@@ -314,20 +314,99 @@ RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 CHEAP_HASHING = {"RIGHTSDESK_ARGON2_TIME_COST": "1", "RIGHTSDESK_ARGON2_MEMORY_KIB": "1024"}
 
 
-def rightsdesk(
-    env: dict[str, str], *args: str, cwd: Path | None = None
+def rightsdesk_process(
+    env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess:
-    """The real `rightsdesk` command with these RIGHTSDESK_* settings only (the caller's own
-    are dropped)."""
+    """The installed `rightsdesk` command in a process of its own, with these RIGHTSDESK_*
+    settings only (the caller's own are dropped): for what only a process shows (the entry
+    point, start-up refusals, signals, a terminal)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
     return subprocess.run(
         [RIGHTSDESK, *args],
         cwd=cwd,
         env={**clean, **env},
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def rightsdesk(
+    env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """`rightsdesk ARGS` as the installed command runs it (app.cli:main, the same exit codes,
+    stdout and stderr), but in this process: a process of its own costs ~1.5 s of CPU to
+    import the app, and the suite runs the CLI a hundred times. The environment, working
+    directory, settings cache, root logger and signal handlers are the command's for its run
+    and restored after; an exception the command lets out is a traceback on stderr and exit 1,
+    as in a process."""
+    import contextlib
+    import io
+    import logging
+    import signal
+    import traceback
+
+    from app import cli
+    from app.core.config import get_settings
+
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_argv, saved_stdin = sys.argv, sys.stdin
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_signals = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    try:
+        for key in [k for k in os.environ if k.startswith("RIGHTSDESK_")]:
+            del os.environ[key]
+        os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        get_settings.cache_clear()
+        sys.argv = ["rightsdesk", *args]
+        sys.stdin = io.StringIO(stdin or "")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if isinstance(exc.code, str):
+                    err.write(exc.code + "\n")
+            except Exception:
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        sys.argv, sys.stdin = saved_argv, saved_stdin
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+        for sig, handler in saved_signals.items():
+            signal.signal(sig, handler)
+        get_settings.cache_clear()
+    return subprocess.CompletedProcess(["rightsdesk", *args], code, out.getvalue(), err.getvalue())
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The RIGHTSDESK_* settings of a command that works on the test's database, var folder,
+    keys and password hashing (`extra`: more settings)."""
+    return {
+        "RIGHTSDESK_DATABASE_URL": settings.database_url,
+        "RIGHTSDESK_VAR_DIR": str(settings.var_dir),
+        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
+        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
+        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
+        "RIGHTSDESK_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+        "RIGHTSDESK_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
+        **extra,
+    }
 
 
 def run_cli(tmp_path: Path, settings: Settings, *args: str, **extra: str):

@@ -1,6 +1,7 @@
 """`rightsdesk users list|set-role|deactivate|activate|unlock` and `rightsdesk create-user`
-(issue 10.7), run as an operator would — the installed command, in a subprocess, against the
-database of the API under test; the password prompt through a real pseudo-terminal."""
+(issue 10.7), through the command's own entry point (in this process: tests/support.rightsdesk)
+against the database of the API under test; the password prompt as an operator meets it, the
+installed command on a real pseudo-terminal."""
 
 from __future__ import annotations
 
@@ -9,42 +10,21 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support import PASSWORD, TEST_KEY, login, token_response
+from tests.support import PASSWORD, RIGHTSDESK, login, rightsdesk, settings_env, token_response
 
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 NEW_PASSWORD = "typed twice, hidden"
 
 
 def _env(settings) -> dict:
-    return {
-        **os.environ,
-        "RIGHTSDESK_DATABASE_URL": settings.database_url,
-        "RIGHTSDESK_VAR_DIR": str(settings.var_dir),
-        "RIGHTSDESK_SECRET_KEY": settings.secret_key,
-        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
-        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
-        # Cheap hashing, as the API under test uses (tests/support.make_settings).
-        "RIGHTSDESK_ARGON2_TIME_COST": str(settings.argon2_time_cost),
-        "RIGHTSDESK_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
-    }
+    return {**os.environ, **settings_env(settings)}
 
 
 def _cli(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [RIGHTSDESK, *args],
-        env=_env(settings),
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return rightsdesk(settings_env(settings), *args, stdin=stdin)
 
 
 def _ok(done: subprocess.CompletedProcess) -> str:

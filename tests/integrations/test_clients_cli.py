@@ -1,31 +1,16 @@
-"""`rightsdesk clients create|list|rotate|revoke` (issue 9.1), run as an operator would, against
+"""`rightsdesk clients create|list|rotate|revoke` (issue 9.1), run through the command's own entry point (in-process), against
 the same database as the API under test."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-from tests.support import TEST_KEY, client_token
-
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+from tests.support import client_token, rightsdesk, settings_env
 
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "RIGHTSDESK_DATABASE_URL": settings.database_url,
-        "RIGHTSDESK_VAR_DIR": str(settings.var_dir),
-        "RIGHTSDESK_SECRET_KEY": settings.secret_key,  # the keyed hash of client secrets
-        "RIGHTSDESK_ENCRYPTION_KEYS": f"t1:{TEST_KEY}",
-        "RIGHTSDESK_BLIND_INDEX_KEY": settings.blind_index_key,
-    }
-    return subprocess.run(
-        [RIGHTSDESK, "clients", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    return rightsdesk(settings_env(settings), "clients", *args)
 
 
 def test_create_list_rotate_revoke(client, settings, staff):
