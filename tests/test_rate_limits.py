@@ -6,11 +6,7 @@ or behind a trusted proxy the right-most X-Forwarded-For hop that is not a proxy
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -28,6 +24,7 @@ from tests.support import (
     make_settings,
     make_staff,
     request_body,
+    rightsdesk_process,
     sql_rows,
 )
 
@@ -486,15 +483,7 @@ class TestSettings:
         ],
     )
     def test_a_malformed_setting_refuses_the_start_in_one_line(self, tmp_path, env, name):
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-        done = subprocess.run(
-            [str(Path(sys.executable).with_name("rightsdesk")), "serve", "--port", "1"],
-            cwd=tmp_path,
-            env={**clean, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = rightsdesk_process(env, "serve", "--port", "1", cwd=tmp_path)
         assert done.returncode != 0
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and name in lines[0], done.stderr

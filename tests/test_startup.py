@@ -5,28 +5,17 @@ prints what it did (issue 10.8)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import TEST_KEY, file_request
-
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+from tests.support import TEST_KEY, file_request, rightsdesk_process
 
 
 def _run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    return subprocess.run(
-        [RIGHTSDESK, *args],
-        cwd=cwd,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # A process of its own: what is refused is the start of the installed command.
+    return rightsdesk_process(env, *args, cwd=cwd)
 
 
 @pytest.mark.parametrize(

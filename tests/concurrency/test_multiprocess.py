@@ -34,8 +34,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from app.models.base import UTCDateTime
-from tests.e2e.test_serve import RIGHTSDESK, Server
-from tests.support import free_port, start_until_ready, wait_for
+from tests.e2e.test_serve import Server
+from tests.support import RIGHTSDESK, free_port, rightsdesk, start_until_ready, wait_for
 
 FILERS = 8  # threads filing at once
 PER_FILER = 2  # filings per thread per wave
@@ -221,9 +221,7 @@ def test_serve_and_two_workers_under_concurrent_filing_and_a_kill(database_url, 
     assert set(relay.by("worker-a@example.com")).isdisjoint(set(lease_end) - {relay.held})
 
     # The access record's chain holds.
-    audit = subprocess.run(
-        [RIGHTSDESK, "audit", "verify"], env=api.env, capture_output=True, text=True, timeout=60
-    )
+    audit = rightsdesk(api.env, "audit", "verify")
     assert audit.returncode == 0, audit.stdout + audit.stderr
     everything = worker_logs() + api.log.read_text()
     assert "@example.com" not in everything.replace("worker-a@example.com", "").replace(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.crypto import BlindIndex, CryptoError, KeyRing
+from tests.support import rightsdesk_process
 
 
 def _key(byte: bytes) -> str:
@@ -75,16 +74,7 @@ class TestSettings:
         assert Settings(env="production", blind_index_key="b" * 32, **keys).blind_index_key
 
     def test_production_cli_refuses_to_start(self, tmp_path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-        env["RIGHTSDESK_ENV"] = "production"
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("rightsdesk")), "migrate"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = rightsdesk_process({"RIGHTSDESK_ENV": "production"}, "migrate", cwd=tmp_path)
         assert result.returncode != 0
         assert "RIGHTSDESK_SECRET_KEY" in result.stderr
 

@@ -28,8 +28,8 @@ from app.core.config import Settings, parse_reminder_days
 from app.law.deadlines import SEOUL, days_left, statutory_due_at
 from app.law.rights import RIGHTS, RequestType
 from app.workflow.reminders import OVERDUE, kind_for
-from tests.e2e.test_serve import RIGHTSDESK, Server, _code
-from tests.support import CODE_RE, read_outbox, wait_for
+from tests.e2e.test_serve import Server, _code
+from tests.support import CODE_RE, RIGHTSDESK, read_outbox, rightsdesk, wait_for
 
 FAST = {
     "RIGHTSDESK_CODE_RESEND_COOLDOWN_SECONDS": "0",
@@ -231,13 +231,7 @@ def test_access_result_downloads_then_410(server, e2e_dir, database_url):
             )
     finally:
         engine.dispose()
-    worker = subprocess.run(
-        [RIGHTSDESK, "worker", "--once"],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    worker = rightsdesk(server.env, "worker", "--once")
     assert worker.returncode == 0, worker.stderr
     with httpx.Client(base_url=server.base, timeout=15) as http:
         gone = http.get(f"/v1/requests/{rid}/result", headers=subject)

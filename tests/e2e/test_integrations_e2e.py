@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -16,9 +15,9 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.e2e.test_serve import RIGHTSDESK, Server
+from tests.e2e.test_serve import Server
 from tests.integrations.receiver import ALL_EVENTS, Receiver
-from tests.support import request_body
+from tests.support import request_body, rightsdesk
 
 
 @pytest.fixture
@@ -27,13 +26,7 @@ def e2e_dir(tmp_path, app):  # `app` cleans the database afterwards
 
 
 def _client(server: Server, *args: str) -> dict:
-    made = subprocess.run(
-        [RIGHTSDESK, "clients", "create", *args],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    made = rightsdesk(server.env, "clients", "create", *args)
     assert made.returncode == 0, made.stderr
     return json.loads(made.stdout)
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_serve import RIGHTSDESK, Server, _code
-from tests.support import wait_for
+from tests.e2e.test_serve import Server, _code
+from tests.support import RIGHTSDESK, wait_for
 
 
 @pytest.fixture

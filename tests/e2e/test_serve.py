@@ -5,16 +5,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import CHEAP_HASHING, CODE_RE, TEST_KEY, free_port, read_outbox, wait_for
-
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
+from tests.support import (
+    CHEAP_HASHING,
+    CODE_RE,
+    RIGHTSDESK,
+    TEST_KEY,
+    free_port,
+    read_outbox,
+    rightsdesk,
+    wait_for,
+)
 
 
 class Server:
@@ -60,21 +66,15 @@ class Server:
 
     def create_cpo(self) -> None:
         """`rightsdesk create-user`, as an operator would run it."""
-        made = subprocess.run(
-            [
-                RIGHTSDESK,
-                "create-user",
-                "--email",
-                self.CPO_EMAIL,
-                "--role",
-                "cpo",
-                "--password-stdin",
-            ],
-            input=self.CPO_PASSWORD + "\n",
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        made = rightsdesk(
+            self.env,
+            "create-user",
+            "--email",
+            self.CPO_EMAIL,
+            "--role",
+            "cpo",
+            "--password-stdin",
+            stdin=self.CPO_PASSWORD + "\n",
         )
         assert made.returncode == 0, made.stderr
 
@@ -191,9 +191,7 @@ def test_worker_delivers_what_the_api_queued(database_url, e2e_dir):
         "RIGHTSDESK_ENCRYPTION_KEYS": api_settings.encryption_keys,
         "RIGHTSDESK_BLIND_INDEX_KEY": api_settings.blind_index_key,
     }
-    result = subprocess.run(
-        [RIGHTSDESK, "worker", "--once"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = rightsdesk(env, "worker", "--once")
     assert result.returncode == 0, result.stderr
     assert sorted(m["template"] for m in read_outbox(outbox)) == ["receipt", "verification_code"]
     assert "jung@example.com" not in result.stderr + result.stdout
@@ -209,9 +207,7 @@ def test_audit_verify_cli(database_url, e2e_dir, client):
         "RIGHTSDESK_DATABASE_URL": database_url,
         "RIGHTSDESK_VAR_DIR": str(e2e_dir / "var"),
     }
-    ok = subprocess.run(
-        [RIGHTSDESK, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
-    )
+    ok = rightsdesk(env, "audit", "verify")
     assert ok.returncode == 0, ok.stderr
     assert '"ok": true' in ok.stdout and '"checked": 1' in ok.stdout
     from sqlalchemy import create_engine, text
@@ -220,9 +216,7 @@ def test_audit_verify_cli(database_url, e2e_dir, client):
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_entry SET action = 'view' WHERE seq = 1"))
     engine.dispose()
-    bad = subprocess.run(
-        [RIGHTSDESK, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
-    )
+    bad = rightsdesk(env, "audit", "verify")
     assert bad.returncode == 1
     assert '"first_bad": 1' in bad.stdout
 
@@ -312,9 +306,7 @@ def test_cpo_runs_a_request_to_completion(database_url, e2e_dir):
         assert "이의" in decision["text"] and "object" in decision["text"]
     finally:
         server.kill(signal.SIGTERM)
-    audit = subprocess.run(
-        [RIGHTSDESK, "audit", "verify"], env=server.env, capture_output=True, text=True, timeout=60
-    )
+    audit = rightsdesk(server.env, "audit", "verify")
     assert audit.returncode == 0, audit.stdout
     log = server.log.read_text()
     assert "seo@example.com" not in log and "서지우" not in log

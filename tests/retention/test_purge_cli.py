@@ -6,16 +6,13 @@ shorter than two years (RIGHTSDESK_AUDIT_RETENTION_DAYS below 730) in one line."
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from app.core.clock import FrozenClock
 from tests.support import T0, act, file_request, relogin, run_cli, sql_rows
 
-RIGHTSDESK = str(Path(sys.executable).with_name("rightsdesk"))
 FOUR_YEARS = timedelta(days=4 * 365)
 
 
