@@ -251,3 +251,20 @@ class TestVerify:
         assert (
             CliRunner().invoke(cli, ["audit", "verify", str(tmp_path / "none.zip")]).exit_code == 2
         )
+
+
+def test_the_real_command_needs_no_database(client, staff, handled, tmp_path):
+    """`rightsdesk audit verify PACK.zip` as a process with no settings at all: offline."""
+    from tests.support import rightsdesk
+
+    path = tmp_path / "pack.zip"
+    path.write_bytes(client.get(_url(handled.id), headers=staff["cpo"]["headers"]).content)
+    done = rightsdesk({}, "audit", "verify", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert not (tmp_path / "var").exists()  # no database, no keys made
+    pack, report = _pack(client.get(_url(handled.id), headers=staff["cpo"]["headers"]))
+    pack["access_record"]["entries"][0]["detail"]["forged"] = True
+    path.write_bytes(_zip(pack, report))
+    done = rightsdesk({}, "audit", "verify", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and json.loads(done.stdout)["problem"] == "entry changed"
