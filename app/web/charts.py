@@ -25,7 +25,7 @@ from app.workflow.schemas import Metrics
 
 # Dark enough for 3:1 against white (WCAG 1.4.11, graphical objects); the first is the
 # stylesheet's --primary. Never the only cue: each bar has its label and the table its row.
-PALETTE = ("#0b4f9c", "#b35806", "#1e6b34", "#7b3294", "#8c510a", "#c51b7d", "#2d6e8e")
+PALETTE = ("#0b4f9c", "#b35806", "#1e6b34", "#7b3294", "#a50f15", "#c51b7d", "#2d6e8e")
 INK, MUTED, LINE = "#1b1f24", "#4a5460", "#c9d1da"
 
 STATUS_LABELS = {
@@ -39,20 +39,35 @@ STATUS_LABELS = {
     Status.withdrawn: "철회 / withdrawn",
 }
 OBJECTION_LABELS = {
-    "decision": "결정 / decision",
-    "rejection": "반려 / rejection",
-    "extension": "기한 연장 / extension",
+    "decision": "결정에 대한 이의 / against a decision",
+    "rejection": "반려에 대한 이의 / against a rejection",
+    "extension": "연장에 대한 이의 / against an extension",
 }
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 40, 56  # the plot area's margins
 
 
+TYPE_LABELS = {
+    RequestType.access: "열람 / access",
+    RequestType.correction: "정정 / correction",
+    RequestType.deletion: "삭제 / deletion",
+    RequestType.suspension: "처리정지 / suspension",
+    RequestType.consent_withdrawal: "동의 철회 / consent withdrawal",
+    RequestType.automated_decision: "자동화된 결정 / automated decision",
+    RequestType.transmission: "전송 / transmission",
+}
+
+
 def type_label(type_: str) -> str:
+    """Short enough for a legend; a type added later falls back to the rights registry."""
     try:
-        right = RIGHTS[RequestType(type_)]
+        request_type = RequestType(type_)
     except ValueError:
         return type_
+    if request_type in TYPE_LABELS:
+        return TYPE_LABELS[request_type]
+    right = RIGHTS[request_type]
     return f"{right.name_ko} / {right.name_en}"
 
 
@@ -156,10 +171,12 @@ def _nice_max(value: float) -> float:
 
 
 def _value_axis(shapes: Shapes, top: float, suffix: str = "") -> None:
+    """Grid lines at whole numbers (counts are whole): 4 or 5 steps, fewer for a small top."""
     plot_h = HEIGHT - TOP - BOTTOM
-    for i in range(5):
-        value = top * i / 4
-        y = HEIGHT - BOTTOM - plot_h * i / 4
+    steps = next(n for n in (4, 5, 2, 1) if (top / n).is_integer())
+    for i in range(steps + 1):
+        value = top * i / steps
+        y = HEIGHT - BOTTOM - plot_h * i / steps
         shapes.lines.append(
             {"x1": LEFT, "y1": y, "x2": WIDTH - RIGHT, "y2": y, "cls": "chart-grid", "stroke": LINE}
         )

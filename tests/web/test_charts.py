@@ -90,7 +90,7 @@ def test_the_figures_are_the_apis(metrics):
     assert sum(r[1] for r in weekly.rows) == api["received"] == 4
     types = ["access", "deletion", "suspension"]
     assert weekly.columns[2:] == [type_label(t) for t in types]
-    assert weekly.columns[2].startswith("개인정보 열람 / access")
+    assert weekly.columns[2:5] == ["열람 / access", "삭제 / deletion", "처리정지 / suspension"]
     first = api["received_by_week"][0]["by_type"]
     assert weekly.rows[0][2:] == [first.get(t, 0) for t in types]
     monthly = found["on-time-by-month"].table
