@@ -14,12 +14,37 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.evidence.schemas import EvidencePack
 from app.law.deadlines import SEOUL
+from app.law.rights import RIGHTS, RequestType
 
 OUTCOMES = {
     "granted": "인용 / granted",
     "partially_granted": "일부 인용 / partially granted",
     "refused": "거절 / refused",
 }
+
+
+STATUSES = {
+    "pending_verification": "본인 확인 대기 / awaiting verification",
+    "open": "접수 / open",
+    "in_progress": "처리 중 / in progress",
+    "fulfilling": "이행 중 / fulfilling",
+    "completed": "완료 / completed",
+    "refused": "거절 / refused",
+    "rejected": "반려 / rejected",
+    "withdrawn": "철회 / withdrawn",
+}
+
+
+def _type(value: str) -> str:
+    try:
+        right = RIGHTS[RequestType(value)]
+    except ValueError:
+        return value
+    return f"{right.name_ko} / {right.name_en} ({right.article})"
+
+
+def _status(value: str | None) -> str:
+    return STATUSES.get(value or "", value or "")
 
 
 def _seoul(value: str | datetime | None) -> str:
@@ -39,6 +64,8 @@ def _env() -> Environment:
         auto_reload=False,
     )
     env.filters["seoul"] = _seoul
+    env.filters["request_type"] = _type
+    env.filters["status"] = _status
     env.globals["OUTCOMES"] = OUTCOMES
     return env
 

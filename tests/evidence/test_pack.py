@@ -175,6 +175,7 @@ class TestContent:
         assert '<html lang="ko">' in report and "@media print" in report
         assert "요청 사실" in report and "Facts of the request" in report
         assert handled.created["reference"] in report and "PIPA-37-2-1" in report
+        assert "개인정보 처리정지" in report and "처리 중 / in progress" in report
         assert "http://" not in report and "https://" not in report
         assert "<script" not in report and "<link" not in report and "<img" not in report
         assert _references(report) == []
