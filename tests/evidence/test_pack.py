@@ -269,3 +269,30 @@ def test_the_real_command_needs_no_database(client, staff, handled, tmp_path):
     path.write_bytes(_zip(pack, report))
     done = rightsdesk({}, "audit", "verify", str(path), cwd=tmp_path)
     assert done.returncode == 1 and json.loads(done.stdout)["problem"] == "entry changed"
+
+
+def test_a_broken_chain_is_in_the_pack_and_fails_the_check(
+    client, staff, handled, tmp_path, database_url
+):
+    """The pack says what the service's chain check found: a record changed in the database
+    (here an entry of another request) is reported, and the pack does not verify."""
+    from sqlalchemy import create_engine, text
+
+    from tests.support import file_request
+
+    file_request(client, subject={"name": "다른", "email": "other@example.com"})
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        seq = conn.execute(
+            text("SELECT max(seq) FROM audit_entry WHERE request_id <> :rid"),
+            {"rid": handled.id},
+        ).scalar()
+        conn.execute(text("UPDATE audit_entry SET ip = '10.0.0.1' WHERE seq = :seq"), {"seq": seq})
+    engine.dispose()
+    response = client.get(_url(handled.id), headers=staff["auditor"]["headers"])
+    pack, _ = _pack(response)
+    assert pack["access_record"]["chain_check"]["ok"] is False
+    assert pack["access_record"]["chain_check"]["first_bad"] == seq
+    code, out = _verify(tmp_path, response.content)
+    assert code == 1 and out["chain_check_ok"] is False
+    assert out["problem"] == "the service's chain check failed when the pack was made"
