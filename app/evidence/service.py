@@ -1,9 +1,9 @@
 """Assemble a request's evidence pack and record its download (services: no HTTP here).
 
 The order matters for the pack's proof: the whole chain is checked first (without holding the
-head, so appends go on meanwhile); then the chain head is locked, the request's entries are
-read (none can be added for it until this unit commits), and the download entry is appended
-with the digests of those entries and of the content. The pack is built from what was read.
+head, so appends go on meanwhile); then the chain head is locked, the request's record and its
+entries are read (no change to it can commit until this unit does), and the download entry is
+appended with the digests of those entries and of the content.
 """
 
 from __future__ import annotations
@@ -189,9 +189,12 @@ def assemble(
     for identifiers, with a reason) and `may_see`."""
     now = ctx.clock.now()
     chain = audit.verify(session)
+    # From here no change to the request can commit (every change writes an entry, and
+    # entries wait for the head): the content and the entries read below are one state.
+    audit.lock_head(session)
+    session.refresh(request)  # as committed before the lock, not as the route first read it
     content = _content(session, ctx, request, principal, now, identifiers)
     content_json = content.model_dump(mode="json")
-    audit.lock_head(session)  # no entry of this request can come between the read and ours
     earlier = _request_entries(session, request.id)
     detail = {
         "what": DOWNLOAD_WHAT,
