@@ -296,3 +296,24 @@ def test_a_broken_chain_is_in_the_pack_and_fails_the_check(
     code, out = _verify(tmp_path, response.content)
     assert code == 1 and out["chain_check_ok"] is False
     assert out["problem"] == "the service's chain check failed when the pack was made"
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ("x" * 201, 422),
+        ("a%00b", 400),
+        ("'; DROP TABLE audit_entry; --", 200),
+        ("행정심판 제출 (2026-행심-123)", 200),
+    ],
+)
+def test_reason_edges(client, staff, handled, reason, status):
+    response = client.get(
+        _url(handled.id, identifiers="true", reason=reason), headers=staff["cpo"]["headers"]
+    )
+    assert response.status_code in ((status,) if status == 200 else (400, 422)), response.text
+    if status != 200:
+        assert response.headers["content-type"].startswith("application/problem+json")
+    else:
+        pack, _ = _pack(response)
+        assert pack["access_record"]["entries"][-1]["detail"]["reason"] == reason
