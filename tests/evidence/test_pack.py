@@ -317,3 +317,35 @@ def test_reason_edges(client, staff, handled, reason, status):
     else:
         pack, _ = _pack(response)
         assert pack["access_record"]["entries"][-1]["detail"]["reason"] == reason
+
+
+def test_a_purged_requests_pack(client, outbox_dir, staff, clock, tmp_path):
+    """After the purge (Art. 21) a pack still proves what was done, and has no personal data
+    left to include, even for a CPO who asks."""
+    from app.retention import purge as retention
+    from tests.support import finish_tasks, verified
+
+    created, _ = verified(client, outbox_dir)
+    rid, cpo = created["id"], staff["cpo"]["headers"]
+    act(client, cpo, rid, "assign", {"assignee": "me"})
+    act(client, cpo, rid, "decision", {"outcome": "granted", "explanation": "처리합니다."})
+    finish_tasks(client, cpo, rid)
+    act(client, cpo, rid, "complete")
+    clock.advance(days=1096)
+    relogin(client, staff)
+    ctx = client.app.state.ctx
+    assert retention.purge(ctx.db, ctx, batch_size=10).requests == 1
+    response = client.get(
+        _url(created["reference"], identifiers="true", reason="감독기관 요청"),
+        headers=staff["cpo"]["headers"],
+    )
+    pack, report = _pack(response)
+    facts = pack["content"]["facts"]
+    assert facts["status"] == "completed" and facts["purged_at"]
+    assert facts["identifiers"]["subject_email"] is None
+    assert facts["identifiers"]["subject_name"] is None
+    assert pack["content"]["decisions"][0]["explanation"] is None
+    assert pack["content"]["timeline"][-1]["kind"] == "purged"
+    assert EMAIL not in json.dumps(pack, ensure_ascii=False) + report
+    code, out = _verify(tmp_path, response.content)
+    assert code == 0, out
