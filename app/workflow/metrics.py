@@ -22,7 +22,15 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=SEOUL)
 
 
-def _weeks(since: date, until: date, received: list[tuple[datetime, str]]) -> list[WeekCount]:
+def _seoul_day(session: Session):
+    """The Korea-time calendar day of `received_at`, in SQL (Korea keeps no summer time, so
+    SQLite's fixed nine hours are exact)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(Request.received_at, "+9 hours")
+    return func.date(func.timezone("Asia/Seoul", Request.received_at))
+
+
+def _weeks(since: date, until: date, per_day: list[tuple[date, str, int]]) -> list[WeekCount]:
     """Every Monday-to-Sunday week (Korea time) from the one holding `since` to the one
     holding `until`, with the requests received in it by type."""
     first = since - timedelta(days=since.weekday())
@@ -30,10 +38,10 @@ def _weeks(since: date, until: date, received: list[tuple[datetime, str]]) -> li
     weeks = [
         WeekCount(week_start=first + timedelta(weeks=i), total=0, by_type={}) for i in range(count)
     ]
-    for at, type_ in received:
-        week = weeks[(at.astimezone(SEOUL).date() - first).days // 7]
-        week.total += 1
-        week.by_type[type_] = week.by_type.get(type_, 0) + 1
+    for day, type_, n in per_day:
+        week = weeks[(day - first).days // 7]
+        week.total += n
+        week.by_type[type_] = week.by_type.get(type_, 0) + n
     return weeks
 
 
@@ -83,10 +91,17 @@ def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metr
     """Requests received from `since` to `until` inclusive (Korea time)."""
     lo, hi = _start(since), _start(until + timedelta(days=1))
     in_range = (Request.received_at >= lo, Request.received_at < hi)
-    received = session.exec(select(Request.received_at, Request.type).where(*in_range)).all()
+    # One row per Korea-time day and type (at most ~3,660 days × 7 types), not per request.
+    day = _seoul_day(session)
+    per_day = [
+        (d if isinstance(d, date) else date.fromisoformat(d), type_, n)
+        for d, type_, n in session.exec(
+            select(day, Request.type, func.count()).where(*in_range).group_by(day, Request.type)
+        ).all()
+    ]
     by_type: dict[str, int] = {}
-    for _, type_ in received:
-        by_type[type_] = by_type.get(type_, 0) + 1
+    for _, type_, n in per_day:
+        by_type[type_] = by_type.get(type_, 0) + n
     by_status = dict(
         session.exec(
             select(Request.status, func.count()).where(*in_range).group_by(Request.status)
@@ -117,7 +132,7 @@ def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metr
         closed_on_time=on_time,
         share_closed_on_time=round(on_time / len(closed_rows), 4) if closed_rows else None,
         median_days_to_close=round(statistics.median(durations), 2) if durations else None,
-        received_by_week=_weeks(since, until, received),
+        received_by_week=_weeks(since, until, per_day),
         on_time_by_month=_months(since, until, closed_rows),
         objections=_objections(session, lo, hi),
     )
