@@ -317,6 +317,14 @@ def openapi() -> None:
 
 @audit_cli.command("verify")
 def audit_verify(
+    pack: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PACK.zip",
+            help="An evidence pack to check offline instead of the database.",
+            show_default=False,
+        ),
+    ] = None,
     progress: Annotated[
         bool,
         typer.Option(
@@ -326,7 +334,14 @@ def audit_verify(
     ] = True,
 ) -> None:
     """Check the hash chain of the access record from its base to its head; exit 1 if it is
-    broken. One JSON line on stdout; progress (entries, rate) on stderr when it is a terminal."""
+    broken. One JSON line on stdout; progress (entries, rate) on stderr when it is a terminal.
+    With PACK.zip (an evidence pack, GET /v1/staff/requests/{id}/evidence): check the pack
+    offline, no database needed — every entry's hash recomputed, and the earlier entries and
+    the content against the digests in the download's own entry; exit 1 if anything was
+    changed, removed or added."""
+    if pack is not None:
+        _verify_pack(pack)
+        return
     from app.audit.service import verify
     from app.core.db import Database
 
@@ -350,6 +365,21 @@ def audit_verify(
             }
         )
     )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _verify_pack(path: str) -> None:
+    from app.evidence.integrity import check_zip
+
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        typer.echo(f"rightsdesk: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    result = check_zip(data)
+    typer.echo(json.dumps(result.as_dict()))
     if not result.ok:
         raise typer.Exit(1)
 

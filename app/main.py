@@ -22,6 +22,7 @@ from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.etag import WriteETagMiddleware
 from app.core.nul_guard import NulGuardMiddleware
 from app.core.openapi import install_openapi
+from app.evidence.router import router as evidence_router
 from app.intake.router_public import router as requests_router
 from app.intake.router_staff import router as staff_requests_router
 from app.integrations.router import router as integrations_router
@@ -215,6 +216,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(workflow_router)
     app.include_router(results_router)
     app.include_router(retention_router)
+    app.include_router(evidence_router)
     app.include_router(audit_router)
     app.include_router(users_router)
     app.include_router(clients_router)

@@ -51,4 +51,9 @@ def test_the_wheel_carries_everything_the_service_reads(tmp_path):
     }
     assert templates and templates <= names
     assert "app/profile/default.yaml" in names
+    # The evidence pack's report and the dashboard's chart (issue 20).
+    assert {
+        "app/evidence/templates/report.html.j2",
+        "app/web/templates/charts/chart.svg.j2",
+    } <= names
     assert not any(n.startswith(("tests/", "alembic/", "bench/")) for n in names)

@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.law.deadlines import SEOUL
-from app.models import Request
+from app.models import Objection, Request
 from app.requests.lifecycle import CLOSED, Status
-from app.workflow.schemas import Metrics
+from app.workflow.schemas import Metrics, MonthOnTime, ObjectionCounts, WeekCount
 
 # Answered by us (not withdrawn by the subject): what "closed on time" is measured over.
 ANSWERED = (Status.completed.value, Status.refused.value, Status.rejected.value)
@@ -22,15 +22,86 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=SEOUL)
 
 
+def _seoul_day(session: Session):
+    """The Korea-time calendar day of `received_at`, in SQL (Korea keeps no summer time, so
+    SQLite's fixed nine hours are exact)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(Request.received_at, "+9 hours")
+    return func.date(func.timezone("Asia/Seoul", Request.received_at))
+
+
+def _weeks(since: date, until: date, per_day: list[tuple[date, str, int]]) -> list[WeekCount]:
+    """Every Monday-to-Sunday week (Korea time) from the one holding `since` to the one
+    holding `until`, with the requests received in it by type."""
+    first = since - timedelta(days=since.weekday())
+    count = (until - first).days // 7 + 1
+    weeks = [
+        WeekCount(week_start=first + timedelta(weeks=i), total=0, by_type={}) for i in range(count)
+    ]
+    for day, type_, n in per_day:
+        week = weeks[(day - first).days // 7]
+        week.total += n
+        week.by_type[type_] = week.by_type.get(type_, 0) + n
+    return weeks
+
+
+def _month(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _months(since: date, until: date, closed_rows) -> list[MonthOnTime]:
+    """Closed and closed on time by the Korea-time month of closing."""
+    closings = [(c.astimezone(SEOUL).date(), c <= d) for _, c, d in closed_rows]
+    last = max([until, *(day for day, _ in closings)])
+    months: dict[str, list[int]] = {}
+    year, month = since.year, since.month
+    while (year, month) <= (last.year, last.month):
+        months[f"{year:04d}-{month:02d}"] = [0, 0]
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    for day, in_time in closings:
+        counts = months[_month(day)]
+        counts[0] += 1
+        counts[1] += in_time
+    return [
+        MonthOnTime(
+            month=label,
+            closed=closed,
+            closed_on_time=on_time,
+            share_closed_on_time=round(on_time / closed, 4) if closed else None,
+        )
+        for label, (closed, on_time) in months.items()
+    ]
+
+
+def _objections(session: Session, lo: datetime, hi: datetime) -> ObjectionCounts:
+    rows = session.exec(
+        select(Objection.kind, Objection.resolved_at.is_(None)).where(
+            Objection.filed_at >= lo, Objection.filed_at < hi
+        )
+    ).all()
+    by_kind: dict[str, int] = {}
+    for kind, _ in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    return ObjectionCounts(
+        filed=len(rows), open=sum(1 for _, unresolved in rows if unresolved), by_kind=by_kind
+    )
+
+
 def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metrics:
     """Requests received from `since` to `until` inclusive (Korea time)."""
     lo, hi = _start(since), _start(until + timedelta(days=1))
     in_range = (Request.received_at >= lo, Request.received_at < hi)
-    by_type = dict(
-        session.exec(
-            select(Request.type, func.count()).where(*in_range).group_by(Request.type)
+    # One row per Korea-time day and type (at most ~3,660 days × 7 types), not per request.
+    day = _seoul_day(session)
+    per_day = [
+        (d if isinstance(d, date) else date.fromisoformat(d), type_, n)
+        for d, type_, n in session.exec(
+            select(day, Request.type, func.count()).where(*in_range).group_by(day, Request.type)
         ).all()
-    )
+    ]
+    by_type: dict[str, int] = {}
+    for _, type_, n in per_day:
+        by_type[type_] = by_type.get(type_, 0) + n
     by_status = dict(
         session.exec(
             select(Request.status, func.count()).where(*in_range).group_by(Request.status)
@@ -55,9 +126,13 @@ def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metr
         received=sum(by_type.values()),
         by_type=by_type,
         by_status=by_status,
+        open_by_status={s: n for s, n in by_status.items() if s not in {c.value for c in CLOSED}},
         open_overdue=open_overdue,
         closed=len(closed_rows),
         closed_on_time=on_time,
         share_closed_on_time=round(on_time / len(closed_rows), 4) if closed_rows else None,
         median_days_to_close=round(statistics.median(durations), 2) if durations else None,
+        received_by_week=_weeks(since, until, per_day),
+        on_time_by_month=_months(since, until, closed_rows),
+        objections=_objections(session, lo, hi),
     )

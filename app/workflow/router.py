@@ -252,7 +252,10 @@ def metrics(
     until: Annotated[Day | None, Query(description="Last day, inclusive; default: today.")] = None,
 ) -> Metrics:
     """Counts by type and status, open overdue, median days to close, and the share closed on
-    time, for requests received in the range."""
+    time, for requests received in the range; with the dashboard's series: `open_by_status`,
+    `received_by_week` (Korea-time weeks from Monday, by type), `on_time_by_month` (by the
+    month of closing) and `objections` (filed in the range, still open, by kind). The
+    console's charts are drawn from exactly these numbers."""
     today = seoul_date(ctx.clock.now())
     until = until or today
     since = since or until - timedelta(days=90)

@@ -240,12 +240,35 @@ class ObjectionPublic(BaseModel):
     resolved_at: datetime | None
 
 
+class WeekCount(BaseModel):
+    week_start: date = Field(description="The week's Monday (Korea time).")
+    total: int
+    by_type: dict[str, int]
+
+
+class MonthOnTime(BaseModel):
+    month: str = Field(description="The Korea-time month the requests were closed in, `YYYY-MM`.")
+    closed: int
+    closed_on_time: int
+    share_closed_on_time: float | None = Field(description="null if none closed that month")
+
+
+class ObjectionCounts(BaseModel):
+    filed: int = Field(description="Objections filed in the range (Korea time).")
+    open: int = Field(description="Of those, not resolved yet.")
+    by_kind: dict[str, int] = Field(description="`decision`, `rejection`, `extension`.")
+
+
 class Metrics(BaseModel):
     since: date
     until: date
     received: int
     by_type: dict[str, int]
     by_status: dict[str, int]
+    open_by_status: dict[str, int] = Field(
+        description="The part of `by_status` still open (not completed, refused, rejected or "
+        "withdrawn)."
+    )
     open_overdue: int
     closed: int
     closed_on_time: int
@@ -253,6 +276,15 @@ class Metrics(BaseModel):
         description="closed on time / closed; null if none closed"
     )
     median_days_to_close: float | None
+    received_by_week: list[WeekCount] = Field(
+        description="`received` by the Korea-time week (from Monday) and type: every week the "
+        "range touches, empty ones included; the first and last may be partial."
+    )
+    on_time_by_month: list[MonthOnTime] = Field(
+        description="`closed` and `closed_on_time` by the Korea-time month of closing, every "
+        "month from the range's first to the last closing (or the range's last month)."
+    )
+    objections: ObjectionCounts
 
 
 class RequestStaffView(BaseModel):

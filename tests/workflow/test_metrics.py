@@ -41,6 +41,25 @@ def test_counts_durations_and_on_time(client, outbox_dir, staff, clock):
     assert m["closed"] == 2 and m["closed_on_time"] == 1
     assert m["share_closed_on_time"] == 0.5
     assert m["median_days_to_close"] == 7.0
+    # The dashboard's series (issue 20, point 7): weeks from Monday, months of closing.
+    assert m["open_by_status"] == {"open": 1}
+    assert [w["week_start"] for w in m["received_by_week"]] == [
+        "2026-11-30",
+        "2026-12-07",
+        "2026-12-14",
+        "2026-12-21",
+        "2026-12-28",
+    ]
+    assert m["received_by_week"][0] == {
+        "week_start": "2026-11-30",
+        "total": 3,
+        "by_type": {"access": 2, "deletion": 1},
+    }
+    assert sum(w["total"] for w in m["received_by_week"]) == m["received"]
+    assert m["on_time_by_month"] == [
+        {"month": "2026-12", "closed": 2, "closed_on_time": 1, "share_closed_on_time": 0.5}
+    ]
+    assert m["objections"] == {"filed": 0, "open": 0, "by_kind": {}}
 
 
 def test_empty_range_and_bad_range(client, staff):
@@ -63,3 +82,27 @@ def test_empty_range_and_bad_range(client, staff):
         client.get("/v1/staff/metrics", headers=h, params={"since": "yesterday"}).status_code == 422
     )
     assert client.get("/v1/staff/metrics").status_code == 401
+
+
+def test_weeks_are_counted_in_korea_time(client, staff, clock):
+    """Sunday 23:30 and Monday 00:30 in Seoul are the same UTC day (6 December) but two
+    weeks: the week turns at Monday 00:00 Korea time."""
+    from datetime import UTC, datetime
+
+    from tests.support import file_request
+
+    clock.at = datetime(2026, 12, 6, 14, 30, tzinfo=UTC)  # Sun 6 Dec 23:30 in Seoul
+    file_request(client)
+    clock.advance(hours=1)  # Mon 7 Dec 00:30 in Seoul
+    file_request(client, type="deletion", subject={"name": "월요일", "email": "m@example.com"})
+    relogin(client, staff)
+    m = client.get(
+        "/v1/staff/metrics",
+        headers=staff["auditor"]["headers"],
+        params={"since": "2026-12-01", "until": "2026-12-13"},
+    ).json()
+    assert m["received_by_week"] == [
+        {"week_start": "2026-11-30", "total": 1, "by_type": {"access": 1}},
+        {"week_start": "2026-12-07", "total": 1, "by_type": {"deletion": 1}},
+    ]
+    assert m["by_type"] == {"access": 1, "deletion": 1}

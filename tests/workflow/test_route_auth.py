@@ -18,6 +18,7 @@ STAFF_ROUTES = [
     ("GET", "/v1/staff/requests/{id}/plan"),
     ("POST", "/v1/staff/requests/{id}/holds"),
     ("DELETE", "/v1/staff/requests/{id}/holds/{hold_id}"),
+    ("GET", "/v1/staff/requests/{id}/evidence"),
     ("GET", "/v1/staff/profile"),
     ("GET", "/v1/staff/requests/{id}/documents/doc_x"),
     ("GET", "/v1/staff/tasks"),
