@@ -86,7 +86,7 @@ def handled(client, outbox_dir, staff, clock):
         f"/v1/requests/{rid}/objections", headers=subject, json={"reason": "부당한 거절입니다"}
     )
     assert response.status_code == 201, response.text
-    return filed
+    return filed._replace(subject=subject)  # the filing's token has expired by now
 
 
 class TestWhoMay:
@@ -94,7 +94,7 @@ class TestWhoMay:
         url = _url(handled.id)
         assert client.get(url).status_code == 401
         assert client.get(url, headers=staff["handler"]["headers"]).status_code == 403
-        assert client.get(url, headers=handled.subject).status_code in (401, 403)
+        assert client.get(url, headers=handled.subject).status_code == 403  # not a staff token
         missing = client.get(_url("RD-2026-999999"), headers=staff["cpo"]["headers"])
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/problem+json")
@@ -302,7 +302,7 @@ def test_a_broken_chain_is_in_the_pack_and_fails_the_check(
     ("reason", "status"),
     [
         ("x" * 201, 422),
-        ("a%00b", 400),
+        ("a%00b", 422),
         ("'; DROP TABLE audit_entry; --", 200),
         ("행정심판 제출 (2026-행심-123)", 200),
     ],
@@ -311,7 +311,7 @@ def test_reason_edges(client, staff, handled, reason, status):
     response = client.get(
         _url(handled.id, identifiers="true", reason=reason), headers=staff["cpo"]["headers"]
     )
-    assert response.status_code in ((status,) if status == 200 else (400, 422)), response.text
+    assert response.status_code == status, response.text
     if status != 200:
         assert response.headers["content-type"].startswith("application/problem+json")
     else:
