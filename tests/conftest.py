@@ -207,3 +207,7 @@ def pytest_collection_modifyitems(config, items):
         where = Path(str(item.path)).relative_to(root).as_posix()
         if where.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+    # The slow tests first (a stable sort: each module keeps its order), so that pytest-xdist
+    # hands them out while the many quick ones can still fill the other workers around them,
+    # instead of one worker finishing a long e2e test alone at the end of the run.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
