@@ -113,9 +113,17 @@ def refuse_malformed(session: Session, ctx: AppContext, *, field: str, ip: str |
 
 
 def log_in(
-    session: Session, ctx: AppContext, *, email: str, password: str, ip: str | None
+    session: Session,
+    ctx: AppContext,
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+    kind: str = "api",
 ) -> LoggedIn:
-    """Check the password; count failures and lock the account after too many."""
+    """Check the password; count failures and lock the account after too many. `kind`: the
+    session is the API's (its `refresh_token` is a refresh token) or the console's (its
+    `refresh_token` is the cookie's value)."""
     s, now = ctx.settings, ctx.clock.now()
     # Locked until commit: parallel attempts on one account take turns, so each counts on the
     # last one's failures and the lock-out comes after exactly `login_max_failures` checked
@@ -179,14 +187,18 @@ def log_in(
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
-    opened = sessions.open_session(session, ctx, user)
+    opened = sessions.open_session(session, ctx, user, kind=kind)
     audit.append(
         session,
         at=now,
         actor=f"staff:{user.id}",
         action="login",
         ip=ip,
-        detail={"role": user.role, "session": opened.session_id},
+        detail={
+            "role": user.role,
+            "session": opened.session_id,
+            **({"kind": kind} if kind != "api" else {}),
+        },
     )
     return LoggedIn(
         access_token(ctx, user, opened.session_id),

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from typing import Any
 
 from app.core.context import AppContext
-from app.law.deadlines import SEOUL, seoul_date
 from app.requests.schemas import RequestPublic
+from app.web import words
 from app.web.i18n import Translator
 
 REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
@@ -124,12 +124,6 @@ def error_list(errors: dict[str, str], t: Translator) -> list[dict[str, Any]]:
     ]
 
 
-def seoul_day(at: datetime | date | None) -> date | None:
-    if at is None:
-        return None
-    return seoul_date(at) if isinstance(at, datetime) else at
-
-
 class RequestWords:
     """The request's view in words for one language."""
 
@@ -141,16 +135,10 @@ class RequestWords:
         }
 
     def day(self, at: datetime | date | None) -> str:
-        d = seoul_day(at)
-        if d is None:
-            return ""
-        if self.lang == "ko":
-            return f"{d.year}년 {d.month}월 {d.day}일"
-        return d.strftime("%-d %B %Y")
+        return words.day(at, self.lang)
 
     def moment(self, at: datetime) -> str:
-        local = at.astimezone(SEOUL)
-        return f"{self.day(at)} {local:%H:%M}"
+        return words.moment(at, self.lang)
 
     @property
     def status(self) -> str:

@@ -30,6 +30,7 @@ def template_msgids() -> set[str]:
 
 def code_msgids() -> set[str]:
     from app.portal import forms, views
+    from app.web import forms as web_forms
 
     found: set[str] = set()
     for table in (
@@ -42,7 +43,7 @@ def code_msgids() -> set[str]:
         views.ACTION_CODE_MESSAGES,
         views.FIELD_LABELS,
         forms._BY_FIELD_CODE,
-        forms._BY_CODE,
+        web_forms.BY_CODE,
     ):
         found.update(table.values())
     found.update(views.EXTRA_MSGIDS)
