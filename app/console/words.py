@@ -74,6 +74,7 @@ EXTRA_MSGIDS = (
     "%(num)s day left",
     "%(num)s days left",
     "Closed",
+    "Say why, in 5 to 500 characters.",
 )
 
 

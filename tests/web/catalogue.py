@@ -1,5 +1,5 @@
 """The msgids the pages use: those in the templates (Babel's Jinja2 extractor) and the
-words modules of app/portal (dicts of msgids)."""
+words modules of app/portal and app/console (dicts of msgids)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from importlib import resources
 
 from jinja2.ext import babel_extract
 
-TEMPLATE_PACKAGES = ("app.web", "app.portal")
+TEMPLATE_PACKAGES = ("app.web", "app.portal", "app.console")
 OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
 
 
@@ -29,6 +29,7 @@ def template_msgids() -> set[str]:
 
 
 def code_msgids() -> set[str]:
+    from app.console import words
     from app.portal import forms, views
     from app.web import forms as web_forms
 
@@ -46,6 +47,19 @@ def code_msgids() -> set[str]:
         web_forms.BY_CODE,
     ):
         found.update(table.values())
+    for table in (
+        words.STATUS,
+        words.TYPES,
+        words.CHANNELS,
+        words.TASK_KINDS,
+        words.TASK_STATUS,
+        words.TASK_OUTCOMES,
+        words.OUTCOMES,
+        words.PLAN_ACTIONS,
+        words.HOLD_KINDS,
+    ):
+        found.update(table.values())
+    found.update(words.EXTRA_MSGIDS)
     found.update(views.EXTRA_MSGIDS)
     found.update(forms.EXTRA_MSGIDS)
     return found
