@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form
 from fastapi import Request as HttpRequest
@@ -74,10 +75,9 @@ def _pages(http: HttpRequest) -> Pages:
 def _base(http: HttpRequest, ctx: AppContext, principal: StaffPrincipal | None) -> dict:
     """What the shell shows on every page."""
     lang = _pages(http).language(http)
-    company = ctx.profile.company
+    company = ctx.profile.company  # the portal's shell names the company the same way
     return {
-        "site_name": getattr(company, "name_ko" if lang == "ko" else "name_en", None)
-        or "Rights Desk",
+        "site_name": company.name_ko if lang == "ko" else company.name_en,
         "home": HOME,
         "logo_url": None,
         "theme_css": None,
@@ -264,7 +264,7 @@ def _queue_page(
     if next_cursor and not searched:
         params = [(k, v) for k, v in chosen.items() if v and k != "q"]
         params.append(("cursor", next_cursor))
-        next_url = HOME + "?" + "&".join(f"{k}={v}" for k, v in params)
+        next_url = HOME + "?" + urlencode(params)
     return _page(
         http,
         ctx,
