@@ -19,7 +19,6 @@ from app.accounts import service as accounts
 from app.accounts import sessions
 from app.accounts.schemas import Role
 from app.console import words
-from app.core import rate_limit
 from app.core.config import Environment
 from app.core.context import AppContext
 from app.core.deps import (
@@ -169,13 +168,8 @@ def login(
     if errors:
         return _page(http, ctx, None, "login.html", 422, values=values, errors=errors, failure=None)
     try:
-        if "\x00" in username or "\x00" in password:
-            rate_limit.guard(ctx, "login", ip=ip)
-            field = "username" if "\x00" in username else "password"
-            raise accounts.refuse_malformed(session, ctx, field=field, ip=ip)
-        rate_limit.guard(ctx, "login", ip=ip, identifier=accounts.normalise(username))
-        done = accounts.log_in(
-            session, ctx, email=username, password=password, ip=ip, kind="console"
+        done = accounts.password_grant(
+            session, ctx, username=username, password=password, ip=ip, kind="console"
         )
     except Problem as problem:
         if not problem.commit:

@@ -33,7 +33,7 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
 
 
 @contextmanager
-def browser(app, email: str | None = None):
+def another_browser(app, email: str | None = None):
     """Another browser (its own cookies), logged in as `email` when given: (client, token)."""
     with TestClient(app, raise_server_exceptions=False) as other:
         token = log_in(other, email) if email else csrf(other.get("/console/login").text)

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from app.law.deadlines import SEOUL
-from tests.console.support import browser, csrf, entries, log_in, version_on
+from tests.console.support import another_browser, csrf, entries, log_in, version_on
 from tests.support import file_request, sql_rows, verified
 
 REF = "RD-2026-000001"
@@ -82,7 +82,7 @@ class TestCsrf:
 
     def test_a_token_from_another_browser_is_refused(self, app, client, staff):
         log_in(client, "cpo@example.com")
-        with browser(app) as (_other, foreign):
+        with another_browser(app) as (_other, foreign):
             response = client.post("/console/search", data={"csrf_token": foreign, "q": REF})
         assert response.status_code == 403
 
@@ -120,7 +120,7 @@ class TestWrongRole:
 
     def test_a_handler_does_not_see_another_handlers_request(self, app, client, staff, outbox_dir):
         created, _ = verified(client, outbox_dir)
-        with browser(app, "cpo@example.com") as (cpo, token):
+        with another_browser(app, "cpo@example.com") as (cpo, token):
             page = _page(cpo, f"/console/requests/{created['reference']}").text
             given = cpo.post(
                 f"/console/requests/{created['reference']}/assign",
@@ -360,7 +360,7 @@ class TestRequestPage:
         token = log_in(client, "cpo@example.com")
         path = f"/console/requests/{created['reference']}"
         page = _page(client, path).text
-        with browser(app, "handler@example.com") as (other, other_token):
+        with another_browser(app, "handler@example.com") as (other, other_token):
             taken = other.post(
                 path + "/assign",
                 data={"csrf_token": other_token, "version": version_on(page), "assignee": "me"},
