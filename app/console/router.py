@@ -372,6 +372,8 @@ def _request_page(
         status_code,
         view=view,
         plan=plan,
+        # Each hold once (the plan has a line per system it binds).
+        held={i.hold_id: i.category for i in plan.items if i.hold_id} if plan else {},
         names=names,
         staff=staff,
         emails=emails,
@@ -409,6 +411,10 @@ def _stale(http, session: Session, ctx: AppContext, principal, reference: str) -
     session.rollback()
     request = requests.get(session, resolve_request_id(session, reference))
     last = requests.timeline(session, request.id)[-1:]
+    changed_by = last[0].actor if last else None
+    if changed_by and changed_by.startswith("staff:"):
+        user = accounts.find(session, changed_by.removeprefix("staff:"))
+        changed_by = user.email if user is not None else changed_by
     return _message(
         http,
         ctx,
@@ -416,7 +422,7 @@ def _stale(http, session: Session, ctx: AppContext, principal, reference: str) -
         "stale",
         412,
         reference=request.reference,
-        changed_by=last[0].actor if last else None,
+        changed_by=changed_by,
         changed_at=last[0].at if last else None,
     )
 

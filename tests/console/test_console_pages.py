@@ -379,7 +379,7 @@ class TestRequestPage:
         assert late.status_code == 412
         assert "요구가 변경되었습니다" in late.text
         assert f'href="{path}"' in late.text
-        assert staff["handler"]["id"] in late.text
+        assert "handler@example.com" in late.text  # who changed it
 
     def test_take_decide_carry_out_and_complete(self, client, staff, outbox_dir, database_url):
         created, _ = verified(client, outbox_dir)
@@ -531,6 +531,74 @@ class TestRequestPage:
         assert len(downloads) == 2
         short = client.post(f"{path}/documents/{doc_id}", data={"csrf_token": token, "reason": "x"})
         assert short.status_code == 422
+
+    def test_hold_a_category_then_release_it(self, client, staff, outbox_dir, database_url):
+        created, _ = verified(
+            client, outbox_dir, type="deletion", scope={"categories": ["account"]}
+        )
+        token = log_in(client, "cpo@example.com")
+        path = f"/console/requests/{created['reference']}"
+        page = _page(client, path).text
+        held = client.post(
+            path + "/holds",
+            data={
+                "csrf_token": token,
+                "version": version_on(page),
+                "category": "account",
+                "kind": "investigation",
+                "note": "경찰 수사 협조 요청 2026-001",
+            },
+            follow_redirects=False,
+        )
+        assert held.status_code == 303, held.text
+        page = _page(client, path).text
+        hold_id = re.search(r"/holds/(hld_[^/]+)/release", page).group(1)
+        released = client.post(
+            f"{path}/holds/{hold_id}/release",
+            data={"csrf_token": token, "version": version_on(page)},
+            follow_redirects=False,
+        )
+        assert released.status_code == 303, released.text
+        assert sql_rows(database_url, "SELECT released_at IS NOT NULL FROM hold") == [(True,)]
+
+    def test_a_failed_task_is_waived_by_the_cpo(self, client, staff, outbox_dir, database_url):
+        created, _ = verified(client, outbox_dir)
+        token = log_in(client, "cpo@example.com")
+        path = f"/console/requests/{created['reference']}"
+        page = _page(client, path).text
+        client.post(
+            path + "/assign",
+            data={"csrf_token": token, "version": version_on(page), "assignee": staff["cpo"]["id"]},
+        )
+        page = _page(client, path).text
+        client.post(
+            path + "/decision",
+            data={
+                "csrf_token": token,
+                "version": version_on(page),
+                "outcome": "granted",
+                "explanation": "열람하실 수 있습니다.",
+            },
+        )
+        task_id = re.findall(r"/tasks/(tsk_[^/]+)/complete", _page(client, path).text)[0]
+        failed = client.post(
+            f"{path}/tasks/{task_id}/complete",
+            data={"csrf_token": token, "outcome": "failed", "note": "시스템 점검 중"},
+            follow_redirects=False,
+        )
+        assert failed.status_code == 303, failed.text
+        assert f"/tasks/{task_id}/waive" in _page(client, path).text
+        empty = client.post(f"{path}/tasks/{task_id}/waive", data={"csrf_token": token})
+        assert empty.status_code == 422
+        waived = client.post(
+            f"{path}/tasks/{task_id}/waive",
+            data={"csrf_token": token, "reason": "해당 시스템은 이미 폐기됨"},
+            follow_redirects=False,
+        )
+        assert waived.status_code == 303, waived.text
+        assert sql_rows(database_url, "SELECT status FROM task WHERE id = :t", t=task_id) == [
+            ("waived",)
+        ]
 
 
 class TestIntake:
