@@ -354,16 +354,13 @@ def _request_page(
     names = {
         k: (c.name_ko if lang == "ko" else c.name_en) for k, c in ctx.profile.categories.items()
     }
+    users = accounts.listing(session, limit=200)
+    emails = {u.id: u.email for u in users}  # who did what, by e-mail (staff only)
     staff = (
-        [
-            u
-            for u in accounts.listing(session, limit=200, active=True)
-            if u.role in (Role.cpo.value, Role.handler.value)
-        ]
+        [u for u in users if u.active and u.role in (Role.cpo.value, Role.handler.value)]
         if "assign" in view.actions and principal.is_cpo
         else []
     )
-    emails = {u.id: u.email for u in staff}
     return _page(
         http,
         ctx,

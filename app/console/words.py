@@ -75,6 +75,11 @@ EXTRA_MSGIDS = (
     "%(num)s days left",
     "Closed",
     "Say why, in 5 to 500 characters.",
+    "Status: %(status)s",
+    "Update",
+    "The person",
+    "API",
+    "System",
 )
 
 
@@ -114,6 +119,23 @@ class Words:
 
     def hold_kind(self, key: str) -> str:
         return self._word(HOLD_KINDS, key)
+
+    def event(self, kind: str, status: str | None) -> str:
+        """A timeline event in words; a status change names the new status."""
+        if kind.startswith("status.") and status:
+            return self.t.gettext("Status: %(status)s", status=self.status(status))
+        return self.t.gettext(words.EVENTS.get(kind, "Update"))
+
+    def actor(self, label: str | None, emails: dict[str, str]) -> str:
+        """Who did it: a staff member by e-mail, the person, a client or the system."""
+        kind, _, who = (label or "").partition(":")
+        if kind == "staff":
+            return emails.get(who, who)
+        if kind == "subject":
+            return self.t.gettext("The person")
+        if kind == "client":
+            return self.t.gettext("API")
+        return self.t.gettext("System")
 
     def day(self, at: datetime | date | None) -> str:
         return words.day(at, self.lang)

@@ -11,6 +11,7 @@ from app.core.context import AppContext
 from app.requests.schemas import RequestPublic
 from app.web import words
 from app.web.i18n import Translator
+from app.web.words import EVENTS
 
 REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
 
@@ -29,24 +30,6 @@ TYPES = {
     "correction": "Correction of my personal information",
     "deletion": "Deletion of my personal information",
     "suspension": "Suspension of processing",
-}
-EVENTS = {
-    "received": "Request received",
-    "verification.code_sent": "Verification code sent",
-    "verification.succeeded": "Identity confirmed by code",
-    "verification.failed": "A wrong code was entered",
-    "assigned": "A person in charge was assigned",
-    "extended": "The deadline was extended",
-    "objection.filed": "Objection filed",
-    "document.uploaded": "Document uploaded",
-    "result.assembled": "Result prepared",
-    "plan.changed": "Plan updated",
-    "task.completed": "A step was completed",
-    "task.failed": "A step could not be completed",
-    "task.waived": "A step was not needed",
-    "tasks.voided": "Open steps were cancelled",
-    "notify": "Notice sent",
-    "purged": "Personal data destroyed",
 }
 OUTCOMES = {
     "granted": "Granted",

@@ -7,6 +7,26 @@ from datetime import date, datetime
 
 from app.law.deadlines import SEOUL, seoul_date
 
+# What a timeline event says, for the subject's portal and the staff's console alike.
+EVENTS = {
+    "received": "Request received",
+    "verification.code_sent": "Verification code sent",
+    "verification.succeeded": "Identity confirmed by code",
+    "verification.failed": "A wrong code was entered",
+    "assigned": "A person in charge was assigned",
+    "extended": "The deadline was extended",
+    "objection.filed": "Objection filed",
+    "document.uploaded": "Document uploaded",
+    "result.assembled": "Result prepared",
+    "plan.changed": "Plan updated",
+    "task.completed": "A step was completed",
+    "task.failed": "A step could not be completed",
+    "task.waived": "A step was not needed",
+    "tasks.voided": "Open steps were cancelled",
+    "notify": "Notice sent",
+    "purged": "Personal data destroyed",
+}
+
 
 def seoul_day(at: datetime | date | None) -> date | None:
     if at is None:

@@ -227,13 +227,14 @@ class TestSession:
         clock.advance(minutes=1)
         assert client.get("/console/", follow_redirects=False).status_code == 303
 
-    def test_deactivation_ends_an_open_session(self, client, staff, database_url):
+    @pytest.mark.parametrize("change", [{"active": False}, {"role": "auditor"}])
+    def test_deactivation_or_a_role_change_ends_an_open_session(self, client, staff, change):
         log_in(client, "handler@example.com")
         assert client.get("/console/", follow_redirects=False).status_code == 200
         response = client.patch(
             f"/v1/staff/users/{staff['handler']['id']}",
             headers=staff["cpo"]["headers"],
-            json={"active": False},
+            json=change,
         )
         assert response.status_code == 200, response.text
         assert client.get("/console/", follow_redirects=False).status_code == 303
@@ -310,6 +311,7 @@ class TestRequestPage:
         log_in(client, "handler@example.com")
         page = _page(client, f"/console/requests/{created['reference']}").text
         assert "홍길동" in page and "hong.gildong@example.com" in page
+        assert "요구가 접수되었습니다" in page  # the timeline in words
         views = [
             e for e in entries(database_url, "view") if e[0] == f"staff:{staff['handler']['id']}"
         ]

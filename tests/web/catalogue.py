@@ -32,12 +32,13 @@ def code_msgids() -> set[str]:
     from app.console import words
     from app.portal import forms, views
     from app.web import forms as web_forms
+    from app.web import words as web_words
 
     found: set[str] = set()
     for table in (
         views.STATUS,
         views.TYPES,
-        views.EVENTS,
+        web_words.EVENTS,
         views.OUTCOMES,
         views.ITEM_RESULT,
         views.DOCUMENT_KINDS,
