@@ -141,6 +141,8 @@ def _reference_path(reference: str) -> str:
 
 @router.get("/login")
 def login_form(http: HttpRequest, ctx: ContextDep) -> Response:
+    if http.cookies.get(SESSION_COOKIE) and _signed_in(http, ctx) is not None:
+        return _pages(http).redirect(HOME)  # logged in already
     return _page(http, ctx, None, "login.html", values={}, errors={}, failure=None)
 
 
@@ -371,6 +373,9 @@ def _request_page(
         plan=plan,
         # Each hold once (the plan has a line per system it binds).
         held={i.hold_id: i.category for i in plan.items if i.hold_id} if plan else {},
+        # A partial grant decides per category: those asked for, or all the plan covers.
+        decided=view.categories
+        or list(dict.fromkeys(i.category for i in (plan.items if plan else []) if i.category)),
         names=names,
         staff=staff,
         emails=emails,

@@ -221,11 +221,19 @@ class TestSession:
 
     def test_the_absolute_limit_ends_it(self, client, staff, clock, database_url):
         log_in(client, "cpo@example.com")
-        for _ in range(12 * 3):  # 12 hours of work, a page every 20 minutes
+        for _ in range(35):  # 11 h 40 min of work, a page every 20 minutes
             clock.advance(minutes=20)
-            client.get("/console/login")  # the log-in page reads no session
-        clock.advance(minutes=1)
+            assert client.get("/console/", follow_redirects=False).status_code == 200
+        clock.advance(minutes=20)  # 12 hours after the log-in
         assert client.get("/console/", follow_redirects=False).status_code == 303
+        assert sql_rows(
+            database_url, "SELECT ended_reason FROM staff_session WHERE kind = 'console'"
+        ) == [("expired",)]
+
+    def test_the_log_in_page_sends_a_logged_in_user_to_the_queue(self, client, staff):
+        log_in(client, "cpo@example.com")
+        response = client.get("/console/login", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/console/"
 
     @pytest.mark.parametrize("change", [{"active": False}, {"role": "auditor"}])
     def test_deactivation_or_a_role_change_ends_an_open_session(self, client, staff, change):
@@ -463,6 +471,35 @@ class TestRequestPage:
         )
         assert response.status_code == 303, response.text
         assert sql_rows(database_url, "SELECT outcome FROM decision") == [("refused",)]
+
+    def test_a_partial_grant_decides_per_category(self, client, staff, outbox_dir, database_url):
+        created, _ = verified(client, outbox_dir)  # every category
+        token = log_in(client, "cpo@example.com")
+        path = f"/console/requests/{created['reference']}"
+        page = _page(client, path).text
+        client.post(
+            path + "/assign",
+            data={"csrf_token": token, "version": version_on(page), "assignee": staff["cpo"]["id"]},
+        )
+        page = _page(client, path).text
+        categories = re.findall(r'name="item_category" value="([^"]+)"', page)
+        assert len(categories) > 1  # those the plan covers
+        results = ["granted"] + ["refused"] * (len(categories) - 1)
+        response = client.post(
+            path + "/decision",
+            data={
+                "csrf_token": token,
+                "version": version_on(page),
+                "outcome": "partially_granted",
+                "grounds": "PIPA-35-4-1",
+                "item_category": categories,
+                "item_result": results,
+                "explanation": "일부 항목은 법률에 따라 열람이 제한됩니다.",
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        assert sql_rows(database_url, "SELECT outcome FROM decision") == [("partially_granted",)]
 
     def test_extend_shows_the_new_date_before_it_is_made(
         self, client, staff, outbox_dir, database_url
