@@ -133,6 +133,10 @@ def _who(
 
 
 def _reference_path(reference: str) -> str:
+    """The request's page; the queue for anything that is not a reference (never a Location
+    built from whatever the path held)."""
+    if not queue.REFERENCE.match(reference.upper()):
+        return HOME
     return f"/console/requests/{reference.upper()}"
 
 
