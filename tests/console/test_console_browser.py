@@ -91,3 +91,16 @@ def test_english_intake_page(page, staff):
     page.get_by_role("link", name="Enter a request").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Enter a request received offline")
     check_page(page, "console-intake-en")
+
+
+def test_an_auditor_reads_but_has_no_buttons(page, client, staff, watch):
+    reference = file_request(client)["reference"]
+    _log_in(page, "auditor@example.com")
+    page.goto(f"/console/requests/{reference}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    expect(page.locator("main button")).to_have_count(0)
+    watch.expect_status(403)
+    response = page.goto("/console/intake")
+    assert response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("허용되지 않음")
+    check_page(page, "console-forbidden-ko")
