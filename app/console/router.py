@@ -438,28 +438,36 @@ def _act(
     session: Session,
     ctx: AppContext,
     reference: str,
-    version: str,
+    version: str | None,
     form: str,
     values: dict,
     do: Callable[[Any, StaffPrincipal], Any],
     roles: tuple[str, ...] = OPERATORS,
 ) -> Response:
-    """One staff action on a request, as the API's route with If-Match: the page's version,
-    the request locked and checked (412: the stale page), the service, then back to the page
-    (POST → redirect → GET). A refused body shows the page again with the errors."""
+    """One staff action, as the API's route: on a request with If-Match (the page's
+    `version`: the request locked and checked, 412 is the stale page) or, without a version,
+    on one of its tasks; the service, then back to the page (POST → redirect → GET). A refused
+    body shows the page again with the errors; any other refusal its message page."""
     principal, refusal = _who(http, ctx, roles)
     if refusal is not None:
         return refusal
-    t = _pages(http).translator(http)
     try:
-        request_id = resolve_request_id(session, reference)
-        if not version.isdigit():
-            raise Problem(412, "precondition-failed", "No version.")
-        request = RequestToChange(session, request_id, int(version)).lock()
+        request = None
+        if version is not None:
+            request_id = resolve_request_id(session, reference)
+            if not version.isdigit():
+                raise Problem(412, "precondition-failed", "The form carries no version.")
+            request = RequestToChange(session, request_id, int(version)).lock()
         do(request, principal)
-    except ValidationError as exc:
+    except (ValidationError, Problem) as exc:
         session.rollback()
-        errors = field_errors(problem_from_validation(exc), t.gettext)
+        problem = problem_from_validation(exc) if isinstance(exc, ValidationError) else exc
+        if problem.status == 412:
+            return _stale(http, session, ctx, principal, reference)
+        if problem.status != 422:
+            return _problem_page(http, ctx, principal, problem)
+        t = _pages(http).translator(http)
+        errors = field_errors(problem, t.gettext) or {"form": t.gettext("Enter a valid value.")}
         return _request_page(
             http,
             session,
@@ -471,25 +479,7 @@ def _act(
             errors=errors,
             status_code=422,
         )
-    except Problem as problem:
-        session.rollback()
-        if problem.status == 412:
-            return _stale(http, session, ctx, principal, reference)
-        if problem.status == 422:
-            errors = field_errors(problem, t.gettext) or {"form": t.gettext("Enter a valid value.")}
-            return _request_page(
-                http,
-                session,
-                ctx,
-                principal,
-                reference,
-                form=form,
-                values=values,
-                errors=errors,
-                status_code=422,
-            )
-        return _problem_page(http, ctx, principal, problem)
-    return _pages(http).redirect(_reference_path(reference) + f"?done={form}")
+    return _pages(http).redirect(_reference_path(reference) + f"?done={form.split(':')[0]}")
 
 
 def _filled(**fields: str | None) -> dict[str, str]:
@@ -739,30 +729,8 @@ def _task_act(
     do: Callable[[StaffPrincipal], Any],
     roles: tuple[str, ...] = OPERATORS,
 ) -> Response:
-    principal, refusal = _who(http, ctx, roles)
-    if refusal is not None:
-        return refusal
-    t = _pages(http).translator(http)
-    try:
-        do(principal)
-    except (ValidationError, Problem) as exc:
-        session.rollback()
-        if isinstance(exc, Problem) and exc.status != 422:
-            return _problem_page(http, ctx, principal, exc)
-        problem = problem_from_validation(exc) if isinstance(exc, ValidationError) else exc
-        errors = field_errors(problem, t.gettext) or {"form": t.gettext("Enter a valid value.")}
-        return _request_page(
-            http,
-            session,
-            ctx,
-            principal,
-            reference,
-            form=form,
-            values=values,
-            errors=errors,
-            status_code=422,
-        )
-    return _pages(http).redirect(_reference_path(reference) + f"?done={form.split(':')[0]}")
+    """An action on one of the request's tasks (no If-Match: the task is its own row)."""
+    return _act(http, session, ctx, reference, None, form, values, lambda _r, who: do(who), roles)
 
 
 def _data_lines(text: str) -> dict[str, str] | None:

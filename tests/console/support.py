@@ -3,13 +3,12 @@ through the console's form, and the forms' CSRF token."""
 
 from __future__ import annotations
 
-import json
 import re
 from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
-from tests.support import PASSWORD, sql_rows
+from tests.support import PASSWORD
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -42,12 +41,3 @@ def another_browser(app, email: str | None = None):
 
 def version_on(html: str) -> str:
     return VERSION.search(html).group(1)
-
-
-def entries(database_url: str, *actions: str) -> list[tuple[str, str, dict]]:
-    rows = sql_rows(database_url, "SELECT actor, action, detail FROM audit_entry ORDER BY seq")
-    out = []
-    for actor, action, detail in rows:
-        if action in actions:
-            out.append((actor, action, json.loads(detail) if isinstance(detail, str) else detail))
-    return out

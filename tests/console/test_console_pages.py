@@ -10,7 +10,8 @@ from datetime import date, timedelta
 import pytest
 
 from app.law.deadlines import SEOUL
-from tests.console.support import another_browser, csrf, entries, log_in, version_on
+from tests.console.support import another_browser, csrf, log_in, version_on
+from tests.support import audit_entries as entries
 from tests.support import file_request, sql_rows, verified
 
 REF = "RD-2026-000001"
