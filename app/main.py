@@ -14,6 +14,7 @@ from app import __version__
 from app.accounts.router import router as auth_router
 from app.accounts.router_users import router as users_router
 from app.audit.router import router as audit_router
+from app.console import router as console
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
 from app.core.config import DeliveryMode, Environment, Settings, get_settings
@@ -152,10 +153,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     _add_middleware(app, settings)
     _include_routers(app)
-    # The pages (outside the OpenAPI document): what they share, then the subject's portal.
+    # The pages (outside the OpenAPI document): what they share, the subject's portal, the
+    # staff's console.
     app.include_router(web_router)
     if settings.portal:
         portal.install(app, ctx)
+    if settings.console:
+        console.install(app, ctx)
     return app
 
 

@@ -25,6 +25,10 @@ from app.core.migrations import upgrade
 from app.main import create_app
 from tests.support import SEOUL_HOURS, T0, login, make_settings, make_staff
 
+# The pages' browser fixtures (tests/portal, tests/console), registered once: one chromium
+# per test session for both.
+from tests.web.browser import browser, live, page, watch  # noqa: F401
+
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 
 

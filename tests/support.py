@@ -452,3 +452,15 @@ def sql_rows(database_url: str, sql: str, **params) -> list:
             return list(conn.execute(text(sql), params).all())
     finally:
         engine.dispose()
+
+
+def audit_entries(database_url: str, *actions: str) -> list[tuple[str, str, dict]]:
+    """(actor, action, detail) of the access record's entries of these actions, in order."""
+    import json
+
+    rows = sql_rows(database_url, "SELECT actor, action, detail FROM audit_entry ORDER BY seq")
+    out = []
+    for actor, action, detail in rows:
+        if action in actions:
+            out.append((actor, action, json.loads(detail) if isinstance(detail, str) else detail))
+    return out

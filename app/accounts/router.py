@@ -186,12 +186,7 @@ def token(
                 if not value and (name == "username" or value is None)
             ],
         )
-    for name, value in (("username", username), ("password", password)):
-        if "\x00" in value:
-            rate_limit.guard(ctx, "login", ip=ip)
-            raise service.refuse_malformed(session, ctx, field=name, ip=ip)
-    rate_limit.guard(ctx, "login", ip=ip, identifier=service.normalise(username))
-    done = service.log_in(session, ctx, email=username, password=password, ip=ip)
+    done = service.password_grant(session, ctx, username=username, password=password, ip=ip)
     return StaffToken(
         access_token=done.token,
         expires_in=done.expires_in,

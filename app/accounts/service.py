@@ -18,6 +18,7 @@ from app.accounts import sessions
 from app.accounts.schemas import Role
 from app.accounts.schemas_users import StaffUserPublic
 from app.audit import service as audit
+from app.core import rate_limit
 from app.core.actors import Actor
 from app.core.context import AppContext
 from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
@@ -113,9 +114,17 @@ def refuse_malformed(session: Session, ctx: AppContext, *, field: str, ip: str |
 
 
 def log_in(
-    session: Session, ctx: AppContext, *, email: str, password: str, ip: str | None
+    session: Session,
+    ctx: AppContext,
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+    kind: str = "api",
 ) -> LoggedIn:
-    """Check the password; count failures and lock the account after too many."""
+    """Check the password; count failures and lock the account after too many. `kind`: the
+    session is the API's (its `refresh_token` is a refresh token) or the console's (its
+    `refresh_token` is the cookie's value)."""
     s, now = ctx.settings, ctx.clock.now()
     # Locked until commit: parallel attempts on one account take turns, so each counts on the
     # last one's failures and the lock-out comes after exactly `login_max_failures` checked
@@ -179,14 +188,18 @@ def log_in(
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
-    opened = sessions.open_session(session, ctx, user)
+    opened = sessions.open_session(session, ctx, user, kind=kind)
     audit.append(
         session,
         at=now,
         actor=f"staff:{user.id}",
         action="login",
         ip=ip,
-        detail={"role": user.role, "session": opened.session_id},
+        detail={
+            "role": user.role,
+            "session": opened.session_id,
+            **({"kind": kind} if kind != "api" else {}),
+        },
     )
     return LoggedIn(
         access_token(ctx, user, opened.session_id),
@@ -194,6 +207,26 @@ def log_in(
         user,
         opened.refresh_token,
     )
+
+
+def password_grant(
+    session: Session,
+    ctx: AppContext,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    kind: str = "api",
+) -> LoggedIn:
+    """A staff log-in by e-mail and password, for the API's token route and the console's
+    log-in alike: a NUL in either field is a recorded failure (422 naming it), then the
+    log-in rate limits (per address, and per account), then `log_in` with its lock-out."""
+    for name, value in (("username", username), ("password", password)):
+        if "\x00" in value:
+            rate_limit.guard(ctx, "login", ip=ip)
+            raise refuse_malformed(session, ctx, field=name, ip=ip)
+    rate_limit.guard(ctx, "login", ip=ip, identifier=normalise(username))
+    return log_in(session, ctx, email=username, password=password, ip=ip, kind=kind)
 
 
 def access_token(ctx: AppContext, user: StaffUser, session_id: str) -> str:

@@ -228,3 +228,45 @@ def refresh(session: Session, ctx: AppContext, token: str, *, ip: str | None) ->
         _end(session, ctx, row.id, "refresh_token_reuse", actor=actor, ip=ip)
         raise _refuse(session, ctx, "spent refresh token", ip=ip, session_id=row.id, actor=actor)
     return Refreshed(user, row.id, f"{row.id}.{new_secret}")
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    id: str
+    email: str
+    role: str
+    session_id: str
+
+
+def console_user(ctx: AppContext, cookie: str | None, *, ip: str | None) -> ConsoleUser | None:
+    """The console's cookie (`<session id>.<secret>`, as a refresh token) checked against its
+    session row: the user while the session lives, and `last_used_at` moved on (the session
+    slides, as a refresh does; the cookie is not rotated, so pages opened side by side keep
+    working). None for no cookie, a forged or ended one; a session found idle, past its
+    absolute limit, or of an inactive account is ended here (an access-record entry). Its own
+    short transaction, before the page's."""
+    found = _TOKEN.match(cookie or "")
+    if found is None:
+        return None
+    session_id, secret = found.groups()
+    now = ctx.clock.now()
+    with ctx.db.transaction() as session:
+        row = session.get(StaffSession, session_id)
+        if row is None or row.kind != "console" or row.ended_at is not None:
+            return None
+        if not hmac.compare_digest(_hash(ctx, secret), row.secret_hash):
+            return None
+        actor = f"staff:{row.user_id}"
+        why = lapsed(ctx, row.last_used_at, row.ends_at, now)
+        user = session.get(StaffUser, row.user_id)
+        if why is None and (user is None or not user.active):
+            why = "deactivated"
+        if why is not None:
+            _end(session, ctx, row.id, why, actor=actor, ip=ip)
+            return None
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == row.id, StaffSession.ended_at.is_(None))
+            .values(last_used_at=now)
+        )
+        return ConsoleUser(user.id, user.email, user.role, row.id)

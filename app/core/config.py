@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     # Rights Desk's own portal pages at /portal (on|off); off: /portal is 404 and notices
     # link to portal_url (a company's own portal).
     portal: bool = True
+    # Rights Desk's staff console at /console (on|off).
+    console: bool = True
     # The portal's look, until the company profile carries it: a logo (PNG, JPEG or SVG file)
     # and one primary colour (#rrggbb; one too light for AA contrast on white is refused).
     portal_logo_path: Path | None = None

@@ -5,12 +5,13 @@ above those packages, so each of them imports only downwards (docs/architecture.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from app.core.actors import Actor
 from app.core.context import AppContext
+from app.core.errors import ValidationProblem
 from app.events import record as events
 from app.law.rights import Channel
 from app.models import Request
@@ -18,10 +19,40 @@ from app.notifications.outbox import Notice, enqueue_notices
 from app.requests import lifecycle
 from app.requests import service as requests
 from app.requests.notices import moment, notify, request_context
-from app.requests.schemas import RequestFields
+from app.requests.schemas import RequestFields, StaffRequestCreate
 from app.requests.service import Filed
 from app.verification import service as verification
 from app.workflow import self_service, tasks
+
+
+def enter_offline(
+    session: Session, ctx: AppContext, body: StaffRequestCreate, *, actor: Actor
+) -> Filed:
+    """A request received by letter, phone, fax, e-mail or in person, entered by staff (the
+    API's staff intake and the console's form): the clock runs from the real time of
+    receipt, which is neither in the future nor over a year ago (422 naming `received_at`)."""
+    now = ctx.clock.now()
+    if body.received_at > now:
+        raise ValidationProblem(
+            "received_at", "future", "in the future", detail="received_at cannot be in the future."
+        )
+    if body.received_at < now - timedelta(days=366):
+        raise ValidationProblem(
+            "received_at",
+            "too_old",
+            "over a year ago",
+            detail="received_at is more than a year ago; check the date.",
+        )
+    return submit(
+        session,
+        ctx,
+        body,
+        channel=Channel(body.channel),
+        received_at=body.received_at,
+        actor=actor,
+        identity_verified=body.identity_verified,
+        verification_method=body.verification_method,
+    )
 
 
 def submit(

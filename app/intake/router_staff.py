@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
 
-from app.audit import service as audit
 from app.core.deps import (
     AnyStaff,
     ContextDep,
@@ -17,13 +15,12 @@ from app.core.deps import (
     SessionDep,
     WriteSessionDep,
     read_in_thread,
-    resolve_request_id,
 )
 from app.core.errors import ValidationProblem
 from app.core.responses import NO_TOKEN
 from app.core.validation import Moment
 from app.intake import flows
-from app.law.rights import Channel, RequestType
+from app.law.rights import RequestType
 from app.requests import queue, service
 from app.requests.lifecycle import Status
 from app.requests.schemas import (
@@ -33,7 +30,7 @@ from app.requests.schemas import (
 )
 from app.requests.views import created_view
 from app.workflow.schemas import RequestStaffView
-from app.workflow.views import staff_view
+from app.workflow.views import read_for_staff
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
@@ -72,19 +69,13 @@ async def list_queue(
         raise ValidationProblem(
             "due_before", "naive", "add an offset", detail="due_before needs a time-zone offset."
         )
-    if status_:
-        statuses = [s.value for s in status_]
-    else:  # open work unless closed statuses are asked for; a search looks through them all
-        statuses = None if q else sorted(queue.OPEN_STATUSES)
-    f = queue.QueueFilter(
-        status=statuses,
+    f = queue.make_filter(
+        principal,
+        status=[s.value for s in status_] if status_ else None,
         type=[t.value for t in type_] if type_ else None,
         overdue=overdue,
         due_before=due_before,
         q=q,
-        # A search by reference, id or e-mail finds a person's requests: it follows the rule
-        # of who may see them (StaffPrincipal.may_see), and it is recorded.
-        visible_to=principal.id if q and principal.role == "handler" else None,
     )
     # async, with all of the database work (and the page's JSON) in one trip to a worker
     # thread, through the small limiter of reads: a `def` route with a session dependency made
@@ -121,27 +112,7 @@ def enter_offline_request(
     (by code, or by a person through `/verify` when there is no e-mail).
     """
     now = ctx.clock.now()
-    if body.received_at > now:
-        raise ValidationProblem(
-            "received_at", "future", "in the future", detail="received_at cannot be in the future."
-        )
-    if body.received_at < now - timedelta(days=366):
-        raise ValidationProblem(
-            "received_at",
-            "too_old",
-            "over a year ago",
-            detail="received_at is more than a year ago; check the date.",
-        )
-    filed = flows.submit(
-        session,
-        ctx,
-        body,
-        channel=Channel(body.channel),
-        received_at=body.received_at,
-        actor=principal.actor,
-        identity_verified=body.identity_verified,
-        verification_method=body.verification_method,
-    )
+    filed = flows.enter_offline(session, ctx, body, actor=principal.actor)
     response.headers["Location"] = f"/v1/staff/requests/{filed.id}"
     version = service.get(session, filed.id).version
     response.headers["ETag"] = f'"{version}"'
@@ -165,18 +136,6 @@ def read_request(
 ) -> RequestStaffView:
     """Everything about one request, personal data decrypted. Each read is written to the
     access record (who, when, from where, whose data, what)."""
-    request = service.get(session, resolve_request_id(session, request_id))
-    principal.may_see(request.assignee_id)
-    now = ctx.clock.now()
-    view = staff_view(session, ctx, request, now, principal)
-    audit.append(
-        session,
-        at=now,
-        actor=principal.actor.label,
-        action="view",
-        request_id=request.id,
-        ip=principal.ip,
-        detail={"what": "request", "fields": ["subject", "corrections", "details"]},
-    )
-    response.headers["ETag"] = f'"{request.version}"'
+    view = read_for_staff(session, ctx, request_id, principal)
+    response.headers["ETag"] = f'"{view.version}"'
     return view

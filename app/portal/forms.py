@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-
-from app.core.errors import Problem, _validation_problem
+from app.core.errors import Problem
+from app.web import forms as web_forms
 
 # Inputs whose name differs from the API's field path. The under-14 rule names
 # `requester.kind`, a hidden input of the chosen form: its error stands beside the birth date.
@@ -62,11 +60,6 @@ def _put(body: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def problem_from_validation(exc: ValidationError) -> Problem:
-    """The problem document the API answers for the same body (core/errors.py)."""
-    return _validation_problem(None, RequestValidationError(exc.errors(include_input=False)))  # type: ignore[arg-type]
-
-
 def form_name(field: str) -> str:
     """The input an API error field belongs to: `scope.categories.2` → `categories`."""
     if field in _WHOLE:
@@ -94,22 +87,6 @@ _BY_FIELD_CODE = {
     ("power_of_attorney.rights", "value_error"): "The power of attorney must delegate the right "
     "you are asking for.",
 }
-_BY_CODE = {
-    "missing": "Enter this information.",
-    "value_error": "Enter a valid value.",
-    "string_pattern_mismatch": "This is not in the expected format.",
-    "string_too_long": "This is too long.",
-    "string_too_short": "This is too short.",
-    "too_long": "Too many are chosen.",
-    "too_short": "Choose at least one.",
-    "date_from_datetime_parsing": "Enter a date like 2015-03-01.",
-    "date_parsing": "Enter a date like 2015-03-01.",
-    "date_type": "Enter a date like 2015-03-01.",
-    "enum": "Choose one of the options.",
-    "literal_error": "Choose one of the options.",
-    "unknown_category": "Choose the categories from the list.",
-    "extra_forbidden": "This field is not accepted.",
-}
 _EMAIL_FIELDS = {"subject.email", "requester.email", "email"}
 _PHONE_FIELDS = {"subject.phone", "requester.phone"}
 
@@ -127,15 +104,12 @@ def message_for(error: dict[str, Any]) -> str:
         return "Enter the 6 digits from the e-mail."
     if field == "reference" and code == "string_pattern_mismatch":
         return "Enter the reference like RD-2026-000123."
-    return _BY_CODE.get(code, "Enter a valid value.")
+    return web_forms.message_for(error)
 
 
 def field_errors(problem: Problem, gettext) -> dict[str, str]:
     """Input name → the first error about it, in the page's language."""
-    out: dict[str, str] = {}
-    for error in problem.errors or []:
-        out.setdefault(form_name(error.get("field", "")), gettext(message_for(error)))
-    return out
+    return web_forms.field_errors(problem, gettext, message_for, form_name)
 
 
 # Messages message_for returns outside the tables above (for the catalogue check).

@@ -33,7 +33,7 @@ from app.law.deadlines import STATUTORY_DAYS
 from app.law.rights import Channel
 from app.portal import views
 from app.portal.company import public_profile
-from app.portal.forms import body_from_form, field_errors, problem_from_validation
+from app.portal.forms import body_from_form, field_errors
 from app.portal.session import SESSION_COOKIE, signed_in
 from app.requests import service as requests
 from app.requests.schemas import CodeIn, RequestCreate, SignInIn
@@ -42,9 +42,10 @@ from app.results import service as results
 from app.results.router import MEDIA
 from app.verification import documents
 from app.verification import service as verification
-from app.web.i18n import LANG_COOKIE, LANGUAGES
-from app.web.pages import CSRF_FIELD, CsrfRefused, Pages
+from app.web.forms import problem_from_validation
+from app.web.pages import CSRF_FIELD, Pages, on_csrf_refused, switch_language
 from app.web.theme import check_primary, read_logo, theme_css
+from app.web.words import seoul_day
 from app.workflow import service as workflow
 from app.workflow.schemas import ObjectionIn
 from app.workflow.views import public_view
@@ -153,24 +154,9 @@ def logo(http: HttpRequest) -> Response:
 
 
 @router.get("/language/{lang}")
-def switch_language(lang: str, http: HttpRequest, next: str = "/portal/") -> Response:
+def language(lang: str, http: HttpRequest, next: str = "/portal/") -> Response:
     """Korean by default; English by this switch, kept in a cookie."""
-    if lang not in LANGUAGES:
-        lang = "ko"
-    # Only back into the portal: never an open redirect.
-    if not next.startswith("/portal/") or "//" in next or "\\" in next:
-        next = "/portal/"
-    response = _pages(http).redirect(next)
-    response.set_cookie(
-        LANG_COOKIE,
-        lang,
-        max_age=365 * 86400,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_pages(http).secure,
-    )
-    return response
+    return switch_language(_pages(http), lang, next, "/portal/")
 
 
 # -- filing -----------------------------------------------------------------------------------
@@ -455,7 +441,7 @@ def request_page(
         "request.html",
         view=view,
         v=views.RequestWords(view, ctx, _pages(http).language(http)),
-        result_expires=views.seoul_day(result.expires_at) if result is not None else None,
+        result_expires=seoul_day(result.expires_at) if result is not None else None,
         done=done,
         errors={},
         error_list=[],
@@ -635,7 +621,5 @@ def install(app, ctx: AppContext) -> None:
     )
     # A form without its CSRF token (or with another browser's) gets the refusal page,
     # whichever handler's check raised it.
-    app.add_exception_handler(
-        CsrfRefused, lambda http, _exc: _refused_csrf(http, http.app.state.ctx)
-    )
+    on_csrf_refused(app, "/portal", lambda http: _refused_csrf(http, http.app.state.ctx))
     app.include_router(router)

@@ -8,9 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 from app.core.context import AppContext
-from app.law.deadlines import SEOUL, seoul_date
 from app.requests.schemas import RequestPublic
+from app.web import words
 from app.web.i18n import Translator
+from app.web.words import EVENTS
 
 REFERENCE = re.compile(r"^RD-[0-9]{4}-[0-9]{6}$", re.IGNORECASE)
 
@@ -29,24 +30,6 @@ TYPES = {
     "correction": "Correction of my personal information",
     "deletion": "Deletion of my personal information",
     "suspension": "Suspension of processing",
-}
-EVENTS = {
-    "received": "Request received",
-    "verification.code_sent": "Verification code sent",
-    "verification.succeeded": "Identity confirmed by code",
-    "verification.failed": "A wrong code was entered",
-    "assigned": "A person in charge was assigned",
-    "extended": "The deadline was extended",
-    "objection.filed": "Objection filed",
-    "document.uploaded": "Document uploaded",
-    "result.assembled": "Result prepared",
-    "plan.changed": "Plan updated",
-    "task.completed": "A step was completed",
-    "task.failed": "A step could not be completed",
-    "task.waived": "A step was not needed",
-    "tasks.voided": "Open steps were cancelled",
-    "notify": "Notice sent",
-    "purged": "Personal data destroyed",
 }
 OUTCOMES = {
     "granted": "Granted",
@@ -124,12 +107,6 @@ def error_list(errors: dict[str, str], t: Translator) -> list[dict[str, Any]]:
     ]
 
 
-def seoul_day(at: datetime | date | None) -> date | None:
-    if at is None:
-        return None
-    return seoul_date(at) if isinstance(at, datetime) else at
-
-
 class RequestWords:
     """The request's view in words for one language."""
 
@@ -141,16 +118,10 @@ class RequestWords:
         }
 
     def day(self, at: datetime | date | None) -> str:
-        d = seoul_day(at)
-        if d is None:
-            return ""
-        if self.lang == "ko":
-            return f"{d.year}년 {d.month}월 {d.day}일"
-        return d.strftime("%-d %B %Y")
+        return words.day(at, self.lang)
 
     def moment(self, at: datetime) -> str:
-        local = at.astimezone(SEOUL)
-        return f"{self.day(at)} {local:%H:%M}"
+        return words.moment(at, self.lang)
 
     @property
     def status(self) -> str:

@@ -52,6 +52,30 @@ class QueueFilter:
     visible_to: str | None = None  # a handler: only requests assigned to them or to nobody
 
 
+def make_filter(
+    principal,
+    *,
+    status: list[str] | None = None,
+    type: list[str] | None = None,
+    overdue: bool | None = None,
+    due_before: datetime | None = None,
+    q: str | None = None,
+) -> QueueFilter:
+    """The queue's filter as the API and the console ask for it: the open work unless closed
+    statuses are asked for (a search looks through them all), and a search by reference, id or
+    e-mail follows the rule of who may see a person's requests (StaffPrincipal.may_see)."""
+    if not status:
+        status = None if q else sorted(OPEN_STATUSES)
+    return QueueFilter(
+        status=status,
+        type=type or None,
+        overdue=overdue,
+        due_before=due_before,
+        q=q,
+        visible_to=principal.id if q and principal.role == "handler" else None,
+    )
+
+
 def search_kind(q: str) -> str:
     """What a `q` names, for the access record (never the value: an e-mail is personal data)."""
     q = q.strip()
@@ -122,6 +146,13 @@ def page(
 def read_page(ctx, principal, f: QueueFilter, assignee, limit: int, cursor):
     """One read-only unit of work: resolve the assignee, read the page, build its body.
     Returns the body, the ids on the page and the moment the page was computed for."""
+    rows, next_cursor, now = read_rows(ctx, principal, f, assignee, limit, cursor)
+    return queue_page_json(rows, next_cursor, now), [r.id for r in rows], now
+
+
+def read_rows(ctx, principal, f: QueueFilter, assignee, limit: int, cursor):
+    """`read_page` before the JSON: the rows (QUEUE_COLUMNS), the next cursor, and the moment
+    the page was computed for (the console renders the rows as HTML)."""
     with ctx.db.session(write=False) as session:
         if assignee == "me":
             f.assignee = principal.id
@@ -131,8 +162,7 @@ def read_page(ctx, principal, f: QueueFilter, assignee, limit: int, cursor):
             user = find_user(session, assignee)
             f.assignee = user.id if user else "usr_unknown"
         rows, next_cursor = page(session, ctx, f, limit=limit, cursor=cursor)
-    now = ctx.clock.now()
-    return queue_page_json(rows, next_cursor, now), [r.id for r in rows], now
+    return rows, next_cursor, ctx.clock.now()
 
 
 def record_search(ctx, principal, kind: str, found: list[str], now) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.web.i18n import LANGUAGES, Translator, language_of
+from app.web.i18n import LANG_COOKIE, LANGUAGES, Translator, language_of
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
@@ -128,3 +128,41 @@ class Pages:
         response.delete_cookie(
             name, path=self.cookie_path, httponly=True, samesite="strict", secure=self.secure
         )
+
+
+def on_csrf_refused(app, prefix: str, refusal: Callable[[Request], Response]) -> None:
+    """A form of the area under `prefix` (`/portal`, `/console`) without its CSRF token (or
+    with another browser's) gets that area's refusal page, whichever handler's check raised
+    it: one exception handler for every area, choosing by path."""
+    areas = getattr(app.state, "csrf_refusals", None)
+    if areas is None:
+        areas = app.state.csrf_refusals = {}
+
+        def refuse(http: Request, _exc: CsrfRefused) -> Response:
+            for area, render in areas.items():
+                if http.url.path.startswith(area):
+                    return render(http)
+            return Response("The form has expired.", status_code=403, headers=PAGE_HEADERS)
+
+        app.add_exception_handler(CsrfRefused, refuse)
+    areas[prefix] = refusal
+
+
+def switch_language(pages: Pages, lang: str, next: str, home: str) -> RedirectResponse:
+    """Korean by default; English by a switch, kept in a cookie for every area. `next` leads
+    back into the area (`home` is its start page), never elsewhere: no open redirect."""
+    if lang not in LANGUAGES:
+        lang = "ko"
+    if not next.startswith(home) or "//" in next or "\\" in next:
+        next = home
+    response = pages.redirect(next)
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=pages.secure,
+    )
+    return response

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.audit import service as audit
 from app.core.context import AppContext
-from app.core.deps import StaffPrincipal
+from app.core.deps import StaffPrincipal, resolve_request_id
 from app.law.deadlines import days_left, seoul_date
 from app.models import AccessResult, Decision, Document, Extension, Objection, Request, Task
 from app.requests import pii
@@ -257,6 +258,28 @@ def staff_view(
         ],
         notes=[StaffNoteOut(**n) for n in staff_notes.read_all(session, ctx, rid, task_rows)],
     )
+
+
+def read_for_staff(
+    session: Session, ctx: AppContext, key: str, principal: StaffPrincipal
+) -> RequestStaffView:
+    """A staff read of one request (by id or reference), for the API and the console alike:
+    the one owner check (404, or 403 for another handler's request), the full view, and the
+    read written to the access record (who, when, from where, whose data, what)."""
+    request = requests.get(session, resolve_request_id(session, key))
+    principal.may_see(request.assignee_id)
+    now = ctx.clock.now()
+    view = staff_view(session, ctx, request, now, principal)
+    audit.append(
+        session,
+        at=now,
+        actor=principal.actor.label,
+        action="view",
+        request_id=request.id,
+        ip=principal.ip,
+        detail={"what": "request", "fields": ["subject", "corrections", "details"]},
+    )
+    return view
 
 
 def _subject(keys, request: Request) -> SubjectOut:

@@ -4,13 +4,11 @@ each through HTTP, each log-in, refresh failure and session end in the access re
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from jose import jwt
 
 from app.core.security import AUD_STAFF, issue_token
-from tests.support import PASSWORD, login, make_settings, sql_rows
+from tests.support import PASSWORD, audit_entries, login, make_settings, sql_rows
 
 TOKEN = "/v1/auth/token"
 LOGOUT = "/v1/auth/logout"
@@ -45,15 +43,6 @@ def _problem(response, status: int, slug: str | None = None) -> dict:
     return body
 
 
-def _entries(database_url, *actions: str) -> list[tuple[str, str, dict]]:
-    rows = sql_rows(database_url, "SELECT actor, action, detail FROM audit_entry ORDER BY seq")
-    out = []
-    for actor, action, detail in rows:
-        if action in actions:
-            out.append((actor, action, json.loads(detail) if isinstance(detail, str) else detail))
-    return out
-
-
 def _sessions(database_url, user_id: str) -> list[tuple]:
     return sql_rows(
         database_url,
@@ -73,7 +62,7 @@ class TestLogIn:
         # Only a hash of the secret is stored.
         [row] = [r for r in _sessions(database_url, staff["handler"]["id"]) if r[0] == sid]
         assert row[1] is None and pair["refresh_token"].split(".")[1] not in row[2]
-        [*_, last] = _entries(database_url, "login")
+        [*_, last] = audit_entries(database_url, "login")
         assert last == (
             f"staff:{staff['handler']['id']}",
             "login",
@@ -124,7 +113,7 @@ class TestRefresh:
         _problem(_refresh(client, second["refresh_token"]), 400, "invalid-grant")
         sid = jwt.get_unverified_claims(first["access_token"])["sid"]
         me = f"staff:{staff['handler']['id']}"
-        entries = _entries(database_url, "refresh_failed", "session_ended")
+        entries = audit_entries(database_url, "refresh_failed", "session_ended")
         assert entries == [
             (me, "session_ended", {"session": sid, "reason": "refresh_token_reuse"}),
             (me, "refresh_failed", {"session": sid, "reason": "spent refresh token"}),
@@ -196,7 +185,7 @@ class TestRefresh:
         body = _problem(_refresh(client, pair["refresh_token"] + "\x00"), 422, "validation-error")
         assert body["errors"][0]["field"] == "refresh_token"
         assert _sessions(database_url, staff["handler"]["id"]) == before
-        assert _entries(database_url, "refresh_failed")[-1][2] == {
+        assert audit_entries(database_url, "refresh_failed")[-1][2] == {
             "reason": "malformed refresh token"
         }
         assert _refresh(client, pair["refresh_token"]).status_code == 200
@@ -245,7 +234,7 @@ class TestLogOut:
             f"staff:{staff['handler']['id']}",
             "session_ended",
             {"session": sid, "reason": "logout"},
-        ) in _entries(database_url, "session_ended")
+        ) in audit_entries(database_url, "session_ended")
 
 
 class TestAccountChangesEndSessions:
@@ -268,7 +257,7 @@ class TestAccountChangesEndSessions:
         cpo = f"staff:{staff['cpo']['id']}"
         assert [
             (actor, detail["reason"])
-            for actor, _, detail in _entries(database_url, "session_ended")
+            for actor, _, detail in audit_entries(database_url, "session_ended")
         ] == [(cpo, reason)] * 3
 
     def test_unlocking_keeps_sessions(self, client, staff):

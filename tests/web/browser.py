@@ -124,3 +124,42 @@ def check_page(page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+# -- the fixtures of the pages' browser tests (tests/portal, tests/console import them) ------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    pw, browser = launch_browser()
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.fixture
+def live(app, client):
+    """The app at a real address (`client` runs its lifespan)."""
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def watch():
+    return Watch()
+
+
+@pytest.fixture
+def page(browser, live, watch):
+    context = browser.new_context(
+        base_url=live.url,
+        viewport={"width": 360, "height": 800},
+        locale="ko-KR",
+        accept_downloads=True,
+    )
+    page = context.new_page()
+    page.set_default_timeout(20000)  # a loaded 2-core CI machine
+    watch.attach(page)
+    yield page
+    context.close()
+    assert not watch.problems, "\n".join(watch.problems)

@@ -1,5 +1,5 @@
 """The msgids the pages use: those in the templates (Babel's Jinja2 extractor) and the
-words modules of app/portal (dicts of msgids)."""
+words modules of app/portal and app/console (dicts of msgids)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from importlib import resources
 
 from jinja2.ext import babel_extract
 
-TEMPLATE_PACKAGES = ("app.web", "app.portal")
+TEMPLATE_PACKAGES = ("app.web", "app.portal", "app.console")
 OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
 
 
@@ -29,22 +29,38 @@ def template_msgids() -> set[str]:
 
 
 def code_msgids() -> set[str]:
+    from app.console import words
     from app.portal import forms, views
+    from app.web import forms as web_forms
+    from app.web import words as web_words
 
     found: set[str] = set()
     for table in (
         views.STATUS,
         views.TYPES,
-        views.EVENTS,
+        web_words.EVENTS,
         views.OUTCOMES,
         views.ITEM_RESULT,
         views.DOCUMENT_KINDS,
         views.ACTION_CODE_MESSAGES,
         views.FIELD_LABELS,
         forms._BY_FIELD_CODE,
-        forms._BY_CODE,
+        web_forms.BY_CODE,
     ):
         found.update(table.values())
+    for table in (
+        words.STATUS,
+        words.TYPES,
+        words.CHANNELS,
+        words.TASK_KINDS,
+        words.TASK_STATUS,
+        words.TASK_OUTCOMES,
+        words.OUTCOMES,
+        words.PLAN_ACTIONS,
+        words.HOLD_KINDS,
+    ):
+        found.update(table.values())
+    found.update(words.EXTRA_MSGIDS)
     found.update(views.EXTRA_MSGIDS)
     found.update(forms.EXTRA_MSGIDS)
     return found

@@ -1,5 +1,5 @@
 """The pages' files ship in the wheel: every template, stylesheet, script and catalogue of
-app/web and app/portal matches a package-data pattern (pyproject.toml)."""
+app/web, app/portal and app/console matches a package-data pattern (pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_every_page_file_is_package_data():
         "package-data"
     ]
     missing = []
-    for package in ("app.web", "app.portal"):
+    for package in ("app.web", "app.portal", "app.console"):
         folder = ROOT / package.replace(".", "/")
         patterns = data.get(package, []) + data.get("*", [])
         for path in folder.rglob("*"):

@@ -77,7 +77,7 @@ def test_filing_by_form_keeps_personal_data_out_of_the_url(client):
 
 def test_pages_are_not_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert not [p for p in paths if p.startswith(("/portal", "/web"))]
+    assert not [p for p in paths if p.startswith(("/portal", "/console", "/web"))]
 
 
 def test_a_correction_by_form_carries_its_items(client, outbox_dir):

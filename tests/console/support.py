@@ -1,0 +1,43 @@
+"""Steps the console's tests share: a staff member's browser (its own cookies), logged in
+through the console's form, and the forms' CSRF token."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+from fastapi.testclient import TestClient
+
+from tests.support import PASSWORD
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+VERSION = re.compile(r'name="version" value="(\d+)"')
+
+
+def csrf(html: str) -> str:
+    return TOKEN.search(html).group(1)
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the CSRF token of this browser."""
+    token = csrf(client.get("/console/login").text)
+    response = client.post(
+        "/console/login",
+        data={"csrf_token": token, "username": email, "password": password},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/console/"
+    return token
+
+
+@contextmanager
+def another_browser(app, email: str | None = None):
+    """Another browser (its own cookies), logged in as `email` when given: (client, token)."""
+    with TestClient(app, raise_server_exceptions=False) as other:
+        token = log_in(other, email) if email else csrf(other.get("/console/login").text)
+        yield other, token
+
+
+def version_on(html: str) -> str:
+    return VERSION.search(html).group(1)
