@@ -965,3 +965,6 @@ def install(app, ctx: AppContext) -> None:
     )
     on_csrf_refused(app, "/console", _refused_csrf)
     app.include_router(router)
+    from app.console import reports  # its handlers build on this module's
+
+    app.include_router(reports.router)

@@ -68,7 +68,13 @@ PLAN_ACTIONS = {
 HOLD_KINDS = {"investigation": "Investigation under way", "debt": "Debt remaining"}
 
 # Messages the console builds outside the tables above (for the catalogue check).
+# Errors the reports' handlers say beside a field (app/console/reports.py).
+BAD_DATE = "Enter a date as YYYY-MM-DD."
+BAD_REASON = "Give the reason for including identifiers: one line of at most %(max)s characters."
+
 EXTRA_MSGIDS = (
+    BAD_DATE,
+    BAD_REASON,
     "%(num)s days overdue",
     "Due today",
     "%(num)s day left",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,23 +11,10 @@ from app.core.deps import ContextDep, Overseer, WriteSessionDep, resolve_request
 from app.core.errors import Problem, ValidationProblem
 from app.core.responses import NO_TOKEN
 from app.evidence import render, service
+from app.evidence.schemas import REASON_MAX, check_reason
 from app.requests import service as requests
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _reason(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        raise ValueError("give the reason for including identifiers")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or line breaks")
-    return value
-
 
 @router.get(
     "/{request_id}/evidence",
@@ -56,11 +42,11 @@ def download_evidence(
     reason: Annotated[
         str | None,
         Query(
-            max_length=200,
+            max_length=REASON_MAX,
             description="Why the identifiers are included (required with `identifiers=true`); "
             "recorded in the access record.",
         ),
-        AfterValidator(_reason),
+        AfterValidator(check_reason),
     ] = None,
 ) -> Response:
     """The evidence pack of one request (`{request_id}`: its id or its reference), for the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,24 @@ from app.retention.schemas import HoldPublic
 from app.workflow.schemas import ExtensionPublic, ObjectionPublic, TaskPublic
 
 PACK_FORMAT = "rightsdesk-evidence/1"
+REASON_MAX = 200  # characters: one line in the access record
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_reason(value: str | None) -> str | None:
+    """Why a CPO includes identifiers in a pack, as it goes into the access record: one line of
+    text (no control characters), not blank, at most REASON_MAX characters; None stays None.
+    The API's query parameter and the console's form both check it here."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("give the reason for including identifiers")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    if len(value) > REASON_MAX:
+        raise ValueError(f"at most {REASON_MAX} characters")
+    return value
 
 
 class Identifiers(BaseModel):

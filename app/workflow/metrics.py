@@ -9,7 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.core.context import AppContext
-from app.law.deadlines import SEOUL
+from app.core.errors import ValidationProblem
+from app.law.deadlines import SEOUL, seoul_date
 from app.models import Objection, Request
 from app.requests.lifecycle import CLOSED, Status
 from app.workflow.schemas import Metrics, MonthOnTime, ObjectionCounts, WeekCount
@@ -85,6 +86,28 @@ def _objections(session: Session, lo: datetime, hi: datetime) -> ObjectionCounts
     return ObjectionCounts(
         filed=len(rows), open=sum(1 for _, unresolved in rows if unresolved), by_kind=by_kind
     )
+
+
+DEFAULT_DAYS = 90  # the range when none is given: the last 90 days up to today (Korea time)
+LONGEST_DAYS = 3660
+
+
+def compute_range(
+    session: Session, ctx: AppContext, since: date | None = None, until: date | None = None
+) -> Metrics:
+    """`compute` over the range asked for, defaulting to the last 90 days up to today in Korea;
+    a range that runs backwards or spans more than 10 years is refused (422 on `since`). The
+    API's metrics route and the console's dashboard both answer through this."""
+    until = until or seoul_date(ctx.clock.now())
+    since = since or until - timedelta(days=DEFAULT_DAYS)
+    if since > until or (until - since).days > LONGEST_DAYS:
+        raise ValidationProblem(
+            "since",
+            "bad_range",
+            "since after until, or too long",
+            detail="The range must run forwards and span at most 10 years.",
+        )
+    return compute(session, ctx, since, until)
 
 
 def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metrics:

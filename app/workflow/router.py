@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -16,10 +15,8 @@ from app.core.deps import (
     StaffPrincipal,
     request_filter,
 )
-from app.core.errors import ValidationProblem
 from app.core.responses import IF_MATCH_MISSING, ON_A_REQUEST, STALE
 from app.core.validation import Day
-from app.law.deadlines import seoul_date
 from app.law.grounds import GROUNDS
 from app.law.rights import RequestType
 from app.requests.deps import ToChange
@@ -256,17 +253,7 @@ def metrics(
     `received_by_week` (Korea-time weeks from Monday, by type), `on_time_by_month` (by the
     month of closing) and `objections` (filed in the range, still open, by kind). The
     console's charts are drawn from exactly these numbers."""
-    today = seoul_date(ctx.clock.now())
-    until = until or today
-    since = since or until - timedelta(days=90)
-    if since > until or (until - since).days > 3660:
-        raise ValidationProblem(
-            "since",
-            "bad_range",
-            "since after until, or too long",
-            detail="The range must run forwards and span at most 10 years.",
-        )
-    return metrics_service.compute(session, ctx, since, until)
+    return metrics_service.compute_range(session, ctx, since, until)
 
 
 _TYPES = frozenset(t.value for t in RequestType)
