@@ -26,6 +26,7 @@ from app.core.actors import Actor
 from app.core.errors import Problem
 from app.core.ids import new_id
 from app.events import record as events
+from app.law.deadlines import seoul_date
 from app.models import Request, TimelineEvent
 
 
@@ -115,7 +116,7 @@ def refuse_purged(request: Request) -> None:
             409,
             "request-purged",
             "The personal data of this request was destroyed on "
-            f"{request.purged_at.date().isoformat()}, its retention period having run out; "
+            f"{seoul_date(request.purged_at).isoformat()}, its retention period having run out; "
             "it takes no more changes.",
             purged_at=request.purged_at.isoformat(),
         )

@@ -18,6 +18,7 @@ from app.core.context import AppContext
 from app.core.db import Database, scrub
 from app.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from app.core.ids import new_id
+from app.law.deadlines import seoul_date
 from app.models import Document, Request
 from app.requests import lifecycle
 from app.requests.lifecycle import CLOSED, Status
@@ -148,7 +149,7 @@ def download(
         raise Problem(
             410,
             "document-destroyed",
-            f"The document was destroyed on {document.destroyed_at.date().isoformat()}.",
+            f"The document was destroyed on {seoul_date(document.destroyed_at).isoformat()}.",
         )
     key = ctx.keys.decrypt_bytes(document.key_enc, _aad(document.id, "key"))
     blob = document.content_enc

@@ -152,7 +152,8 @@ class TestDetail:
 
 class TestIdentifiersOnlyWhileOpen:
     """Issue 21.3: the subject's identifiers are the processor's only while it has work to do
-    (the task open, or failed and to be redone); a done or cancelled task shows its outcome."""
+    (the task open, or failed and to be redone); a done, waived or cancelled task shows its
+    outcome."""
 
     def _reads(self, client, staff, rid, processor) -> int:
         audit = client.get(
@@ -190,6 +191,31 @@ class TestIdentifiersOnlyWhileOpen:
         assert detail["subject"] == {"name": None, "email": None, "phone": None, "birth_date": None}
         assert "홍길동" not in r.text and "hong.gildong" not in r.text and "1234-5678" not in r.text
         # Nothing personal was read, so nothing is added to the access record.
+        assert self._reads(client, staff, rid, processor) == reads
+
+    def test_a_waived_task_shows_no_identifiers(self, client, staff, outbox_dir, processor):
+        rid = _granted(
+            client, outbox_dir, staff, type="deletion", scope={"categories": ["newsletter"]}
+        )
+        task = client.get(URL, headers=processor["headers"]).json()["items"][0]
+        failed = client.post(
+            f"{URL}/{task['id']}/confirm", headers=processor["headers"], json={"outcome": "failed"}
+        )
+        assert failed.status_code == 200, failed.text
+        waived = client.post(
+            f"/v1/staff/tasks/{task['id']}/waive",
+            headers=staff["cpo"]["headers"],
+            json={"reason": "계정이 이미 해지됨"},
+        )
+        assert waived.status_code == 200, waived.text
+        reads = self._reads(client, staff, rid, processor)
+
+        r = client.get(f"{URL}/{task['id']}", headers=processor["headers"])
+        assert r.status_code == 200, r.text
+        detail = r.json()
+        assert detail["status"] == "waived"
+        assert detail["subject"] == {"name": None, "email": None, "phone": None, "birth_date": None}
+        assert "홍길동" not in r.text and "hong.gildong" not in r.text
         assert self._reads(client, staff, rid, processor) == reads
 
     def test_a_cancelled_tasks_correction_values_are_gone(

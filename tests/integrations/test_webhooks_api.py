@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from standardwebhooks.webhooks import Webhook
 
 from tests.integrations.receiver import ALL_EVENTS, deliveries, register
-from tests.support import file_request
+from tests.support import client_token, file_request, make_client
 
 ROUTES = [
     ("post", "/v1/staff/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["task.created"]}),
@@ -202,8 +202,16 @@ def test_a_cursor_at_the_edge_of_the_datetime_range_is_422(client, staff, moment
     cpo = staff["cpo"]["headers"]
     hook = register(client, cpo, url="http://127.0.0.1:9/down", events=["request.created"])
     cursor = base64.urlsafe_b64encode(f"{moment}|x".encode()).decode().rstrip("=")
-    for path in (f"/v1/staff/webhooks/{hook['id']}/deliveries", "/v1/staff/tasks"):
-        answer = client.get(path, headers=cpo, params={"cursor": cursor})
+    lists = {
+        f"/v1/staff/webhooks/{hook['id']}/deliveries": cpo,
+        "/v1/staff/tasks": cpo,
+        "/v1/staff/requests": cpo,  # the queue
+        "/v1/integrations/tasks": client_token(
+            client, make_client(client, cpo, ["tasks:read"], ["stibee"])
+        ),
+    }
+    for path, headers in lists.items():
+        answer = client.get(path, headers=headers, params={"cursor": cursor})
         assert answer.status_code == 422, (path, answer.text)
         assert answer.json()["errors"][0]["field"] == "cursor"
 

@@ -41,6 +41,18 @@ class TestValid:
         refs = [file_request(client)["reference"] for _ in range(3)]
         assert refs == ["RD-2026-000001", "RD-2026-000002", "RD-2026-000003"]
 
+    @pytest.mark.parametrize("seoul_time", ["00:30", "08:59"])
+    def test_the_reference_year_is_seouls(self, client, clock, seoul_time):
+        """From 00:00 to 08:59 on 1 January in Seoul it is still 31 December in UTC: a request
+        received then is the Seoul year's first (issue 23.2)."""
+        before = file_request(client)["reference"]
+        hours, minutes = map(int, seoul_time.split(":"))
+        # T0 is 1 December 2026, 10:00 in Seoul: on to 1 January 2027 at `seoul_time`.
+        clock.advance(days=31, hours=hours - 10, minutes=minutes)
+        assert clock.now().date().isoformat() == "2026-12-31"  # UTC's date
+        assert before == "RD-2026-000001"
+        assert file_request(client)["reference"] == "RD-2027-000001"
+
     def test_receipt_and_code_notices_go_out(self, client, outbox_dir):
         created = file_request(client)
         messages = read_outbox(outbox_dir)

@@ -673,3 +673,26 @@ def test_an_open_hold_keeps_the_data_until_it_is_released(
     report = _purge(client)
     assert report.requests == 1 and report.totals.holds == 1
     assert _personal(database_url, rid) == {}
+
+
+def test_the_409_names_the_seoul_day_of_the_purge(client, staff, clock):
+    """Purged at 00:30 on 2 December 2029 in Seoul (1 December in UTC): a write's 409 says the
+    Seoul day, as every date the service shows (issue 23.2)."""
+    rid = file_request(client)["id"]
+    act(
+        client,
+        staff["cpo"]["headers"],
+        rid,
+        "verify",
+        {"outcome": "rejected", "method": "email_code"},
+    )
+    # From 1 December 2026, 10:00 in Seoul: past the three years, to 00:30 the next day.
+    clock.advance(days=1095 + 1, hours=14, minutes=30)
+    assert clock.now().date().isoformat() == "2029-12-01"  # UTC's date
+    ctx = client.app.state.ctx
+    assert service.purge(ctx.db, ctx).requests == 1
+    relogin(client, staff)
+    verify = {"outcome": "verified", "method": "id_card_in_person"}
+    refused = act(client, staff["cpo"]["headers"], rid, "verify", verify, expect=409)
+    assert refused["type"] == "/problems/request-purged"
+    assert "destroyed on 2029-12-02," in refused["detail"], refused["detail"]

@@ -193,6 +193,39 @@ def test_a_destroyed_documents_bytes_are_gone_from_the_files(
     assert _on_disk_raw(database_url, sealed) == []
 
 
+def test_a_destroyed_access_results_content_is_gone_from_the_files(
+    client, staff, outbox_dir, database_url, clock
+):
+    """The worker's destruction of access results past their download time scrubs too: the
+    result's content and the collect tasks' copies of the data (issue 21.1)."""
+    from app.results.service import destroy_expired
+    from tests.results.test_access_result import _completed
+
+    created, _ = _completed(client, outbox_dir, staff)
+    rid = created["id"]
+    [content] = _query(
+        database_url, "SELECT content_enc FROM access_result WHERE request_id = :rid", rid=rid
+    )
+    copies = _query(
+        database_url,
+        "SELECT data_enc FROM task WHERE request_id = :rid AND data_enc IS NOT NULL",
+        rid=rid,
+    )
+    # A large content is TOASTed in ~2 kB chunks: looked for piece by piece.
+    sealed = [row[0] for row in copies] + _slices(content[0].encode())
+    assert copies and _on_disk(database_url, sealed) == sealed
+
+    clock.advance(days=31)  # RIGHTSDESK_RESULT_TTL_DAYS: 30
+    ctx = client.app.state.ctx
+    assert destroy_expired(ctx.db, ctx) == 1
+    assert _on_disk(database_url, sealed) == []
+    # PostgreSQL: both tables wait for the rewrite; after it no page holds them.
+    waiting = [p["table"] for p in scrub.pending(ctx.db)]
+    assert waiting == ([] if ctx.db.is_sqlite else ["access_result", "task"])
+    assert scrub.rewrite(ctx.db).rewritten == waiting
+    assert _on_disk_raw(database_url, sealed) == []
+
+
 def _slices(value: bytes, size: int = 64) -> list[bytes]:
     """Pieces of a large sealed value: TOAST stores it in ~2 kB chunks, so the whole value is
     never contiguous on disk, but each piece of it is."""

@@ -265,6 +265,20 @@ class TestRetention:
         view = staff_read(c, cpo, rid)
         assert view["documents"][0]["destroyed_at"] is not None
 
+    def test_the_410_names_the_seoul_day_of_destruction(self, env, clock):
+        """Destroyed at 00:30 on 2 March 2027 in Seoul (1 March in UTC): the answer says
+        the Seoul day, as every date the service shows (issue 23.2)."""
+        c, rid, token, _ = env
+        doc = _upload(c, rid, token, PDF).json()
+        c.post(f"/v1/requests/{rid}/withdraw", headers=token)
+        ctx = c.app.state.ctx
+        clock.advance(days=90, hours=14, minutes=30)  # from 1 December 2026, 10:00 in Seoul
+        assert clock.now().date().isoformat() == "2027-03-01"  # UTC's date
+        assert destroy_expired(ctx.db, ctx) == 1
+        gone = _download(c, rid, doc["id"], login(c, "cpo@example.com"))
+        assert gone.status_code == 410, gone.text
+        assert gone.json()["detail"] == "The document was destroyed on 2027-03-02."
+
     def test_open_requests_keep_their_documents(self, env, clock):
         c, rid, token, _ = env
         _upload(c, rid, token, PDF)

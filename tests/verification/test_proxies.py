@@ -104,6 +104,8 @@ class TestParentForChild:
         assert view["status"] == "open"
         assert [t["status"] for t in view["tasks"] if t["kind"] == "verify"] == ["done"]
 
+    # Ages count Seoul days: at 00:30 and 08:59 in Seoul UTC's date is still 30 November.
+    @pytest.mark.seoul_hours
     @pytest.mark.parametrize(
         ("birth", "kind", "ok"),
         [
@@ -151,6 +153,15 @@ class TestDelegate:
             "/v1/staff/requests", headers=cpo, params={"q": "PROXY@example.com"}
         ).json()
         assert [i["id"] for i in found["items"]] == [rid]
+
+    @pytest.mark.seoul_hours
+    def test_a_power_of_attorney_signed_on_the_seoul_day_of_receipt(self, client):
+        """Signed today in Seoul (1 December) is not 'signed after the request was received',
+        also at 00:30 and 08:59 in Seoul when UTC's date is 30 November (issue 23.2)."""
+        response = _file(
+            client, requester=DELEGATE, power_of_attorney={**POA, "signed_on": "2026-12-01"}
+        )
+        assert response.status_code == 201, response.text
 
     @pytest.mark.parametrize(
         ("overrides", "why"),

@@ -106,3 +106,19 @@ def test_weeks_are_counted_in_korea_time(client, staff, clock):
         {"week_start": "2026-12-07", "total": 1, "by_type": {"deletion": 1}},
     ]
     assert m["by_type"] == {"access": 1, "deletion": 1}
+
+
+def test_the_default_range_ends_on_seouls_today(client, staff, clock):
+    """At 00:30 and 08:59 in Seoul the UTC date is still yesterday: the default range ends on
+    Seoul's today, so what was received since midnight in Seoul is counted (issue 23.2)."""
+    from tests.support import file_request
+
+    for advance in ({"hours": 14, "minutes": 30}, {"hours": 8, "minutes": 29}):
+        # T0 (1 December, 10:00 in Seoul) to 2 December 00:30, then to 08:59.
+        clock.advance(**advance)
+        relogin(client, staff)
+        file_request(client)
+        assert clock.now().date().isoformat() == "2026-12-01"  # UTC's date
+        m = client.get("/v1/staff/metrics", headers=staff["cpo"]["headers"]).json()
+        assert m["until"] == "2026-12-02"
+        assert m["received"] == (1 if advance["hours"] == 14 else 2), m
