@@ -16,6 +16,7 @@ from app.requests import service as requests
 
 router = APIRouter(prefix="/v1/staff/requests", tags=["staff: requests"])
 
+
 @router.get(
     "/{request_id}/evidence",
     response_class=Response,

@@ -37,7 +37,9 @@ def _pack(response) -> dict:
 def _downloads(database_url: str) -> list[dict]:
     from app.evidence.service import DOWNLOAD_WHAT
 
-    return [d for _, _, d in audit_entries(database_url, "download") if d.get("what") == DOWNLOAD_WHAT]
+    return [
+        d for _, _, d in audit_entries(database_url, "download") if d.get("what") == DOWNLOAD_WHAT
+    ]
 
 
 class TestDashboard:
