@@ -104,3 +104,32 @@ def test_an_auditor_reads_but_has_no_buttons(page, client, staff, watch):
     assert response.status == 403
     expect(page.get_by_role("heading", level=1)).to_have_text("허용되지 않음")
     check_page(page, "console-forbidden-ko")
+
+
+def test_the_dashboard_and_an_evidence_pack(page, client, staff, outbox_dir, tmp_path):
+    """The dashboard's figures are the metrics API's, each chart with its table; the request's
+    page hands over an evidence pack that `rightsdesk audit verify` accepts."""
+    from tests.support import in_progress, rightsdesk
+
+    filed = in_progress(client, outbox_dir, staff, type="deletion")
+    file_request(client, subject={"name": "둘", "email": "two@example.com"})
+    api = client.get("/v1/staff/metrics", headers=staff["auditor"]["headers"]).json()
+    _log_in(page, "auditor@example.com")
+    page.get_by_role("link", name="현황판").click()
+    page.wait_for_url(re.compile(r"/console/dashboard$"))
+    expect(page.locator("svg.chart")).to_have_count(6)
+    week = page.get_by_role("table").filter(has_text="주별 접수 건수")
+    totals = week.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert sum(int(t) for t in totals) == api["received"] == 2
+    statuses = page.get_by_role("table").filter(has_text="진행 중인 요구(상태별)")
+    counts = statuses.locator("tbody tr td").all_inner_texts()
+    assert sorted(int(c) for c in counts) == sorted(api["open_by_status"].values())
+    check_page(page, "console-dashboard-ko")
+
+    page.goto(f"/console/requests/{filed.created['reference']}")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="증거 자료 내려받기").click()
+    pack = tmp_path / info.value.suggested_filename
+    info.value.save_as(pack)
+    checked = rightsdesk({}, "audit", "verify", str(pack))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
