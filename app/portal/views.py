@@ -29,6 +29,11 @@ TYPES = {
     "correction": "Correction of my personal information",
     "deletion": "Deletion of my personal information",
     "suspension": "Suspension of processing",
+    # The Act's newer rights (PIPA Art. 37(1), (3); Art. 37-2; Art. 35-2): filed through the
+    # API or an integration, their notices link here all the same.
+    "consent_withdrawal": "Withdrawal of consent",
+    "automated_decision": "Refusal or explanation of an automated decision",
+    "transmission": "Transmission of my personal information",
 }
 EVENTS = {
     "received": "Request received",
@@ -47,6 +52,7 @@ EVENTS = {
     "tasks.voided": "Open steps were cancelled",
     "notify": "Notice sent",
     "purged": "Personal data destroyed",
+    "transmitted": "Your personal information was downloaded (transmission)",
 }
 OUTCOMES = {
     "granted": "Granted",

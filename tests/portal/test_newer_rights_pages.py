@@ -1,0 +1,72 @@
+"""The request page knows the Act's newer rights (issue 18.7: everything that knows the types
+knows these; issue 19.4: every notice links here): a consent withdrawal, an automated-decision
+request and a transmission are named in words in Korean and in English, never by their API
+code, and a transmission's logged downloads read as such on the timeline."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from app.profile.loader import DEFAULT_PROFILE
+from tests.support import act, finish_tasks, make_settings, verified
+
+WORDS = {
+    "consent_withdrawal": ("개인정보 처리에 대한 동의 철회", "Withdrawal of consent"),
+    "automated_decision": (
+        "자동화된 결정에 대한 거부·설명 요구",
+        "Refusal or explanation of an automated decision",
+    ),
+    "transmission": ("개인정보 전송 요구", "Transmission of my personal information"),
+}
+SCOPES = {
+    "consent_withdrawal": {"consents": ["marketing_email"]},
+    "automated_decision": {"kind": "explain", "decision": "loan_scoring"},
+    "transmission": {},
+}
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    """The reference profile, covered by the transmission duty (Art. 35-2)."""
+    data = yaml.safe_load(DEFAULT_PROFILE.read_text(encoding="utf-8"))
+    data["transmission"] = {"covered": True, "categories": ["account"], "formats": ["json"]}
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return make_settings(database_url, tmp_path, profile_path=str(path))
+
+
+def _page(client, token: str, reference: str, lang: str) -> str:
+    client.cookies.set("rd_portal", token, domain="testserver.local", path="/portal")
+    client.cookies.set("rd_lang", lang, domain="testserver.local", path="/portal")
+    response = client.get(f"/portal/requests/{reference}")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+@pytest.mark.parametrize("type_", sorted(WORDS))
+def test_the_request_page_names_the_newer_rights(client, outbox_dir, type_):
+    created, subject = verified(client, outbox_dir, type=type_, scope=SCOPES[type_])
+    token = subject["Authorization"].removeprefix("Bearer ")
+    ko, en = WORDS[type_]
+    korean = _page(client, token, created["reference"], "ko")
+    assert ko in korean and type_ not in korean
+    english = _page(client, token, created["reference"], "en")
+    assert en in english and type_ not in english
+
+
+def test_a_transmission_download_is_on_the_timeline(client, outbox_dir, staff):
+    created, subject = verified(client, outbox_dir, type="transmission", scope={})
+    rid, cpo = created["id"], staff["cpo"]["headers"]
+    act(client, cpo, rid, "assign", {"assignee": "me"})
+    plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
+    act(client, cpo, rid, "decision", plan["decision"])
+    finish_tasks(client, cpo, rid, data={"email": "hong.gildong@example.com"})
+    act(client, cpo, rid, "complete", {})
+    assert client.get(f"/v1/requests/{rid}/result", headers=subject).status_code == 200
+    token = subject["Authorization"].removeprefix("Bearer ")
+    assert "전송 요구에 따라 개인정보를 내려받음" in _page(
+        client, token, created["reference"], "ko"
+    )
+    english = _page(client, token, created["reference"], "en")
+    assert "Your personal information was downloaded (transmission)" in english
