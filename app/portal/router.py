@@ -37,7 +37,6 @@ from app.portal.forms import body_from_form, field_errors, problem_from_validati
 from app.portal.session import SESSION_COOKIE, signed_in
 from app.requests import service as requests
 from app.requests.schemas import CodeIn, RequestCreate, SignInIn
-from app.results import render as result_render
 from app.results import service as results
 from app.results.router import MEDIA
 from app.verification import documents
@@ -600,21 +599,17 @@ def result_download(
     if refusal is not None:
         return refusal
     try:
-        doc = results.read_for_download(session, ctx, request_id, fmt=format, actor=principal.actor)
+        body, filename = results.download(
+            session, ctx, request_id, fmt=format, actor=principal.actor
+        )
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, problem)
-    if format == "json":
-        body = result_render.to_json(doc)
-    elif format == "csv":
-        body = result_render.to_csv(doc)
-    else:
-        body = result_render.to_zip(doc, ctx.profile.company)
     return Response(
         body,
         media_type=MEDIA[format],
         headers={
-            "Content-Disposition": f'attachment; filename="access-result-{doc["reference"]}.{format}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )

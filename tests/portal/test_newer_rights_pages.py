@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.profile.loader import DEFAULT_PROFILE
-from tests.support import act, finish_tasks, make_settings, verified
+from tests.support import act, count_rows, finish_tasks, make_settings, verified
 
 WORDS = {
     "consent_withdrawal": ("개인정보 처리에 대한 동의 철회", "Withdrawal of consent"),
@@ -70,3 +70,27 @@ def test_a_transmission_download_is_on_the_timeline(client, outbox_dir, staff):
     )
     english = _page(client, token, created["reference"], "en")
     assert "Your personal information was downloaded (transmission)" in english
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "zip"])
+def test_a_transmission_downloaded_on_the_portal_is_logged(
+    client, outbox_dir, staff, database_url, fmt
+):
+    """Art. 35-2: every transmission is logged (kept 3 years) — through the portal as through
+    the API (one rule, issue 19.7), under the transmission's own file name."""
+    created, subject = verified(client, outbox_dir, type="transmission", scope={})
+    rid, cpo = created["id"], staff["cpo"]["headers"]
+    act(client, cpo, rid, "assign", {"assignee": "me"})
+    plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
+    act(client, cpo, rid, "decision", plan["decision"])
+    finish_tasks(client, cpo, rid, data={"email": "hong.gildong@example.com"})
+    act(client, cpo, rid, "complete", {})
+    token = subject["Authorization"].removeprefix("Bearer ")
+    _page(client, token, created["reference"], "ko")  # the session cookie
+    response = client.get(f"/portal/requests/{created['reference']}/result?format={fmt}")
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert f'filename="transmission-{created["reference"]}.{fmt}"' in disposition
+    assert count_rows(database_url, "transmission_log") == 1
+    timeline = client.get(f"/v1/staff/requests/{rid}", headers=cpo).json()["timeline"]
+    assert [e["kind"] for e in timeline].count("transmitted") == 1
