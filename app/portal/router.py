@@ -188,6 +188,12 @@ def _filing_context(
             for c in public_profile(ctx)["categories"]
         ],
         "chosen": values.get("categories", []),
+        # A withdrawal of consent (PIPA Art. 37(1), (3)) names the profile's consents.
+        "consent_options": [
+            (c["id"], c["label_ko"] if lang == "ko" else c["label_en"])
+            for c in public_profile(ctx)["consents"]
+        ],
+        "chosen_consents": values.get("scope.consents", []),
         "correction_rows": 3,
     }
 
@@ -214,6 +220,7 @@ async def file_submit(http: HttpRequest, ctx: ContextDep) -> Response:
         k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD
     }
     values["categories"] = [v for v in form.getlist("categories") if isinstance(v, str)]
+    values["scope.consents"] = [v for v in form.getlist("scope.consents") if isinstance(v, str)]
     values["power_of_attorney.rights"] = [
         v for v in form.getlist("power_of_attorney.rights") if isinstance(v, str)
     ]

@@ -85,6 +85,7 @@ FIELD_LABELS = {
     "requester.relationship": "Your relationship to the person",
     "categories": "Categories of information",
     "scope.corrections": "Items to correct",
+    "scope.consents": "Consents to withdraw",
     "details": "Anything else",
     "code": "Verification code",
     "reference": "Reference number",
