@@ -94,3 +94,32 @@ def test_a_transmission_downloaded_on_the_portal_is_logged(
     assert count_rows(database_url, "transmission_log") == 1
     timeline = client.get(f"/v1/staff/requests/{rid}", headers=cpo).json()["timeline"]
     assert [e["kind"] for e in timeline].count("transmitted") == 1
+
+
+def test_a_delegate_withdraws_a_consent_by_form(client):
+    """The power of attorney (PIPC form 11) can delegate the withdrawal the form offers."""
+    import re
+
+    page = client.get("/portal/file?for=delegate").text
+    assert 'name="power_of_attorney.rights" value="consent_withdrawal"' in page
+    person = {"birth_date": "1980-02-03", "contact": "010-1234-5678", "address": "서울특별시"}
+    data = {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+        "requester.kind": "delegate",
+        "type": "consent_withdrawal",
+        "scope.consents": "marketing_email",
+        "requester.name": "이대리",
+        "requester.email": "delegate@example.com",
+        "requester.relationship": "배우자",
+        "subject.name": "박본인",
+        "subject.birth_date": "1980-02-03",
+        "power_of_attorney.grantee.relationship": "배우자",
+        "power_of_attorney.rights": "consent_withdrawal",
+        "power_of_attorney.signed_on": "2026-11-30",
+    }
+    for who, name in (("grantor", "박본인"), ("grantee", "이대리")):
+        data[f"power_of_attorney.{who}.name"] = name
+        data.update({f"power_of_attorney.{who}.{k}": v for k, v in person.items()})
+    response = client.post("/portal/file", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].endswith("/code?sent=filed")
