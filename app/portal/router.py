@@ -625,9 +625,10 @@ def result_download(
 def install(app, ctx: AppContext) -> None:
     """Mount the portal (RIGHTSDESK_PORTAL=on)."""
     s = ctx.settings
-    primary = getattr(ctx.profile.company, "primary_color", None) or s.portal_primary_color
+    # The profile's theming first (issue 19.6), the settings' where it says nothing.
+    primary = ctx.profile.company.primary_color or s.portal_primary_color
     app.state.portal_theme = theme_css(check_primary(primary)) if primary else None
-    logo_path = getattr(ctx.profile.company, "logo_path", None) or s.portal_logo_path
+    logo_path = ctx.profile.company.logo_path or s.portal_logo_path
     app.state.portal_logo = read_logo(Path(logo_path)) if logo_path else None
     app.state.portal_pages = Pages(
         "app.portal",
