@@ -19,4 +19,5 @@ def public_profile(ctx: AppContext) -> dict[str, Any]:
         "categories": [c.model_dump() for c in profile.categories],
         "rights": [r.model_dump() for r in profile.rights],
         "consents": [c.model_dump() for c in profile.consents],
+        "automated_decisions": [d.model_dump() for d in profile.automated_decisions],
     }

@@ -94,6 +94,10 @@ _BY_FIELD_CODE = {
     ("requester.name", "value_error"): "A proxy must be someone other than the subject.",
     ("scope.corrections", "missing"): "List at least one item to correct.",
     ("scope.consents", "missing"): "Choose the consent you withdraw.",
+    ("scope.kind", "missing"): "Choose what you ask about the decision.",
+    ("scope.kind", "value_error"): "Choose this only for a request about an automated decision.",
+    ("scope.decision", "value_error"): "Choose a decision only for a request about an automated "
+    "decision.",
     ("scope.consents", "unknown_consent"): "Choose the consents from the list.",
     ("scope.consents", "value_error"): "Choose consents only for a withdrawal of consent.",
     ("scope.categories", "value_error"): "For a withdrawal of consent, leave the categories "

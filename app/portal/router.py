@@ -178,6 +178,7 @@ def switch_language(lang: str, http: HttpRequest, next: str = "/portal/") -> Res
 def _filing_context(
     ctx: AppContext, lang: str, kind: str, values: dict, errors: dict, error_list=()
 ) -> dict[str, Any]:
+    company = public_profile(ctx)
     return {
         "error_list": list(error_list),
         "kind": kind,
@@ -185,15 +186,22 @@ def _filing_context(
         "errors": errors,
         "categories_options": [
             (c["key"], c["name_ko"] if lang == "ko" else c["name_en"])
-            for c in public_profile(ctx)["categories"]
+            for c in company["categories"]
         ],
         "chosen": values.get("categories", []),
         # A withdrawal of consent (PIPA Art. 37(1), (3)) names the profile's consents.
         "consent_options": [
-            (c["id"], c["label_ko"] if lang == "ko" else c["label_en"])
-            for c in public_profile(ctx)["consents"]
+            (c["id"], c["label_ko"] if lang == "ko" else c["label_en"]) for c in company["consents"]
         ],
         "chosen_consents": values.get("scope.consents", []),
+        # An automated decision (PIPA Art. 37-2): what is asked, and of which declared one.
+        "automated_days": next(
+            (r["days"] for r in company["rights"] if r["type"] == "automated_decision"), None
+        ),
+        "decision_options": [
+            (d["id"], d["description_ko"] if lang == "ko" else d["description_en"])
+            for d in company["automated_decisions"]
+        ],
         "correction_rows": 3,
     }
 

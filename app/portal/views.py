@@ -86,6 +86,8 @@ FIELD_LABELS = {
     "categories": "Categories of information",
     "scope.corrections": "Items to correct",
     "scope.consents": "Consents to withdraw",
+    "scope.kind": "What you ask about the decision",
+    "scope.decision": "Which decision",
     "details": "Anything else",
     "code": "Verification code",
     "reference": "Reference number",

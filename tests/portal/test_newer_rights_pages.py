@@ -123,3 +123,33 @@ def test_a_delegate_withdraws_a_consent_by_form(client):
     response = client.post("/portal/file", data=data, follow_redirects=False)
     assert response.status_code == 303, response.text
     assert response.headers["location"].endswith("/code?sent=filed")
+
+
+def _file_by_form(client, **fields):
+    import re
+
+    page = client.get("/portal/file").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": token, "subject.name": "홍길동", "subject.email": "hong@example.com"}
+    return page, client.post("/portal/file", data={**data, **fields}, follow_redirects=False)
+
+
+def test_an_automated_decision_request_by_form(client, outbox_dir, staff):
+    """Art. 37-2: refuse, explain or review; the reference company declares no decision, so
+    the form asks only what the subject wants and staff answer from the profile."""
+    page, missing = _file_by_form(client, type="automated_decision")
+    for kind in ("refuse", "explain", "review"):
+        assert f'name="scope.kind" value="{kind}"' in page
+    assert missing.status_code == 200
+    assert 'id="f-scope-kind-error"' in missing.text
+    assert "결정에 대해 무엇을 요구하시는지 선택해 주십시오." in missing.text
+    _, filed = _file_by_form(client, type="automated_decision", **{"scope.kind": "explain"})
+    assert filed.status_code == 303, filed.text
+    queue = client.get(
+        "/v1/staff/requests", headers=staff["cpo"]["headers"], params={"type": "automated_decision"}
+    ).json()["items"]
+    assert len(queue) == 1
+    view = client.get(
+        f"/v1/staff/requests/{queue[0]['id']}", headers=staff["cpo"]["headers"]
+    ).json()
+    assert view["scope_detail"]["kind"] == "explain" and view["channel"] == "portal"
