@@ -94,6 +94,7 @@ _BY_FIELD_CODE = {
     ("requester.name", "value_error"): "A proxy must be someone other than the subject.",
     ("scope.corrections", "missing"): "List at least one item to correct.",
     ("scope.consents", "missing"): "Choose the consent you withdraw.",
+    ("scope.categories", "not_transmittable"): "Choose only the categories we transmit.",
     ("scope.kind", "missing"): "Choose what you ask about the decision.",
     ("scope.kind", "value_error"): "Choose this only for a request about an automated decision.",
     ("scope.decision", "value_error"): "Choose a decision only for a request about an automated "

@@ -198,6 +198,8 @@ def _filing_context(
         "automated_days": next(
             (r["days"] for r in company["rights"] if r["type"] == "automated_decision"), None
         ),
+        # Transmission (PIPA Art. 35-2): only where the profile says the company is covered.
+        "transmission": any(r["type"] == "transmission" for r in company["rights"]),
         "decision_options": [
             (d["id"], d["description_ko"] if lang == "ko" else d["description_en"])
             for d in company["automated_decisions"]

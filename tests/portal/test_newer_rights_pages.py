@@ -153,3 +153,27 @@ def test_an_automated_decision_request_by_form(client, outbox_dir, staff):
         f"/v1/staff/requests/{queue[0]['id']}", headers=staff["cpo"]["headers"]
     ).json()
     assert view["scope_detail"]["kind"] == "explain" and view["channel"] == "portal"
+
+
+def test_a_transmission_by_form_where_the_company_is_covered(client):
+    """Art. 35-2: offered on the form only where the profile says the company is covered (this
+    module's profile; the reference company is not, and its form does not offer it)."""
+    page, filed = _file_by_form(client, type="transmission")
+    assert 'name="type" value="transmission"' in page
+    assert filed.status_code == 303, filed.text
+
+
+def test_no_transmission_on_the_reference_form(database_url, tmp_path, clock):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(make_settings(database_url, tmp_path), clock)) as c:
+        assert 'value="transmission"' not in c.get("/portal/file").text
+
+
+def test_a_category_not_transmittable_is_told_beside_the_categories(client):
+    _, refused = _file_by_form(client, type="transmission", categories="payment")
+    assert refused.status_code == 200
+    assert 'id="f-categories-error"' in refused.text
+    assert "전송 대상인 정보의 종류만 선택해 주십시오." in refused.text
