@@ -14,9 +14,10 @@ def public_profile(ctx: AppContext) -> dict[str, Any]:
     return {
         "name_ko": profile.company_ko,
         "name_en": profile.company_en,
-        # The profile has no policy address yet: the link is left out until it does.
-        "privacy_policy_url": None,
+        "privacy_policy_url": profile.privacy_policy_url,
         "officer": profile.privacy_officer.model_dump(),
         "categories": [c.model_dump() for c in profile.categories],
         "rights": [r.model_dump() for r in profile.rights],
+        "consents": [c.model_dump() for c in profile.consents],
+        "automated_decisions": [d.model_dump() for d in profile.automated_decisions],
     }

@@ -18,7 +18,11 @@ _FORM_NAME = {
 }
 _WHOLE = {"power_of_attorney": "power_of_attorney.grantor.name"}
 # Fields a form shows as several inputs (checkboxes) of one name.
-LISTS = {"categories": "scope.categories", "power_of_attorney.rights": "power_of_attorney.rights"}
+LISTS = {
+    "categories": "scope.categories",
+    "scope.consents": "scope.consents",
+    "power_of_attorney.rights": "power_of_attorney.rights",
+}
 
 
 def body_from_form(form: Any, *, locale: str) -> dict[str, Any]:
@@ -82,6 +86,16 @@ _BY_FIELD_CODE = {
     ("requester.email", "value_error"): "Use an e-mail address of your own, not the subject's.",
     ("requester.name", "value_error"): "A proxy must be someone other than the subject.",
     ("scope.corrections", "missing"): "List at least one item to correct.",
+    ("scope.consents", "missing"): "Choose the consent you withdraw.",
+    ("scope.categories", "not_transmittable"): "Choose only the categories we transmit.",
+    ("scope.kind", "missing"): "Choose what you ask about the decision.",
+    ("scope.kind", "value_error"): "Choose this only for a request about an automated decision.",
+    ("scope.decision", "value_error"): "Choose a decision only for a request about an automated "
+    "decision.",
+    ("scope.consents", "unknown_consent"): "Choose the consents from the list.",
+    ("scope.consents", "value_error"): "Choose consents only for a withdrawal of consent.",
+    ("scope.categories", "value_error"): "For a withdrawal of consent, leave the categories "
+    "unchosen: the consents decide them.",
     ("power_of_attorney", "missing"): "Enter what the power of attorney says.",
     ("subject.email", "missing"): "Enter your e-mail address: the code is sent there.",
     ("power_of_attorney.rights", "value_error"): "The power of attorney must delegate the right "

@@ -37,7 +37,6 @@ from app.portal.forms import body_from_form, field_errors
 from app.portal.session import SESSION_COOKIE, signed_in
 from app.requests import service as requests
 from app.requests.schemas import CodeIn, RequestCreate, SignInIn
-from app.results import render as result_render
 from app.results import service as results
 from app.results.router import MEDIA
 from app.verification import documents
@@ -165,6 +164,7 @@ def language(lang: str, http: HttpRequest, next: str = "/portal/") -> Response:
 def _filing_context(
     ctx: AppContext, lang: str, kind: str, values: dict, errors: dict, error_list=()
 ) -> dict[str, Any]:
+    company = public_profile(ctx)
     return {
         "error_list": list(error_list),
         "kind": kind,
@@ -172,9 +172,24 @@ def _filing_context(
         "errors": errors,
         "categories_options": [
             (c["key"], c["name_ko"] if lang == "ko" else c["name_en"])
-            for c in public_profile(ctx)["categories"]
+            for c in company["categories"]
         ],
         "chosen": values.get("categories", []),
+        # A withdrawal of consent (PIPA Art. 37(1), (3)) names the profile's consents.
+        "consent_options": [
+            (c["id"], c["label_ko"] if lang == "ko" else c["label_en"]) for c in company["consents"]
+        ],
+        "chosen_consents": values.get("scope.consents", []),
+        # An automated decision (PIPA Art. 37-2): what is asked, and of which declared one.
+        "automated_days": next(
+            (r["days"] for r in company["rights"] if r["type"] == "automated_decision"), None
+        ),
+        # Transmission (PIPA Art. 35-2): only where the profile says the company is covered.
+        "transmission": any(r["type"] == "transmission" for r in company["rights"]),
+        "decision_options": [
+            (d["id"], d["description_ko"] if lang == "ko" else d["description_en"])
+            for d in company["automated_decisions"]
+        ],
         "correction_rows": 3,
     }
 
@@ -201,6 +216,7 @@ async def file_submit(http: HttpRequest, ctx: ContextDep) -> Response:
         k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD
     }
     values["categories"] = [v for v in form.getlist("categories") if isinstance(v, str)]
+    values["scope.consents"] = [v for v in form.getlist("scope.consents") if isinstance(v, str)]
     values["power_of_attorney.rights"] = [
         v for v in form.getlist("power_of_attorney.rights") if isinstance(v, str)
     ]
@@ -586,21 +602,17 @@ def result_download(
     if refusal is not None:
         return refusal
     try:
-        doc = results.read_for_download(session, ctx, request_id, fmt=format, actor=principal.actor)
+        body, filename = results.download(
+            session, ctx, request_id, fmt=format, actor=principal.actor
+        )
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, problem)
-    if format == "json":
-        body = result_render.to_json(doc)
-    elif format == "csv":
-        body = result_render.to_csv(doc)
-    else:
-        body = result_render.to_zip(doc, ctx.profile.company)
     return Response(
         body,
         media_type=MEDIA[format],
         headers={
-            "Content-Disposition": f'attachment; filename="access-result-{doc["reference"]}.{format}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )
@@ -609,9 +621,10 @@ def result_download(
 def install(app, ctx: AppContext) -> None:
     """Mount the portal (RIGHTSDESK_PORTAL=on)."""
     s = ctx.settings
-    primary = getattr(ctx.profile.company, "primary_color", None) or s.portal_primary_color
+    # The profile's theming first (issue 19.6), the settings' where it says nothing.
+    primary = ctx.profile.company.primary_color or s.portal_primary_color
     app.state.portal_theme = theme_css(check_primary(primary)) if primary else None
-    logo_path = getattr(ctx.profile.company, "logo_path", None) or s.portal_logo_path
+    logo_path = ctx.profile.company.logo_path or s.portal_logo_path
     app.state.portal_logo = read_logo(Path(logo_path)) if logo_path else None
     app.state.portal_pages = Pages(
         "app.portal",

@@ -30,6 +30,11 @@ TYPES = {
     "correction": "Correction of my personal information",
     "deletion": "Deletion of my personal information",
     "suspension": "Suspension of processing",
+    # The Act's newer rights (PIPA Art. 37(1), (3); Art. 37-2; Art. 35-2): filed through the
+    # API or an integration, their notices link here all the same.
+    "consent_withdrawal": "Withdrawal of consent",
+    "automated_decision": "Refusal or explanation of an automated decision",
+    "transmission": "Transmission of my personal information",
 }
 OUTCOMES = {
     "granted": "Granted",
@@ -62,6 +67,9 @@ FIELD_LABELS = {
     "requester.relationship": "Your relationship to the person",
     "categories": "Categories of information",
     "scope.corrections": "Items to correct",
+    "scope.consents": "Consents to withdraw",
+    "scope.kind": "What you ask about the decision",
+    "scope.decision": "Which decision",
     "details": "Anything else",
     "code": "Verification code",
     "reference": "Reference number",

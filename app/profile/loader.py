@@ -152,6 +152,7 @@ class Transmission(_Entry):
 
 
 class Officer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
     title_ko: str
     title_en: str
     email: str
@@ -159,9 +160,16 @@ class Officer(BaseModel):
 
 
 class Company(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
     name_ko: str
     name_en: str
     privacy_officer: Officer
+    # The portal's link to the published privacy policy (개인정보 처리방침, PIPA Art. 30).
+    privacy_policy_url: str | None = Field(None, pattern=r"^https?://[^\s]+$", max_length=2000)
+    # The portal's look: one primary colour (AA contrast on white is checked at start) and a
+    # logo file (PNG, JPEG or SVG; a relative path is relative to the profile file).
+    primary_color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_path: str | None = Field(None, pattern=r"\.([pP][nN][gG]|[jJ][pP][eE]?[gG]|[sS][vV][gG])$")
 
 
 class ProfileError(ValueError):
@@ -371,4 +379,9 @@ def load_profile(path: str | None = None) -> Profile:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(str(file), [f"cannot read: {exc.strerror or exc}"]) from None
-    return parse_profile(text, str(file))
+    profile = parse_profile(text, str(file))
+    logo = profile.company.logo_path
+    if logo and not Path(logo).is_absolute():
+        company = profile.company.model_copy(update={"logo_path": str(file.parent / logo)})
+        profile = profile.model_copy(update={"company": company})
+    return profile

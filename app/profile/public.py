@@ -23,6 +23,7 @@ def public_profile(profile: Profile) -> ProfilePublic:
         company_ko=profile.company.name_ko,
         company_en=profile.company.name_en,
         privacy_officer=OfficerOut(**profile.company.privacy_officer.model_dump()),
+        privacy_policy_url=profile.company.privacy_policy_url,
         rights=[
             RightOut(
                 type=t.value,

@@ -62,6 +62,9 @@ class ProfilePublic(BaseModel):
     company_ko: str
     company_en: str
     privacy_officer: OfficerOut
+    privacy_policy_url: str | None = Field(
+        None, description="Where the company publishes its privacy policy (PIPA Art. 30)."
+    )
     rights: list[RightOut]
     categories: list[CategoryOut]
     consents: list[ConsentOut]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.core.deps import ContextDep, SubjectToken, WriteSessionDep, owned_request_id
 from app.core.responses import NOT_A_SUBJECT
-from app.results import render, service
+from app.results import service
 
 router = APIRouter(prefix="/v1/requests", tags=["requests (public)"], responses=NOT_A_SUBJECT)
 
@@ -60,17 +60,7 @@ def download_result(
     (전송요구, PIPA Art. 35-2): the JSON then carries a `manifest`, the ZIP a manifest.json with
     each file's SHA-256, and each download is entered in the transmission log (kept 3 years)."""
     rid = owned_request_id(session, principal, request_id)
-    doc = service.read_for_download(session, ctx, rid, fmt=format, actor=principal.actor)
-    if format == "json":
-        body = render.to_json(doc)
-    elif format == "csv":
-        body = render.to_csv(doc)
-    else:
-        body = render.to_zip(doc, ctx.profile.company)
-    # A transmission (Art. 35-2): each download is logged with what was sent.
-    service.record_transmission(session, ctx, doc, fmt=format, body=body, actor=principal.actor)
-    kind = "transmission" if "manifest" in doc else "access-result"
-    filename = f"{kind}-{doc['reference']}.{format}"
+    body, filename = service.download(session, ctx, rid, fmt=format, actor=principal.actor)
     return Response(
         content=body,
         media_type=MEDIA[format],

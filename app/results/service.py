@@ -28,7 +28,7 @@ from app.models import AccessResult, Request, Task
 from app.notifications.render import moment_en, moment_ko
 from app.requests import lifecycle
 from app.requests.lifecycle import Status
-from app.results import collected
+from app.results import collected, render
 
 
 def _aad(result_id: str) -> str:
@@ -309,6 +309,26 @@ def read_for_download(
         detail={"result": result.id, "format": fmt},
     )
     return document(request, result, content, ctx)
+
+
+def download(
+    session: Session, ctx: AppContext, request_id: str, *, fmt: str, actor: Actor
+) -> tuple[bytes, str]:
+    """One download of a completed request's result by its subject, the API's and the
+    portal's alike: read (404/410, the access record), render as `fmt` (json, csv, zip), and
+    for a transmission (Art. 35-2) its entry in the transmission log. Returns the body and the
+    file name (`transmission-RD-…` or `access-result-RD-…`)."""
+    doc = read_for_download(session, ctx, request_id, fmt=fmt, actor=actor)
+    if fmt == "json":
+        body = render.to_json(doc)
+    elif fmt == "csv":
+        body = render.to_csv(doc)
+    else:
+        body = render.to_zip(doc, ctx.profile.company)
+    # A transmission (Art. 35-2): each download is logged with what was sent.
+    record_transmission(session, ctx, doc, fmt=fmt, body=body, actor=actor)
+    kind = "transmission" if "manifest" in doc else "access-result"
+    return body, f"{kind}-{doc['reference']}.{fmt}"
 
 
 def destroy_expired(db: Database, ctx: AppContext, *, limit: int = 200) -> int:

@@ -25,6 +25,7 @@ EVENTS = {
     "tasks.voided": "Open steps were cancelled",
     "notify": "Notice sent",
     "purged": "Personal data destroyed",
+    "transmitted": "Personal information downloaded (transmission)",
 }
 
 

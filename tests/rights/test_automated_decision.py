@@ -191,3 +191,54 @@ def test_bad_scopes_are_422(client, body, field):
     r = client.post("/v1/requests", json=request_body(**body))
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == field
+
+
+def test_review_by_a_person_of_a_declared_decision(client, outbox_dir, staff):
+    """Review (Art. 37-2(3)): a task for the system that applies the decision, the person's
+    answer in the decision notice, the completion notice saying a person re-examined it."""
+    created, subject = _assigned(client, outbox_dir, staff, "review", "credit_limit")
+    rid = created["id"]
+    cpo = staff["cpo"]["headers"]
+    plan = client.get(f"/v1/staff/requests/{rid}/plan", headers=cpo).json()
+    assert [(i["system"], i["action"], i["decision"]) for i in plan["items"]] == [
+        ("azure", "review", "credit_limit")
+    ]
+    body = plan["decision"]
+    assert body["outcome"] == "granted" and "사람이 다시 검토" in body["explanation"]
+    body["explanation"] += "\n\n담당자가 결제 이력을 다시 확인하여 한도를 50만 원으로 조정했습니다."
+    decided = act(client, cpo, rid, "decision", body)
+    assert [t["action"] for t in decided["tasks"] if t["kind"] == "fulfil"] == ["review"]
+    notice = next(m for m in read_outbox(outbox_dir) if m["template"] == "decision")["text"]
+    assert "한도를 50만 원으로 조정" in notice and "PIPA Art. 37-2(3)" in notice
+    finish_tasks(client, cpo, rid)
+    assert act(client, cpo, rid, "complete", {})["status"] == "completed"
+    completed = next(m for m in read_outbox(outbox_dir) if m["template"] == "completed")["text"]
+    assert "사람이 다시 검토하였으며" in completed and "A person has re-examined" in completed
+    view = client.get(f"/v1/requests/{rid}", headers=subject).json()
+    assert view["status"] == "completed" and view["decision"]["outcome"] == "granted"
+
+
+def test_an_explanation_declined_for_a_justified_reason_says_why_and_how_to_object(
+    client, outbox_dir, staff
+):
+    """Art. 37-2(3): an explanation may be declined for a justified reason; the notice gives
+    the reason and the objection route (Art. 38(5)), and the subject may object."""
+    created, subject = _assigned(client, outbox_dir, staff, "explain", "credit_limit")
+    rid = created["id"]
+    cpo = staff["cpo"]["headers"]
+    reason = "같은 결정에 대한 설명을 이미 두 차례 드렸고 그 뒤 변경된 사항이 없습니다."
+    decided = act(
+        client,
+        cpo,
+        rid,
+        "decision",
+        {"outcome": "refused", "grounds": ["PIPA-37of2-3-justified"], "explanation": reason},
+    )
+    assert decided["status"] == "refused"
+    notice = next(m for m in read_outbox(outbox_dir) if m["template"] == "decision")["text"]
+    assert reason in notice
+    assert "개인정보 보호법 제37조의2제3항" in notice and "PIPA Art. 37-2(3)" in notice
+    assert "이의제기" in notice and "objection" in notice.lower()
+    view = client.get(f"/v1/requests/{rid}", headers=subject).json()
+    assert view["objection"]["allowed"] is True
+    assert [g["code"] for g in view["decision"]["grounds"]] == ["PIPA-37of2-3-justified"]
