@@ -30,13 +30,10 @@ from app.core.deps import (
     SessionDep,
     StaffPrincipal,
     WriteSessionDep,
-    resolve_request_id,
 )
 from app.core.errors import Problem
-from app.evidence import render as evidence_render
-from app.evidence import service as evidence
+from app.evidence.router import pack_download
 from app.evidence.schemas import REASON_MAX, check_reason
-from app.requests import service as requests
 from app.web.charts import charts
 from app.web.forms import field_errors
 from app.workflow import metrics
@@ -136,30 +133,6 @@ def dashboard_csv(
     )
 
 
-def _pack(
-    http: HttpRequest,
-    session: Session,
-    ctx: AppContext,
-    principal: StaffPrincipal,
-    reference: str,
-    identifiers: bool,
-    reason: str | None,
-) -> Response:
-    request = requests.get(session, resolve_request_id(session, reference))
-    principal.may_see(request.assignee_id)
-    pack = evidence.assemble(
-        session, ctx, request, principal, identifiers=identifiers, reason=reason
-    )
-    return Response(
-        content=evidence_render.evidence_zip(pack),
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="evidence-{request.reference}.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 @router.get("/requests/{reference}/evidence")
 def evidence_pack(
     reference: str, http: HttpRequest, session: WriteSessionDep, ctx: ContextDep
@@ -170,7 +143,7 @@ def evidence_pack(
     if refusal is not None:
         return refusal
     try:
-        return _pack(http, session, ctx, principal, reference, identifiers=False, reason=None)
+        return pack_download(session, ctx, principal, reference, identifiers=False, reason=None)
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, principal, problem)
@@ -231,7 +204,7 @@ def evidence_pack_with_identifiers(
         error = t.gettext(words.BAD_REASON, max=REASON_MAX)
         return _identifiers_form(http, ctx, principal, reference.upper(), reason[:500], error)
     try:
-        return _pack(http, session, ctx, principal, reference, identifiers=True, reason=checked)
+        return pack_download(session, ctx, principal, reference, identifiers=True, reason=checked)
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, principal, problem)

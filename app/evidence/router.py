@@ -6,8 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
+from sqlmodel import Session
 
-from app.core.deps import ContextDep, Overseer, WriteSessionDep, resolve_request_id
+from app.core.context import AppContext
+from app.core.deps import (
+    ContextDep,
+    Overseer,
+    StaffPrincipal,
+    WriteSessionDep,
+    resolve_request_id,
+)
 from app.core.errors import Problem, ValidationProblem
 from app.core.responses import NO_TOKEN
 from app.evidence import render, service
@@ -69,6 +77,19 @@ def download_evidence(
             "give the reason for including identifiers",
             detail="Identifiers are included only with a reason, which is recorded.",
         )
+    return pack_download(session, ctx, principal, request_id, identifiers, reason)
+
+
+def pack_download(
+    session: Session,
+    ctx: AppContext,
+    principal: StaffPrincipal,
+    request_id: str,
+    identifiers: bool,
+    reason: str | None,
+) -> Response:
+    """The pack of one request (its id or reference) as a ZIP download, for a principal who may
+    see the request: this route's answer and the console's button's."""
     request = requests.get(session, resolve_request_id(session, request_id))
     principal.may_see(request.assignee_id)
     pack = service.assemble(
