@@ -155,9 +155,10 @@ class Claim:
         self.held.discard(message_id)
         return result.rowcount == 1
 
-    def record_sent(self, message_ids: list[str]) -> set[str]:
-        """Record a group of messages as sent, in one transaction: the ones still ours.
-        Returns their ids; a message missing from it was taken over (lost)."""
+    def record_sent(self, message_ids: list[str], delivered_to: str | None = None) -> set[str]:
+        """Record a group of messages as sent, in one transaction: the ones still ours, with
+        where the sender left a copy (`delivered_to`). Returns their ids; a message missing
+        from it was taken over (lost)."""
         if not message_ids:
             return set()
         table = self.queue.table
@@ -174,6 +175,7 @@ class Claim:
                         attempts=table.c.attempts + 1,  # unchanged since the claim: ours
                         last_error=None,
                         claim_token=None,
+                        delivered_to=delivered_to,
                     )
                     .returning(table.c.id)
                 )

@@ -31,3 +31,7 @@ class OutboxMessage(SQLModel, table=True):
     # Who holds the lease (a random token per claim): only the holder may record the result,
     # so a worker whose lease ran out cannot mark sent what another worker has reclaimed.
     claim_token: str | None = Field(default=None, max_length=32)
+    # Where a copy of the sent message stays on this host: the file sender's folder (a path,
+    # no personal data). The purge destroys the copy there even after RIGHTSDESK_NOTIFY_DIR
+    # has moved (PIPA Art. 21(3)); None for senders that keep nothing (SMTP).
+    delivered_to: str | None = Field(default=None, max_length=1024)

@@ -238,7 +238,7 @@ def deliver_due(
     first_unrecorded_at = 0.0
 
     def record_unrecorded() -> None:
-        recorded = batch.record_sent(unrecorded)
+        recorded = batch.record_sent(unrecorded, getattr(sender, "location", None))
         report.sent += len(recorded)
         for mid in unrecorded:
             if mid not in recorded:

@@ -77,6 +77,9 @@ class FileSender:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # Recorded with each message sent (outbox_message.delivered_to): the purge finds the
+        # file here even after RIGHTSDESK_NOTIFY_DIR has moved.
+        self.location = os.path.abspath(directory)
 
     def send(self, message: Message) -> None:
         try:

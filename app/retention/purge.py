@@ -285,10 +285,21 @@ def _destroy(
         .values(state="failed", last_error="purged", claim_token=None)
     )
     done.notices = _erase(session, OutboxMessage, request_id, ("payload_enc",))
-    # The file sender's copies (in clear) go once this destruction has committed.
-    ids = list(session.exec(select(OutboxMessage.id).where(OutboxMessage.request_id == request_id)))
-    if ids and notify_dir is not None:
-        after_commit(session, partial(senders.remove_files, notify_dir, ids))
+    # The file sender's copies (in clear) go once this destruction has committed: from the
+    # folder each was written to, or (sent before the folder was recorded, or not yet sent)
+    # from today's.
+    folders: dict[Path, list[str]] = {}
+    rows = session.exec(
+        select(OutboxMessage.id, OutboxMessage.delivered_to).where(
+            OutboxMessage.request_id == request_id
+        )
+    )
+    for message_id, delivered_to in rows:
+        folder = Path(delivered_to) if delivered_to else notify_dir
+        if folder is not None:
+            folders.setdefault(folder, []).append(message_id)
+    for folder, ids in folders.items():
+        after_commit(session, partial(senders.remove_files, folder, ids))
     for name, model, columns in FREE_TEXT:
         setattr(done, name, _erase(session, model, request_id, columns))
     # Idempotency replies echo the filing (the external reference, the masked address); their

@@ -4,6 +4,8 @@ unless it is explicitly allowed, and the purge removes a request's notice files 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
@@ -48,3 +50,24 @@ def test_the_purge_removes_the_requests_notice_files(client, staff, outbox_dir, 
     assert purged not in left
     assert kept in left
     assert sorted(p.suffix for p in outbox_dir.iterdir()) == [".json"] * len(left)
+
+
+def test_the_purge_finds_files_written_to_an_earlier_notify_dir(
+    client, staff, outbox_dir, clock, tmp_path
+):
+    """RIGHTSDESK_NOTIFY_DIR moved between the notices and the purge: the copies in the old
+    folder are destroyed all the same (each sent message records its folder)."""
+    cpo = staff["cpo"]["headers"]
+    purged = file_request(client)["id"]
+    act(client, cpo, purged, "verify", {"outcome": "rejected", "method": "email_code"})
+    assert purged in [m["request_id"] for m in read_outbox(outbox_dir)]
+    clock.advance(days=1095 + 1)
+
+    ctx = client.app.state.ctx
+    moved = tmp_path / "moved-outbox"
+    later = replace(ctx, settings=ctx.settings.model_copy(update={"notify_dir": moved}))
+    assert later.settings.resolved_notify_dir == moved
+    assert service.purge(later.db, later).requests == 1
+
+    assert purged not in [m["request_id"] for m in read_outbox(outbox_dir)]
+    assert not list(outbox_dir.glob("*.tmp"))
