@@ -2,7 +2,8 @@
 API with several workers and a `rightsdesk worker`, with the settings production demands.
 Docker Compose is not available on the test machines, so the file is checked here: its
 services and commands, and that the settings it gives each Rights Desk service are accepted
-by production's own validation (Settings), with the required values filled in."""
+by production's own validation (Settings), with the required values filled in. The services'
+commands, run as processes with their environment, are in tests/e2e/test_compose_shape.py."""
 
 from __future__ import annotations
 
