@@ -74,7 +74,8 @@ def test_the_compose_services_run_in_production_and_the_worker_delivers(host, tm
     port = free_port()
     argv = [RIGHTSDESK, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers]
     api_log = tmp_path / "api.log"
-    api = start_until_ready(argv, _env(env, host_env), api_log, f"http://127.0.0.1:{port}/readyz")
+    ready = f"http://127.0.0.1:{port}/readyz"
+    api = start_until_ready(argv, _env(env, host_env), api_log, ready, timeout=90)
 
     command, env = _service("worker")
     assert command == ["rightsdesk", "worker"]
