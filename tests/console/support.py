@@ -1,5 +1,5 @@
 """Steps the console's tests share: a staff member's browser (its own cookies), logged in
-through the console's form, and the forms' CSRF token."""
+through the console's form, and the forms' CSRF token; the log-in in a real browser."""
 
 from __future__ import annotations
 
@@ -41,3 +41,12 @@ def another_browser(app, email: str | None = None):
 
 def version_on(html: str) -> str:
     return VERSION.search(html).group(1)
+
+
+def log_in_page(page, email: str, password: str = PASSWORD) -> None:
+    """Log in through the console's form in a real browser (Playwright's `page`)."""
+    page.goto("/console/login")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url(re.compile(r"/console/$"))
