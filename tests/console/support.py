@@ -13,6 +13,26 @@ from tests.support import PASSWORD
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
 
+# A delegate's filing (PIPA Art. 38(1)) with the power of attorney's fields (Form 11).
+DELEGATE = {"kind": "delegate", "name": "이대리", "email": "proxy@example.com"}
+POA = {
+    "grantor": {
+        "name": "홍길동",
+        "birth_date": "1980-03-01",
+        "contact": "010-1234-5678",
+        "address": "서울특별시 종로구 세종대로 1",
+    },
+    "grantee": {
+        "name": "이대리",
+        "birth_date": "1985-07-15",
+        "contact": "proxy@example.com",
+        "address": "서울특별시 종로구 세종대로 1",
+        "relationship": "배우자",
+    },
+    "rights": ["access"],
+    "signed_on": "2026-11-28",
+}
+
 
 def csrf(html: str) -> str:
     return TOKEN.search(html).group(1)

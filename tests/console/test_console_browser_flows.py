@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.support import log_in_page
+from tests.console.support import DELEGATE, POA, log_in_page
 from tests.portal.flows import enter_code
 from tests.support import act, finish_tasks, in_progress, latest_code, request_body
 from tests.web.browser import check_page
@@ -20,24 +20,6 @@ from tests.web.browser import check_page
 pytestmark = pytest.mark.slow
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-DELEGATE = {"kind": "delegate", "name": "이대리", "email": "proxy@example.com"}
-POA = {
-    "grantor": {
-        "name": "홍길동",
-        "birth_date": "1980-03-01",
-        "contact": "010-1234-5678",
-        "address": "서울특별시 종로구 세종대로 1",
-    },
-    "grantee": {
-        "name": "이대리",
-        "birth_date": "1985-07-15",
-        "contact": "proxy@example.com",
-        "address": "서울특별시 종로구 세종대로 1",
-        "relationship": "배우자",
-    },
-    "rights": ["access"],
-    "signed_on": "2026-11-28",
-}
 GRANT = {"outcome": "granted", "explanation": "요구하신 개인정보를 열람하실 수 있도록 합니다."}
 REFUSE = {"outcome": "refused", "grounds": ["PIPA-35-4-1"], "explanation": "법률에 따른 제한"}
 

@@ -10,8 +10,16 @@ import re
 
 import pytest
 
-from tests.console.support import log_in, version_on
-from tests.support import act, file_request, finish_tasks, in_progress, sql_rows
+from tests.console.support import DELEGATE, POA, log_in, version_on
+from tests.support import (
+    act,
+    file_request,
+    finish_tasks,
+    in_progress,
+    latest_code,
+    request_body,
+    sql_rows,
+)
 
 REFUSE = {"outcome": "refused", "grounds": ["PIPA-35-4-1"], "explanation": "법률에 따른 제한"}
 REASON = "법률의 어느 조항에 해당하는지 다시 확인해 주십시오."
@@ -213,3 +221,61 @@ class TestStale:
         assert sql_rows(database_url, "SELECT completed_by FROM task WHERE id = :t", t=task_id) == [
             (f"staff:{staff['handler']['id']}",)
         ]
+
+
+class TestOtherObjections:
+    def test_an_objection_to_a_rejection_is_answered_by_verifying_again(
+        self, client, staff, outbox_dir, database_url
+    ):
+        filed = client.post(
+            "/v1/requests",
+            json=request_body(requester=DELEGATE, power_of_attorney=POA),
+        )
+        assert filed.status_code == 201, filed.text
+        rid, reference = filed.json()["id"], filed.json()["reference"]
+        code = latest_code(outbox_dir, rid)
+        token = client.post(f"/v1/requests/{rid}/verification", json={"code": code}).json()
+        subject = {"Authorization": f"Bearer {token['access_token']}"}
+        act(
+            client, staff["cpo"]["headers"], rid, "verify", {"outcome": "rejected", "method": "poa"}
+        )
+        objected = client.post(
+            f"/v1/requests/{rid}/objections", headers=subject, json={"reason": "위임장을 다시 보냄"}
+        )
+        assert objected.status_code == 201, objected.text
+        token = log_in(client, "cpo@example.com")
+        path = f"/console/requests/{reference}"
+        page = client.get(path).text
+        assert "요구 반려(본인 또는 대리 권한 미확인)에 대한 이의제기" in page
+        assert "요구 반려에 대해 이의를 제기했습니다" in page  # beside the verify form
+        assert "이의제기에 따른 재결정" not in page
+        verified = client.post(
+            path + "/verify",
+            data={
+                "csrf_token": token,
+                "version": version_on(page),
+                "outcome": "verified",
+                "method": "위임장 원본 확인",
+            },
+            follow_redirects=False,
+        )
+        assert verified.status_code == 303, verified.text
+        assert sql_rows(database_url, "SELECT resolved_at IS NOT NULL FROM objection") == [(True,)]
+        assert "답변 대기 중" not in client.get(path).text
+
+    def test_an_objection_to_an_extension_says_what_answers_it(self, client, staff, outbox_dir):
+        filed = in_progress(client, outbox_dir, staff)
+        extend = {
+            "reason": "자료 확인에 시간이 더 필요합니다",
+            "due_at": "2026-12-24T12:00:00+09:00",
+        }
+        act(client, staff["handler"]["headers"], filed.id, "extend", extend)
+        objected = client.post(
+            f"/v1/requests/{filed.id}/objections", headers=filed.subject, json={"reason": REASON}
+        )
+        assert objected.status_code == 201, objected.text
+        log_in(client, "handler@example.com")
+        page = client.get(f"/console/requests/{filed.created['reference']}").text
+        assert "처리 기한 연장에 대한 이의제기" in page and "답변 대기 중" in page
+        assert "결정하거나 요구 처리를 완료하면" in page
+        assert "이의제기에 따른 재결정" not in page and ">결정 통지<" in page
