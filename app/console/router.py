@@ -360,6 +360,7 @@ def _request_page(
     names = {
         k: (c.name_ko if lang == "ko" else c.name_en) for k, c in ctx.profile.categories.items()
     }
+    open_objections = [o for o in view.objections if o.resolved_at is None]
     users = accounts.listing(session, limit=200)
     emails = {u.id: u.email for u in users}  # who did what, by e-mail (staff only)
     staff = (
@@ -384,6 +385,11 @@ def _request_page(
         staff=staff,
         emails=emails,
         grounds=_grounds_for(view.type),
+        ground_names=GROUNDS,
+        # An objection to a decision is answered by deciding again (the API's `decision`);
+        # one to a rejection by checking identity or authority again (`verify`).
+        redecide=next((o for o in open_objections if o.kind == "decision"), None),
+        reverify=next((o for o in open_objections if o.kind == "rejection"), None),
         urgency=words.urgency(view.days_left, view.overdue),
         done=done,
         form=form,
@@ -413,14 +419,18 @@ def request_page(
 
 
 def _stale(http, session: Session, ctx: AppContext, principal, reference: str) -> Response:
-    """The request changed since the page was read: say when and by whom, offer a reload."""
+    """The request (or one of its tasks) changed since the page was read: say when and by
+    whom (a colleague by e-mail, the person, an API client or the system), offer a reload."""
     session.rollback()
     request = requests.get(session, resolve_request_id(session, reference))
     last = requests.timeline(session, request.id)[-1:]
-    changed_by = last[0].actor if last else None
-    if changed_by and changed_by.startswith("staff:"):
-        user = accounts.find(session, changed_by.removeprefix("staff:"))
-        changed_by = user.email if user is not None else changed_by
+    label = last[0].actor if last else None
+    emails = {}
+    if label and label.startswith("staff:"):
+        user = accounts.find(session, label.removeprefix("staff:"))
+        if user is not None:
+            emails[user.id] = user.email
+    changed_by = words.Words(_pages(http).language(http)).actor(label, emails) if label else None
     return _message(
         http,
         ctx,
@@ -443,6 +453,7 @@ def _act(
     values: dict,
     do: Callable[[Any, StaffPrincipal], Any],
     roles: tuple[str, ...] = OPERATORS,
+    stale: tuple[int, ...] = (412,),
 ) -> Response:
     """One staff action, as the API's route: on a request with If-Match (the page's
     `version`: the request locked and checked, 412 is the stale page) or, without a version,
@@ -462,7 +473,7 @@ def _act(
     except (ValidationError, Problem) as exc:
         session.rollback()
         problem = problem_from_validation(exc) if isinstance(exc, ValidationError) else exc
-        if problem.status == 412:
+        if problem.status in stale:
             return _stale(http, session, ctx, principal, reference)
         if problem.status != 422:
             return _problem_page(http, ctx, principal, problem)
@@ -579,6 +590,8 @@ def extend_confirm(
     except Problem as problem:
         session.rollback()
         return _problem_page(http, ctx, principal, problem)
+    if version != str(view.version):  # changed since the page was read: say so now
+        return _stale(http, session, ctx, principal, reference)
     return _page(
         http,
         ctx,
@@ -729,8 +742,21 @@ def _task_act(
     do: Callable[[StaffPrincipal], Any],
     roles: tuple[str, ...] = OPERATORS,
 ) -> Response:
-    """An action on one of the request's tasks (no If-Match: the task is its own row)."""
-    return _act(http, session, ctx, reference, None, form, values, lambda _r, who: do(who), roles)
+    """An action on one of the request's tasks (no If-Match: the task is its own row). A 409
+    means the task moved on since the page was read (done, waived or voided by someone
+    else): the stale page, with who and a reload, as for the request's own forms."""
+    return _act(
+        http,
+        session,
+        ctx,
+        reference,
+        None,
+        form,
+        values,
+        lambda _r, who: do(who),
+        roles,
+        stale=(409, 412),
+    )
 
 
 def _data_lines(text: str) -> dict[str, str] | None:

@@ -139,7 +139,7 @@ class Words:
             return emails.get(who, who)
         if kind == "subject":
             return self.t.gettext("The person")
-        if kind == "client":
+        if kind in ("client", "integration"):  # Actor("integration", client id)
             return self.t.gettext("API")
         return self.t.gettext("System")
 

@@ -8,19 +8,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import PASSWORD, file_request, sql_rows
+from tests.console.support import log_in_page
+from tests.support import file_request, sql_rows
 from tests.web.browser import check_page
 
 # A real browser (chromium) and a live server: `make test-fast` leaves these out.
 pytestmark = pytest.mark.slow
-
-
-def _log_in(page, email: str) -> None:
-    page.goto("/console/login")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="로그인").click()
-    page.wait_for_url(re.compile(r"/console/$"))
 
 
 def test_a_cpos_day(page, client, staff, database_url):
@@ -29,7 +22,7 @@ def test_a_cpos_day(page, client, staff, database_url):
     page.goto("/console/")
     page.wait_for_url(re.compile(r"/console/login$"))
     check_page(page, "console-login-ko")
-    _log_in(page, "cpo@example.com")
+    log_in_page(page, "cpo@example.com")
 
     # The queue: the request, its days left in words beside the colour.
     row = page.get_by_role("row").filter(has_text=reference)
@@ -77,7 +70,7 @@ def test_a_cpos_day(page, client, staff, database_url):
 
 
 def test_a_post_without_the_csrf_token_is_refused(page, staff, watch):
-    _log_in(page, "cpo@example.com")
+    log_in_page(page, "cpo@example.com")
     page.locator("input[name=csrf_token]").first.evaluate("input => input.remove()")
     watch.expect_status(403)
     page.get_by_role("button", name="로그아웃").click()
@@ -86,7 +79,7 @@ def test_a_post_without_the_csrf_token_is_refused(page, staff, watch):
 
 
 def test_english_intake_page(page, staff):
-    _log_in(page, "handler@example.com")
+    log_in_page(page, "handler@example.com")
     page.get_by_role("link", name="English").click()
     page.get_by_role("link", name="Enter a request").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Enter a request received offline")
@@ -95,7 +88,7 @@ def test_english_intake_page(page, staff):
 
 def test_an_auditor_reads_but_has_no_buttons(page, client, staff, watch):
     reference = file_request(client)["reference"]
-    _log_in(page, "auditor@example.com")
+    log_in_page(page, "auditor@example.com")
     page.goto(f"/console/requests/{reference}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
     expect(page.locator("main button")).to_have_count(0)
@@ -114,7 +107,7 @@ def test_the_dashboard_and_an_evidence_pack(page, client, staff, outbox_dir, tmp
     filed = in_progress(client, outbox_dir, staff, type="deletion")
     file_request(client, subject={"name": "둘", "email": "two@example.com"})
     api = client.get("/v1/staff/metrics", headers=staff["auditor"]["headers"]).json()
-    _log_in(page, "auditor@example.com")
+    log_in_page(page, "auditor@example.com")
     page.get_by_role("link", name="현황판").click()
     page.wait_for_url(re.compile(r"/console/dashboard$"))
     expect(page.locator("svg.chart")).to_have_count(6)
