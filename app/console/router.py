@@ -126,7 +126,13 @@ def _who(
     read, as the API's `Staff(...)`)."""
     principal = _signed_in(http, ctx)
     if principal is None:
-        return None, _pages(http).redirect("/console/login")
+        if not http.cookies.get(SESSION_COOKIE):
+            return None, _pages(http).redirect("/console/login")
+        # A cookie whose session has ended (idle, the absolute limit, deactivation, a role
+        # change, a password reset): the log-in page says so, and the dead cookie goes.
+        response = _pages(http).redirect("/console/login?done=session_ended")
+        _pages(http).delete_cookie(response, SESSION_COOKIE)
+        return None, response
     if roles and principal.role not in roles:
         return None, _message(http, ctx, principal, "forbidden", 403)
     return principal, None
@@ -143,11 +149,16 @@ def _reference_path(reference: str) -> str:
 # -- log-in, log-out, language ---------------------------------------------------------------
 
 
+# Why the log-in page was reached (`?done=`): only these words are ever shown.
+_LOGIN_REASONS = ("logged_out", "session_ended")
+
+
 @router.get("/login")
-def login_form(http: HttpRequest, ctx: ContextDep) -> Response:
+def login_form(http: HttpRequest, ctx: ContextDep, done: str = "") -> Response:
     if http.cookies.get(SESSION_COOKIE) and _signed_in(http, ctx) is not None:
         return _pages(http).redirect(HOME)  # logged in already
-    return _page(http, ctx, None, "login.html", values={}, errors={}, failure=None)
+    reason = done if done in _LOGIN_REASONS else None
+    return _page(http, ctx, None, "login.html", values={}, errors={}, failure=None, reason=reason)
 
 
 @router.post("/login")

@@ -115,8 +115,9 @@ def test_idle_logs_out_and_use_keeps_the_session(page, staff, clock):
         expect(page.get_by_role("button", name="로그아웃")).to_be_visible()
     clock.advance(minutes=31)  # RIGHTSDESK_STAFF_IDLE_MINUTES (30) without a page
     page.get_by_role("link", name="요구 입력").click()
-    page.wait_for_url(re.compile(r"/console/login$"))
+    page.wait_for_url(re.compile(r"/console/login\?done=session_ended$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("콘솔 로그인")
+    expect(page.get_by_role("status")).to_contain_text("세션이 종료되었습니다")
 
 
 def test_deactivation_ends_an_open_session(page, client, staff):
@@ -129,8 +130,9 @@ def test_deactivation_ends_an_open_session(page, client, staff):
     )
     assert changed.status_code == 200, changed.text
     page.reload()
-    page.wait_for_url(re.compile(r"/console/login$"))
+    page.wait_for_url(re.compile(r"/console/login\?done=session_ended$"))
     expect(page.get_by_role("button", name="로그아웃")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("다시 로그인해 주십시오")
 
 
 def test_an_objection_answered_by_a_re_decision(page, client, staff, outbox_dir, watch):

@@ -199,6 +199,10 @@ class TestSession:
             "/console/logout", data={"csrf_token": token}, follow_redirects=False
         )
         assert response.status_code == 303
+        assert response.headers["location"] == "/console/login?done=logged_out"
+        assert "로그아웃했습니다." in client.get(response.headers["location"]).text
+        # Only the known reasons are ever shown; anything else in `done` is ignored.
+        assert "notice" not in client.get("/console/login?done=%3Cb%3Ehi").text
         reasons = sql_rows(
             database_url,
             "SELECT ended_reason FROM staff_session WHERE kind = 'console'",
@@ -215,7 +219,13 @@ class TestSession:
             clock.advance(minutes=20)
             assert client.get("/console/", follow_redirects=False).status_code == 200
         clock.advance(minutes=31)
-        assert client.get("/console/", follow_redirects=False).status_code == 303
+        ended = client.get("/console/", follow_redirects=False)
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/console/login?done=session_ended"
+        assert "세션이 종료되었습니다" in client.get(ended.headers["location"]).text
+        assert client.get("/console/", follow_redirects=False).headers["location"] == (
+            "/console/login"  # the dead cookie went with the first answer
+        )
         assert sql_rows(
             database_url, "SELECT ended_reason FROM staff_session WHERE kind = 'console'"
         ) == [("idle",)]
