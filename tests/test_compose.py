@@ -25,15 +25,15 @@ FILLED = {
 }
 
 
-def _interpolate(value: str) -> str:
-    """Compose's `${VAR:?message}` (required) and `${VAR:-default}`, from FILLED."""
+def _interpolate(value: str, filled: dict[str, str] = FILLED) -> str:
+    """Compose's `${VAR:?message}` (required) and `${VAR:-default}`, from `filled`."""
 
     def one(match: re.Match) -> str:
         name, op, rest = match.group(1), match.group(2), match.group(3)
         if op == ":?":
-            assert name in FILLED, f"{name} is required but the test does not fill it"
-            return FILLED[name]
-        return FILLED.get(name, rest)
+            assert name in filled, f"{name} is required but the test does not fill it"
+            return filled[name]
+        return filled.get(name, rest)
 
     return re.sub(r"\$\{([A-Z0-9_]+)(:\?|:-)([^}]*)\}", one, value)
 
