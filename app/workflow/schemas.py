@@ -6,7 +6,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
@@ -438,9 +446,27 @@ class BulkDecisionIn(_BulkIn):
     action: Literal["decision"]
 
 
+BULK_ACTIONS = ("assign", "extend", "verify", "decision")
+
+
+def _bulk_action(body) -> str | None:
+    action = body.get("action") if isinstance(body, dict) else getattr(body, "action", None)
+    # Tagged `bulk[…]`: the tag is no field of the body, so a problem names `ids`, not
+    # `decision.ids` (core/errors.py drops such names from the field's path).
+    return f"bulk[{action}]" if action in BULK_ACTIONS else None
+
+
 BulkIn = Annotated[
-    BulkAssignIn | BulkExtendIn | BulkVerifyIn | BulkDecisionIn,
-    Field(discriminator="action"),
+    Annotated[BulkAssignIn, Tag("bulk[assign]")]
+    | Annotated[BulkExtendIn, Tag("bulk[extend]")]
+    | Annotated[BulkVerifyIn, Tag("bulk[verify]")]
+    | Annotated[BulkDecisionIn, Tag("bulk[decision]")],
+    Discriminator(
+        _bulk_action,
+        custom_error_type="unknown_action",
+        custom_error_message=f"must be one of {', '.join(BULK_ACTIONS)}",
+        custom_error_context={"field_path": "action"},
+    ),
 ]
 
 

@@ -280,7 +280,21 @@ class TestAccessAndValidation:
             "sql-looking",
         ],
     )
-    def test_bad_bodies_are_422_and_change_nothing(self, client, outbox_dir, staff, body):
+    def test_bad_bodies_are_422_and_change_nothing(self, client, outbox_dir, staff, body, request):
+        field = {
+            "empty": "ids",
+            "501": "ids",
+            "twice": "ids",
+            "reference-twice": "ids",
+            "id-and-reference": "ids",
+            "unknown-action": "action",
+            "made-up-action": "action",
+            "no-action": "action",
+            "version-of-unlisted": "versions",
+            "extend-without-date": "due_at",
+            "unknown-field": "extra",
+            "sql-looking": "ids.0",
+        }[request.node.callspec.id]
         cpo = staff["cpo"]["headers"]
         (a,) = _open(client, outbox_dir, 1)
         before = staff_read(client, cpo, a["id"])["version"]
@@ -296,6 +310,7 @@ class TestAccessAndValidation:
         response = client.post(URL, headers=cpo, json=body)
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"][0]["field"] == field
         assert staff_read(client, cpo, a["id"])["version"] == before
 
     def test_five_hundred_is_accepted(self, client, outbox_dir, staff):
