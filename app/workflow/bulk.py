@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
@@ -91,7 +92,17 @@ def _decide_by_plan(
 ) -> object:
     service.may_work_on(principal, request)
     plan = build_plan(session, ctx, request)
-    body = DecisionIn.model_validate(plan.decision)
+    try:
+        body = DecisionIn.model_validate(plan.decision)
+    except ValidationError:
+        # What the plan proposes does not make a decision body (say, an explanation past
+        # its length): a person words this one.
+        raise ValidationProblem(
+            "ids",
+            "plan_not_a_decision",
+            f"{request.reference}: the plan's proposed decision is not a valid decision body",
+            detail="Decide this request on its own.",
+        ) from None
     # 409 before 422, as the single decision answers a wrong status first.
     lifecycle.next_status(
         request.status, Action.refuse if body.outcome is Outcome.refused else Action.grant
