@@ -173,6 +173,23 @@ def resolve_request_id(session: Session, key: str) -> str:
     return found
 
 
+def resolve_request_ids(session: Session, keys: list[str]) -> dict[str, str]:
+    """`resolve_request_id` for many keys in one query: {key: request id} for the keys that
+    name a request (ids and references alike); a key that names none is left out."""
+    refs = {k: k.upper() for k in keys if _REFERENCE.match(k)}
+    ids = [k for k in keys if k not in refs]
+    rows = session.exec(
+        select(RequestRow.id, RequestRow.reference).where(
+            RequestRow.id.in_(ids) | RequestRow.reference.in_(list(refs.values()))
+        )
+    ).all()
+    by_id = {rid: rid for rid, _ in rows}
+    by_ref = {ref: rid for rid, ref in rows}
+    out = {k: by_id[k] for k in ids if k in by_id}
+    out.update({k: by_ref[ref] for k, ref in refs.items() if ref in by_ref})
+    return out
+
+
 def request_filter(session: Session, key: str | None) -> str | None:
     """A `?request_id=` filter (staff tasks, the access record): a reference resolved to its
     request's id by `resolve_request_id` (404 when none), anything else kept as given, so an

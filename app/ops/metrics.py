@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from app.audit.review import unreviewed_months
 from app.core.context import AppContext
 from app.models import OutboxMessage, Request, ScrubPending, WebhookDelivery
+from app.workflow.metrics import forecast_now
 
 HTTP_REQUESTS = Counter(
     "rightsdesk_http_requests",
@@ -93,6 +94,7 @@ class StateCollector(Collector):
             unrewritten = conn.execute(
                 select(func.count(), func.coalesce(func.sum(_s.c.destructions), 0))
             ).one()
+            ahead = forecast_now(conn, now)
         requests = GaugeMetricFamily(
             "rightsdesk_requests", "Requests by status and type.", labels=["status", "type"]
         )
@@ -137,6 +139,30 @@ class StateCollector(Collector):
             "Destruction batches whose freed bytes may still be in PostgreSQL's table files "
             "(until `rightsdesk scrub` rewrites the tables; always 0 on SQLite).",
             value=unrewritten[1],
+        )
+        # The staff metrics' forecast (GET /v1/staff/metrics `forecast`), by days from today
+        # in Korea time (0 today … 13): a label that means the same thing every day.
+        due = GaugeMetricFamily(
+            "rightsdesk_forecast_due",
+            "Open requests whose deadline falls on the Korea-time day `days_ahead` from today.",
+            labels=["days_ahead"],
+        )
+        late = GaugeMetricFamily(
+            "rightsdesk_forecast_overdue",
+            "Of those, how many would be overdue that day if the open requests were answered "
+            "in deadline order at the last 7 days' rate.",
+            labels=["days_ahead"],
+        )
+        for day in ahead.days:
+            due.add_metric([str(day.days_ahead)], day.due)
+            late.add_metric([str(day.days_ahead)], day.overdue_at_rate)
+        yield due
+        yield late
+        yield GaugeMetricFamily(
+            "rightsdesk_closing_rate_per_working_day",
+            "Requests answered in the 7 Korea-time days before today, per working day among "
+            "them (the forecast's rate).",
+            value=ahead.rate_per_working_day,
         )
         yield GaugeMetricFamily(
             "rightsdesk_tables_pending_rewrite",

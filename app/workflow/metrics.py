@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from app.core.context import AppContext
 from app.core.errors import ValidationProblem
-from app.law.deadlines import SEOUL, seoul_date
+from app.law.deadlines import SEOUL, is_non_working_day, seoul_date
 from app.models import Objection, Request
 from app.requests.lifecycle import CLOSED, Status
-from app.workflow.schemas import Metrics, MonthOnTime, ObjectionCounts, WeekCount
+from app.workflow.schemas import (
+    Forecast,
+    ForecastDay,
+    Metrics,
+    MonthOnTime,
+    ObjectionCounts,
+    WeekCount,
+)
 
 # Answered by us (not withdrawn by the subject): what "closed on time" is measured over.
 ANSWERED = (Status.completed.value, Status.refused.value, Status.rejected.value)
@@ -23,12 +32,17 @@ def _start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=SEOUL)
 
 
-def _seoul_day(session: Session):
-    """The Korea-time calendar day of `received_at`, in SQL (Korea keeps no summer time, so
-    SQLite's fixed nine hours are exact)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(Request.received_at, "+9 hours")
-    return func.date(func.timezone("Asia/Seoul", Request.received_at))
+def _seoul_day(session: Session | Connection, column=Request.received_at):
+    """The Korea-time calendar day of `column` (default `received_at`), in SQL (Korea keeps no
+    summer time, so SQLite's fixed nine hours are exact)."""
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    if bind.dialect.name == "sqlite":
+        return func.date(column, "+9 hours")
+    return func.date(func.timezone("Asia/Seoul", column))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _weeks(since: date, until: date, per_day: list[tuple[date, str, int]]) -> list[WeekCount]:
@@ -117,7 +131,7 @@ def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metr
     # One row per Korea-time day and type (at most ~3,660 days × 7 types), not per request.
     day = _seoul_day(session)
     per_day = [
-        (d if isinstance(d, date) else date.fromisoformat(d), type_, n)
+        (_as_date(d), type_, n)
         for d, type_, n in session.exec(
             select(day, Request.type, func.count()).where(*in_range).group_by(day, Request.type)
         ).all()
@@ -158,4 +172,88 @@ def compute(session: Session, ctx: AppContext, since: date, until: date) -> Metr
         received_by_week=_weeks(since, until, per_day),
         on_time_by_month=_months(since, until, closed_rows),
         objections=_objections(session, lo, hi),
+        forecast=forecast_now(session, now),
     )
+
+
+# --- forecast ---------------------------------------------------------------------------------
+
+FORECAST_DAYS = 14
+RATE_DAYS = 7
+
+
+def forecast(
+    today: date,
+    due_by_day: Mapping[date, int],
+    closed_last_7_days: int,
+    *,
+    extra: frozenset[date] | None = None,
+) -> Forecast:
+    """The forecast from plain numbers (no I/O): `today` (Korea time), the open requests by the
+    Korea-time day of their deadline (past days included: those are overdue now), and how many
+    requests were answered in the 7 days before today; `extra`: temporary holidays (default:
+    the configured ones).
+
+    Rate r = answered in the 7 days before today / working days among those 7 (0 if none).
+    The open requests are answered in deadline order, r per working day, from today on (today
+    counts whole when it is a working day): by the end of day d, floor(r × working days from
+    today to d) of them are answered. A request due on day d whose place in the order is
+    beyond that is counted overdue on d. Counted in integers (no rounding drift)."""
+    window = [today - timedelta(days=i) for i in range(1, RATE_DAYS + 1)]
+    worked_before = sum(not is_non_working_day(d, extra) for d in window)
+    overdue_now = sum(n for d, n in due_by_day.items() if d < today)
+    ahead = overdue_now  # requests before the day's own in the deadline order
+    worked = 0
+    days: list[ForecastDay] = []
+    for i in range(FORECAST_DAYS):
+        d = today + timedelta(days=i)
+        working = not is_non_working_day(d, extra)
+        worked += working
+        # floor(r × worked), exactly: closed × worked // worked_before.
+        answered = closed_last_7_days * worked // worked_before if worked_before else 0
+        due = due_by_day.get(d, 0)
+        ahead += due
+        days.append(
+            ForecastDay(
+                day=d,
+                days_ahead=i,
+                working_day=working,
+                due=due,
+                overdue_at_rate=max(0, min(due, ahead - answered)),
+            )
+        )
+    return Forecast(
+        closed_last_7_days=closed_last_7_days,
+        working_days_last_7_days=worked_before,
+        rate_per_working_day=round(closed_last_7_days / worked_before, 2) if worked_before else 0.0,
+        open_overdue_now=overdue_now,
+        days=days,
+    )
+
+
+def forecast_now(bind: Session | Connection, now: datetime) -> Forecast:
+    """The forecast as of `now`, from one query: the open requests counted by the Korea-time
+    day of their deadline, and the requests answered in the 7 Korea-time days before today
+    (counted by their deadline's day too, then summed). The API's metrics, the console and
+    Prometheus (`rightsdesk_forecast_*`) all read it here."""
+    today = seoul_date(now)
+    lo, hi = _start(today - timedelta(days=RATE_DAYS)), _start(today)
+    is_open = Request.closed_at.is_(None)
+    day = _seoul_day(bind, Request.due_at)
+    run = bind.execute if isinstance(bind, Connection) else bind.exec
+    rows = run(
+        select(is_open.label("is_open"), day.label("day"), func.count())
+        .where(
+            is_open
+            | (Request.status.in_(ANSWERED) & (Request.closed_at >= lo) & (Request.closed_at < hi))
+        )
+        .group_by(is_open, day)
+    ).all()
+    due_by_day: dict[date, int] = {}
+    closed = 0
+    for still_open, d, n in rows:
+        if still_open:
+            due_by_day[_as_date(d)] = due_by_day.get(_as_date(d), 0) + n
+        else:
+            closed += n
+    return forecast(today, due_by_day, closed)

@@ -20,10 +20,12 @@ from app.core.validation import Day
 from app.law.grounds import GROUNDS
 from app.law.rights import RequestType
 from app.requests.deps import ToChange
+from app.workflow import bulk, service, tasks
 from app.workflow import metrics as metrics_service
-from app.workflow import service, tasks
 from app.workflow.schemas import (
     AssignIn,
+    BulkIn,
+    BulkResult,
     CompleteIn,
     DecisionIn,
     ExtendIn,
@@ -140,6 +142,34 @@ def complete(
     request = target.lock()
     done = service.complete(session, ctx, request, principal, body.note if body else None)
     return _view(session, ctx, done, principal)
+
+
+@router.post(
+    "/requests/bulk",
+    response_model=BulkResult,
+    responses={
+        401: {"description": "No or bad token"},
+        403: {"description": "Not a cpo or handler"},
+        422: {
+            "description": "No ids, more than 500, one listed twice (an id and its reference "
+            "count as the same), an unknown action or a bad field: nothing was changed"
+        },
+    },
+)
+def bulk_action(body: BulkIn, principal: Operator, ctx: ContextDep) -> BulkResult:
+    """One action on up to 500 requests (a surge): `assign` (`assignee`), `extend` (`reason`,
+    `due_at`: one extension of each, each subject told), `verify` (`outcome`, `method`, `note`;
+    only requests entered by staff), or `decision` (each request decided as its own plan
+    proposes, `GET …/{id}/plan`; only when the plan keeps no category). `ids` take ids or
+    references. Each request is changed in a transaction of its own, exactly as the single
+    action (`POST /v1/staff/requests/{id}/<action>`) would change it, with its own timeline
+    event, access-record entry and notice, and committed before the next one; so a refusal
+    of one leaves the others done. A handler acts only on requests assigned to them or to
+    nobody, as on a single action. `versions` is the bulk's If-Match: a request listed there
+    is changed only at that version. The answer gives each id's `outcome` in order: `done`
+    (with its new `version`), `conflict` (409 or 412), `refused` (403 or 422) or `not_found`,
+    with the problem document the single action would have answered."""
+    return bulk.run(ctx, body, principal)
 
 
 @router.get("/tasks", response_model=TaskList, responses={401: {}, 403: {}})

@@ -6,7 +6,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
@@ -259,6 +267,44 @@ class ObjectionCounts(BaseModel):
     by_kind: dict[str, int] = Field(description="`decision`, `rejection`, `extension`.")
 
 
+class ForecastDay(BaseModel):
+    day: date = Field(description="A Korea-time day: today, then each of the next 13.")
+    days_ahead: int = Field(description="0 for today, 1 for tomorrow, … 13.")
+    working_day: bool = Field(
+        description="False on a Saturday, Sunday or public holiday: no deadline falls on one, "
+        "and no closings are counted on one."
+    )
+    due: int = Field(description="Open requests whose deadline (Korea time) is this day.")
+    overdue_at_rate: int = Field(
+        description="Of `due`, how many would still be open when the day ends if the open "
+        "requests were answered in deadline order at `forecast.rate_per_working_day`."
+    )
+
+
+class Forecast(BaseModel):
+    """The coming 14 days' deadlines and what the recent pace of answering leaves undone.
+
+    The rate: requests answered (completed, refused or rejected; withdrawals do not count)
+    during the 7 Korea-time days before today, divided by the working days among those 7.
+    The model: every open request (whatever its status, overdue ones included), in deadline
+    order, is answered one after another at that rate on each working day from today on
+    (today counts as a whole working day when it is one). A request due on day d counts as
+    overdue when fewer than its place in that order have been answered by the end of day d.
+    """
+
+    closed_last_7_days: int = Field(
+        description="Requests answered in the 7 Korea-time days before today."
+    )
+    working_days_last_7_days: int
+    rate_per_working_day: float = Field(
+        description="closed_last_7_days / working_days_last_7_days (0 when none were working days)."
+    )
+    open_overdue_now: int = Field(
+        description="Open requests already past their deadline: first in the deadline order."
+    )
+    days: list[ForecastDay]
+
+
 class Metrics(BaseModel):
     since: date
     until: date
@@ -285,6 +331,11 @@ class Metrics(BaseModel):
         "month from the range's first to the last closing (or the range's last month)."
     )
     objections: ObjectionCounts
+    forecast: Forecast = Field(
+        description="From today (Korea time) on, whatever the range: the open requests falling "
+        "due on each of the coming 14 days and how many of them would be overdue at the last "
+        "7 days' rate of answering."
+    )
 
 
 class RequestStaffView(BaseModel):
@@ -339,3 +390,102 @@ class RequestStaffView(BaseModel):
     notes: list[StaffNoteOut] = Field(
         description="Staff notes (kept encrypted, never sent to the subject), oldest first."
     )
+
+
+# --- bulk work --------------------------------------------------------------------------------
+
+BULK_MAX = 500
+RequestKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
+]
+
+
+class _BulkIn(StrictBody):
+    ids: list[RequestKey] = Field(
+        min_length=1,
+        max_length=BULK_MAX,
+        description=f"1 to {BULK_MAX} requests, each by its id or its reference "
+        "(`RD-2026-000042`), each once. They are worked in this order.",
+    )
+    versions: dict[RequestKey, int] | None = Field(
+        None,
+        description="The version you last saw of some or all of them, keyed as in `ids` (what "
+        "If-Match is to a single action): a request that changed since is not touched and is "
+        "answered `conflict` (412). A request without one here is changed as it is when its "
+        "turn comes; the action's own rules still refuse what no longer fits it.",
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> _BulkIn:
+        seen: set[str] = set()
+        for key in self.ids:
+            folded = key.upper()
+            if folded in seen:
+                raise field_error("ids", f"{key} is listed twice", code="duplicate")
+            seen.add(folded)
+        for key in self.versions or {}:
+            if key.upper() not in seen:
+                raise field_error("versions", f"{key} is not in `ids`", code="not_in_ids")
+        return self
+
+
+class BulkAssignIn(_BulkIn, AssignIn):
+    action: Literal["assign"]
+
+
+class BulkExtendIn(_BulkIn, ExtendIn):
+    action: Literal["extend"]
+
+
+class BulkVerifyIn(_BulkIn, VerifyIn):
+    action: Literal["verify"]
+
+
+class BulkDecisionIn(_BulkIn):
+    action: Literal["decision"]
+
+
+BULK_ACTIONS = ("assign", "extend", "verify", "decision")
+
+
+def _bulk_action(body) -> str | None:
+    action = body.get("action") if isinstance(body, dict) else getattr(body, "action", None)
+    # Tagged `bulk[…]`: the tag is no field of the body, so a problem names `ids`, not
+    # `decision.ids` (core/errors.py drops such names from the field's path).
+    return f"bulk[{action}]" if action in BULK_ACTIONS else None
+
+
+BulkIn = Annotated[
+    Annotated[BulkAssignIn, Tag("bulk[assign]")]
+    | Annotated[BulkExtendIn, Tag("bulk[extend]")]
+    | Annotated[BulkVerifyIn, Tag("bulk[verify]")]
+    | Annotated[BulkDecisionIn, Tag("bulk[decision]")],
+    Discriminator(
+        _bulk_action,
+        custom_error_type="unknown_action",
+        custom_error_message=f"must be one of {', '.join(BULK_ACTIONS)}",
+        custom_error_context={"field_path": "action"},
+    ),
+]
+
+
+class BulkOutcome(BaseModel):
+    id: str = Field(description="As given in `ids`.")
+    request_id: str | None = Field(description="The request's id; null when none was found.")
+    outcome: Literal["done", "conflict", "refused", "not_found"] = Field(
+        description="`done`: changed and committed; `conflict`: its status does not allow the "
+        "action (409) or it changed since the version given (412); `refused`: the action's "
+        "rules refused it (403, 422); `not_found`: no such request (404). Only `done` "
+        "changed anything."
+    )
+    version: int | None = Field(None, description="The request's new version when `done`.")
+    problem: dict | None = Field(
+        None, description="The problem document (RFC 9457) the single action would have answered."
+    )
+
+
+class BulkResult(BaseModel):
+    action: str
+    counts: dict[str, int] = Field(description="How many ids had each outcome.")
+    results: list[BulkOutcome] = Field(description="One per id, in the order of `ids`.")

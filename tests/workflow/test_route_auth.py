@@ -15,6 +15,7 @@ STAFF_ROUTES = [
     ("POST", "/v1/staff/requests/{id}/extend"),
     ("POST", "/v1/staff/requests/{id}/decision"),
     ("POST", "/v1/staff/requests/{id}/complete"),
+    ("POST", "/v1/staff/requests/bulk"),
     ("GET", "/v1/staff/requests/{id}/plan"),
     ("POST", "/v1/staff/requests/{id}/holds"),
     ("DELETE", "/v1/staff/requests/{id}/holds/{hold_id}"),
