@@ -470,6 +470,71 @@ def objections(metrics: Metrics) -> Chart:
     return _chart("objections", title, description, table, shapes)
 
 
+def forecast(metrics: Metrics) -> Chart:
+    """The coming 14 days: requests falling due each day, and how many of them would be
+    overdue at the last 7 days' pace of answering (the API's `forecast`)."""
+    ahead = metrics.forecast
+    title = "향후 14일 기한 도래 예측 / Deadlines in the coming 14 days"
+    table = Table(
+        caption=title,
+        columns=[
+            "날짜 / day",
+            "근무일 / working day",
+            "기한 도래 / due",
+            "현재 속도로 기한 경과 예상 / overdue at the current pace",
+        ],
+        rows=[
+            [
+                d.day.isoformat(),
+                "예 / yes" if d.working_day else "아니요 / no",
+                d.due,
+                d.overdue_at_rate,
+            ]
+            for d in ahead.days
+        ],
+    )
+    shapes = Shapes()
+    top = _nice_max(max([d.due for d in ahead.days] + [0]))
+    _value_axis(shapes, top)
+    _columns(
+        shapes,
+        [d.day.strftime("%m-%d") for d in ahead.days],
+        [
+            [
+                (
+                    d.due - d.overdue_at_rate,
+                    0,
+                    f"{d.day.isoformat()} 기한 내 / in time: {d.due - d.overdue_at_rate}",
+                ),
+                (
+                    d.overdue_at_rate,
+                    4,
+                    f"{d.day.isoformat()} 기한 경과 예상 / overdue: {d.overdue_at_rate}",
+                ),
+            ]
+            for d in ahead.days
+        ],
+        top,
+    )
+    shapes.legend = [
+        {
+            "text": "기한 내 처리 예상 / answered in time",
+            "fill": PALETTE[0],
+            "cls": "chart-series-0",
+        },
+        {"text": "기한 경과 예상 / overdue", "fill": PALETTE[4], "cls": "chart-series-4"},
+    ]
+    due = sum(d.due for d in ahead.days)
+    late = sum(d.overdue_at_rate for d in ahead.days)
+    rate = f"{ahead.rate_per_working_day:g}"
+    description = (
+        f"14일 동안 {due}건 기한 도래, 최근 7일 처리 속도(근무일당 {rate}건)로는 {late}건 기한 경과"
+        f" / {due} due in 14 days; at the last 7 days' pace ({rate} per working day), "
+        f"{late} would be overdue"
+    )
+    return _chart("forecast", title, description, table, shapes)
+
+
 def charts(metrics: Metrics) -> list[Chart]:
     """Every chart of the dashboard, in the order the issue names them."""
     return [
@@ -479,4 +544,5 @@ def charts(metrics: Metrics) -> list[Chart]:
         median_days_to_close(metrics),
         overdue_now(metrics),
         objections(metrics),
+        forecast(metrics),  # what is coming (issue 22.6), after what has been
     ]

@@ -110,7 +110,7 @@ def test_the_dashboard_and_an_evidence_pack(page, client, staff, outbox_dir, tmp
     log_in_page(page, "auditor@example.com")
     page.get_by_role("link", name="현황판").click()
     page.wait_for_url(re.compile(r"/console/dashboard$"))
-    expect(page.locator("svg.chart")).to_have_count(6)
+    expect(page.locator("svg.chart")).to_have_count(7)
     week = page.get_by_role("table").filter(has_text="주별 접수 건수")
     totals = week.locator("tbody tr td:nth-child(2)").all_inner_texts()
     assert sum(int(t) for t in totals) == api["received"] == 2

@@ -59,7 +59,9 @@ class TestDashboard:
             subject={"name": "둘", "email": "b@example.com"},
         )
         file_request(client, subject={"name": "셋", "email": "c@example.com"})
-        clock.advance(days=20)  # all three are past their due date now
+        clock.advance(days=14)
+        file_request(client, subject={"name": "넷", "email": "d@example.com"})
+        clock.advance(days=6)  # the first three are past their due date now; the fourth is not
         relogin(client, staff)
         api = client.get("/v1/staff/metrics", headers=staff[who]["headers"]).json()
         log_in(client, staff[who]["email"])
@@ -67,10 +69,15 @@ class TestDashboard:
         assert page.status_code == 200, page.text
         for title in ("주별 접수 건수", "기한 경과(현재)", "이의제기"):
             assert title in page.text
-        assert page.text.count("<svg") == 6 and page.text.count("<table") == 6
+        assert page.text.count("<svg") == 7 and page.text.count("<table") == 7
 
         weeks = _csv(client.get("/console/dashboard/received-by-week.csv"))
-        assert sum(int(row[1]) for row in weeks[1:]) == api["received"] == 3
+        assert sum(int(row[1]) for row in weeks[1:]) == api["received"] == 4
+        ahead = _csv(client.get("/console/dashboard/forecast.csv"))
+        assert [[r[0], int(r[2]), int(r[3])] for r in ahead[1:]] == [
+            [d["day"], d["due"], d["overdue_at_rate"]] for d in api["forecast"]["days"]
+        ]
+        assert sum(d["due"] for d in api["forecast"]["days"]) == 1  # the fourth falls due
         overdue = _csv(client.get("/console/dashboard/overdue-now.csv"))
         assert overdue[1] == [str(api["open_overdue"]), str(sum(api["open_by_status"].values()))]
         assert api["open_overdue"] == 3

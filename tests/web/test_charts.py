@@ -83,6 +83,7 @@ def test_the_figures_are_the_apis(metrics):
         "median-days-to-close",
         "overdue-now",
         "objections",
+        "forecast",
     ]
     weekly = found["received-by-week"].table
     assert [r[0] for r in weekly.rows] == [w["week_start"] for w in api["received_by_week"]]
@@ -113,6 +114,13 @@ def test_the_figures_are_the_apis(metrics):
     objections = found["objections"].table.rows
     assert objections[0][1] == api["objections"]["filed"] == 1
     assert objections[1][1] == api["objections"]["open"] == 1
+    ahead = found["forecast"].table.rows
+    assert [[r[0], r[2], r[3]] for r in ahead] == [
+        [d["day"], d["due"], d["overdue_at_rate"]] for d in api["forecast"]["days"]
+    ]
+    assert [r[1] == "예 / yes" for r in ahead] == [
+        d["working_day"] for d in api["forecast"]["days"]
+    ]
     # The numbers are in the pictures too.
     assert f">{api['open_overdue']}</text>" in found["overdue-now"].svg
     assert "100%" in found["on-time-by-month"].svg
