@@ -1002,6 +1002,7 @@ def install(app, ctx: AppContext) -> None:
     )
     on_csrf_refused(app, "/console", _refused_csrf)
     app.include_router(router)
-    from app.console import reports  # its handlers build on this module's
+    from app.console import bulk, reports  # their handlers build on this module's
 
     app.include_router(reports.router)
+    app.include_router(bulk.router)

@@ -74,6 +74,11 @@ BAD_REASON = "Give the reason for including identifiers: one line of at most %(m
 
 EXTRA_MSGIDS = (
     BAD_DATE,
+    # app/console/bulk.py
+    "The selection is not one the queue offered. Go back and tick again.",
+    "Tick at least one request in the queue.",
+    "Tick at most %(n)s requests at a time.",
+    "Choose what to do with them.",
     BAD_REASON,
     "%(num)s days overdue",
     "Due today",

@@ -7,6 +7,7 @@ violation (the `watch` fixture); each new page is checked by axe and photographe
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -174,3 +175,31 @@ def test_an_objection_answered_by_a_re_decision(page, client, staff, outbox_dir,
     view = client.get(f"/v1/staff/requests/{filed.id}", headers=staff["cpo"]["headers"]).json()
     assert [d["outcome"] for d in view["decisions"]] == ["refused", "granted"]
     assert view["objections"][0]["resolved_at"] is not None
+
+
+def test_bulk_extension_from_the_queue(page, client, staff, outbox_dir, watch):
+    """A surge: two requests ticked in the queue, extended together after the choice is read
+    back; the outcome page names each."""
+    made = [
+        in_progress(client, outbox_dir, staff, subject={"name": n, "email": f"{n}@example.com"})
+        for n in ("kim", "lee")
+    ]
+    log_in_page(page, "cpo@example.com")
+    for m in made:
+        page.get_by_label(f"{m.created['reference']} 선택").check()
+    page.get_by_label("처리", exact=True).select_option("extend")
+    page.get_by_role("button", name="다음").click()
+    expect(page.get_by_role("heading", level=2, name="선택한 요구: 2건")).to_be_visible()
+    watch.expect_status(422)
+    page.get_by_role("button", name="실행").click()  # nothing filled in: told beside each field
+    expect(page.locator("#f-reason-error")).to_be_visible()
+    check_page(page, "console-bulk-extend-ko")
+    later = max(date.fromisoformat(m.created["due_at"][:10]) for m in made) + timedelta(days=30)
+    page.get_by_label("새 처리 기한").fill(later.isoformat())
+    page.get_by_label("사유 (정보주체에게 통지됨)").fill("자료 확인에 시간이 걸립니다.")
+    page.get_by_role("button", name="실행").click()
+    expect(page.get_by_role("status")).to_contain_text("처리됨: 2건")
+    for m in made:
+        row = page.get_by_role("row", name=re.compile(m.created["reference"]))
+        expect(row).to_contain_text("완료")
+    check_page(page, "console-bulk-done-ko")
