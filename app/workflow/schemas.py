@@ -12,7 +12,9 @@ from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
 from app.law.rights import RequestType
 from app.requests.schemas import (
+    DUPLICATE_OF,
     DocumentOut,
+    DuplicateOf,
     RequesterOut,
     ScopeDetailOut,
     StaffNoteOut,
@@ -113,6 +115,12 @@ class DecisionIn(StrictBody):
 class CompleteIn(StrictBody):
     note: Text(2000) | None = Field(
         None, description="How completion went; kept encrypted, shown to staff only."
+    )
+
+
+class MergeIn(StrictBody):
+    into: Line(40) = Field(
+        description="The request that stands: its id or reference (`RD-2026-000042`)."
     )
 
 
@@ -325,9 +333,11 @@ class RequestStaffView(BaseModel):
         "timeline and tasks remain.",
     )
     assignee_id: str | None
+    duplicate_of: DuplicateOf | None = Field(None, description=DUPLICATE_OF)
     actions: list[StaffAction] = Field(
         description="The staff endpoints you may call on this request now, by its status and "
-        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold). Empty "
+        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold; `merge`: "
+        "close it into its `duplicate_of`). Empty "
         "for an auditor, or a handler's view of someone else's request."
     )
     timeline: list[StaffTimelineItem]

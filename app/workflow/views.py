@@ -20,6 +20,7 @@ from app.requests.lifecycle import CLOSED, TRANSITIONS, Action, Status
 from app.requests.schemas import (
     DecisionItemOut,
     DecisionOut,
+    DuplicateOf,
     ExtensionOut,
     NoticeItem,
     ObjectionState,
@@ -233,6 +234,7 @@ def staff_view(
         closed_at=request.closed_at,
         purged_at=request.purged_at,
         assignee_id=request.assignee_id,
+        duplicate_of=_duplicate_of(session, request),
         actions=_actions(request, principal, task_rows),
         timeline=[
             StaffTimelineItem(
@@ -313,7 +315,17 @@ def _actions(request: Request, principal: StaffPrincipal, task_rows: list[Task])
         unfinished_tasks=sum(
             t.kind in tasks.WORK_KINDS and t.status in ("open", "failed") for t in task_rows
         ),
+        duplicate=request.duplicate_of is not None,
     )
+
+
+def _duplicate_of(session: Session, request: Request) -> DuplicateOf | None:
+    if request.duplicate_of is None:
+        return None
+    reference = session.exec(
+        select(Request.reference).where(Request.id == request.duplicate_of)
+    ).first()
+    return DuplicateOf(id=request.duplicate_of, reference=reference or request.duplicate_of)
 
 
 def _decisions(session: Session, keys, rid: str) -> list[DecisionPublic]:
