@@ -35,8 +35,8 @@ router = APIRouter(prefix="/v1/staff", tags=["staff: workflow"])
 def merge(
     request_id: str,
     body: MergeIn,
-    version: IfMatch,
     principal: Operator,
+    version: IfMatch,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
@@ -63,8 +63,8 @@ def merge(
 )
 def unlink(
     request_id: str,
-    version: IfMatch,
     principal: Operator,
+    version: IfMatch,
     session: SessionDep,
     ctx: ContextDep,
 ) -> RequestStaffView:
