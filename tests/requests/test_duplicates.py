@@ -408,3 +408,59 @@ def test_two_merges_of_one_request_race(client, staff, outbox_dir):
     view = staff_read(client, cpo, second["id"])
     assert view["status"] == "merged"
     assert _kinds(view).count("status.merged") == 1
+
+
+# --- the console --------------------------------------------------------------------------
+
+
+def test_the_console_shows_the_link_and_merges(client, staff, outbox_dir):
+    from tests.console.support import log_in, version_on
+
+    first = file_request(client)
+    second = file_request(client)
+    token = log_in(client, "cpo@example.com")
+    queue = client.get("/console/")  # Korean by default
+    assert f"{first['reference']}의 중복" in queue.text
+    path = f"/console/requests/{second['reference']}"
+    page = client.get(path)
+    assert page.status_code == 200
+    assert f'href="/console/requests/{first["reference"]}"' in page.text
+    assert f'action="{path}/merge"' in page.text
+    assert f'action="{path}/duplicate-of/remove"' in page.text
+    # A stale page: the console's stale message, nothing merged.
+    stale = client.post(
+        f"{path}/merge",
+        data={"csrf_token": token, "version": "0", "into": first["reference"]},
+        follow_redirects=False,
+    )
+    assert stale.status_code == 412
+    merged = client.post(
+        f"{path}/merge",
+        data={"csrf_token": token, "version": version_on(page.text), "into": first["reference"]},
+        follow_redirects=False,
+    )
+    assert merged.status_code == 303, merged.text
+    view = staff_read(client, staff["cpo"]["headers"], second["id"])
+    assert view["status"] == "merged"
+    assert len(_notices(outbox_dir, second["id"], "merged")) == 1
+    page = client.get(path).text
+    assert f'action="{path}/merge"' not in page
+    assert f'action="{path}/duplicate-of/remove"' not in page
+
+
+def test_the_console_unlinks(client, staff):
+    from tests.console.support import log_in, version_on
+
+    file_request(client)
+    second = file_request(client)
+    token = log_in(client, "cpo@example.com")
+    path = f"/console/requests/{second['reference']}"
+    page = client.get(path).text
+    response = client.post(
+        f"{path}/duplicate-of/remove",
+        data={"csrf_token": token, "version": version_on(page)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert staff_read(client, staff["cpo"]["headers"], second["id"])["duplicate_of"] is None
+    assert 'id="h-duplicate"' not in client.get(path).text
