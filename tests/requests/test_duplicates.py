@@ -464,3 +464,23 @@ def test_the_console_unlinks(client, staff):
     assert response.status_code == 303, response.text
     assert staff_read(client, staff["cpo"]["headers"], second["id"])["duplicate_of"] is None
     assert 'id="h-duplicate"' not in client.get(path).text
+
+
+def test_a_merged_request_gets_no_reminder_and_is_not_overdue_in_metrics(
+    client, staff, outbox_dir, clock
+):
+    from app.workflow.reminders import send_reminders
+
+    first = in_progress(client, outbox_dir, staff)
+    second = in_progress(client, outbox_dir, staff)
+    _merge(client, staff["cpo"]["headers"], second.id, first.id)
+    clock.advance(days=40)
+    ctx = client.app.state.ctx
+    assert send_reminders(ctx.db, ctx) == 1  # the one that stands, overdue
+    reminded = {
+        m["request_id"] for m in read_outbox(outbox_dir) if m["template"] == "deadline_reminder"
+    }
+    assert reminded == {first.id}
+    scrape = client.get("/metrics").text
+    assert "rightsdesk_requests_overdue 1.0" in scrape
+    assert 'rightsdesk_requests{status="merged",type="access"} 1.0' in scrape
