@@ -53,6 +53,13 @@ class Request(SQLModel, table=True):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
+        # The staff view of a request lists the filings linked to it (few rows have a link).
+        Index(
+            "ix_request_duplicate_of",
+            "duplicate_of",
+            sqlite_where=text("duplicate_of IS NOT NULL"),
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)

@@ -448,6 +448,14 @@ class DuplicateOf(BaseModel):
     reference: str
 
 
+class DuplicateItem(BaseModel):
+    """A later filing linked to this request (or merged into it)."""
+
+    id: str
+    reference: str
+    status: str
+
+
 DUPLICATE_OF = (
     "Set when the subject filed this while an earlier request of the same right was open "
     "(or kept after a merge: the request it was merged into); null otherwise. "

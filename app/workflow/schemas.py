@@ -14,6 +14,7 @@ from app.law.rights import RequestType
 from app.requests.schemas import (
     DUPLICATE_OF,
     DocumentOut,
+    DuplicateItem,
     DuplicateOf,
     RequesterOut,
     ScopeDetailOut,
@@ -334,6 +335,11 @@ class RequestStaffView(BaseModel):
     )
     assignee_id: str | None
     duplicate_of: DuplicateOf | None = Field(None, description=DUPLICATE_OF)
+    duplicates: list[DuplicateItem] = Field(
+        default_factory=list,
+        description="The later filings linked to this request as duplicates (open, or "
+        "`merged` into it), oldest first.",
+    )
     actions: list[StaffAction] = Field(
         description="The staff endpoints you may call on this request now, by its status and "
         "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold; `merge`: "

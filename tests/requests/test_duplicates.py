@@ -85,7 +85,11 @@ def test_second_filing_is_linked_to_the_first_and_told_it_stands(client, staff, 
     assert view["duplicate_of"] == {"id": first["id"], "reference": first["reference"]}
     assert "duplicate.linked" in _kinds(view)
     assert "merge" in view["actions"]
-    assert staff_read(client, cpo, first["id"])["duplicate_of"] is None
+    earlier = staff_read(client, cpo, first["id"])
+    assert earlier["duplicate_of"] is None
+    assert earlier["duplicates"] == [
+        {"id": second["id"], "reference": second["reference"], "status": "pending_verification"}
+    ]
 
     [receipt] = _notices(outbox_dir, second["id"], "receipt")
     en, ko = receipt["text"].split(SEPARATOR)  # locale en: English first
@@ -189,7 +193,11 @@ def test_merge_closes_the_duplicate_tells_the_subject_and_stops_its_clock(
     assert view["duplicate_of"] == {"id": first["id"], "reference": first["reference"]}
     assert view["actions"] == []
     assert "status.merged" in _kinds(view)
-    assert "duplicate.merged_in" in _kinds(staff_read(client, cpo, first["id"]))
+    earlier = staff_read(client, cpo, first["id"])
+    assert "duplicate.merged_in" in _kinds(earlier)
+    assert earlier["duplicates"] == [
+        {"id": second["id"], "reference": second["reference"], "status": "merged"}
+    ]
     # Its verify task left the queue with it.
     assert {t["status"] for t in view["tasks"]} <= {"cancelled"}
 
@@ -445,6 +453,9 @@ def test_the_console_shows_the_link_and_merges(client, staff, outbox_dir):
     assert len(_notices(outbox_dir, second["id"], "merged")) == 1
     page = client.get(path).text
     assert f'action="{path}/merge"' not in page
+    earlier_page = client.get(f"/console/requests/{first['reference']}").text
+    assert 'id="h-duplicates"' in earlier_page
+    assert f'href="/console/requests/{second["reference"]}"' in earlier_page
     assert f'action="{path}/duplicate-of/remove"' not in page
 
 
