@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from app.notifications.render import SEPARATOR
 from tests.concurrency.conftest import race
 from tests.support import (
@@ -495,3 +497,32 @@ def test_a_merged_request_gets_no_reminder_and_is_not_overdue_in_metrics(
     scrape = client.get("/metrics").text
     assert "rightsdesk_requests_overdue 1.0" in scrape
     assert 'rightsdesk_requests{status="merged",type="access"} 1.0' in scrape
+
+
+@pytest.mark.slow
+def test_merging_in_a_real_browser(page, client, staff, outbox_dir):
+    """The console's duplicate block in chromium: axe and CSP clean, the merge button works."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.support import PASSWORD
+    from tests.web.browser import check_page
+
+    first = file_request(client)
+    second = file_request(client)
+    page.goto("/console/login")
+    page.fill("input[name=username]", "cpo@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_url(re.compile(r"/console/$"))
+    expect(page.get_by_role("row").filter(has_text=second["reference"])).to_contain_text(
+        f"{first['reference']}의 중복"
+    )
+    page.goto(f"/console/requests/{second['reference']}")
+    expect(page.get_by_role("heading", name="중복 요구")).to_be_visible()
+    check_page(page, "console-request-duplicate-ko")
+    page.get_by_role("button", name=f"{first['reference']}에 병합하고 정보주체에게 알리기").click()
+    page.wait_for_url(re.compile(r"\?done=merge$"))
+    expect(page.locator(".status")).to_have_text("먼저 접수된 요구에 병합됨")
+    assert len(_notices(outbox_dir, second["id"], "merged")) == 1
