@@ -48,6 +48,7 @@ from app.verification.router_documents import staff_router as staff_documents_ro
 from app.web.router import router as web_router
 from app.workflow.deadline_sync import recompute_deadlines
 from app.workflow.router import router as workflow_router
+from app.workflow.router_duplicates import router as duplicates_router
 from app.workflow.router_public import router as objections_router
 
 DESCRIPTION = """
@@ -218,6 +219,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(staff_requests_router)
     app.include_router(staff_documents_router)
     app.include_router(workflow_router)
+    app.include_router(duplicates_router)
     app.include_router(results_router)
     app.include_router(retention_router)
     app.include_router(evidence_router)

@@ -44,13 +44,14 @@ from app.retention.schemas import HoldIn
 from app.verification import documents
 from app.web.forms import field_errors, problem_from_validation
 from app.web.pages import CSRF_FIELD, Pages, on_csrf_refused, switch_language
+from app.workflow import duplicates, tasks
 from app.workflow import service as workflow
-from app.workflow import tasks
 from app.workflow.schemas import (
     AssignIn,
     CompleteIn,
     DecisionIn,
     ExtendIn,
+    MergeIn,
     TaskCompleteIn,
     TaskWaiveIn,
     VerifyIn,
@@ -741,6 +742,50 @@ def release_hold(
         holds_service.release(session, ctx, request, hold_id, principal)
 
     return _act(http, session, ctx, reference, version, "holds", {}, do)
+
+
+@router.post("/requests/{reference}/merge")
+def merge(
+    reference: str,
+    http: HttpRequest,
+    session: SessionDep,
+    ctx: ContextDep,
+    csrf: CsrfDep = "",
+    version: Text = "",
+    into: Text = "",
+) -> Response:
+    """As `POST /v1/staff/requests/{id}/merge` (the service locks both requests itself)."""
+    _pages(http).check_csrf(http, csrf)
+
+    def do(_request, principal):
+        body = MergeIn.model_validate(_filled(into=into))
+        duplicates.merge(session, ctx, reference, _form_version(version), body.into, principal)
+
+    return _act(http, session, ctx, reference, None, "merge", {"into": into}, do)
+
+
+@router.post("/requests/{reference}/duplicate-of/remove")
+def unlink_duplicate(
+    reference: str,
+    http: HttpRequest,
+    session: SessionDep,
+    ctx: ContextDep,
+    csrf: CsrfDep = "",
+    version: Text = "",
+) -> Response:
+    """As `DELETE /v1/staff/requests/{id}/duplicate-of`."""
+    _pages(http).check_csrf(http, csrf)
+
+    def do(_request, principal):
+        duplicates.unlink(session, ctx, reference, _form_version(version), principal)
+
+    return _act(http, session, ctx, reference, None, "unlink", {}, do)
+
+
+def _form_version(version: str) -> int:
+    if not version.isdigit():
+        raise Problem(412, "precondition-failed", "The form carries no version.")
+    return int(version)
 
 
 def _task_act(

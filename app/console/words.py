@@ -17,6 +17,7 @@ STATUS = {
     "refused": "Refused",
     "rejected": "Rejected (identity or authority)",
     "withdrawn": "Withdrawn",
+    "merged": "Merged into an earlier request",
 }
 TYPES = {
     "access": "Access",

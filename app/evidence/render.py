@@ -32,6 +32,7 @@ STATUSES = {
     "refused": "거절 / refused",
     "rejected": "반려 / rejected",
     "withdrawn": "철회 / withdrawn",
+    "merged": "중복 병합 / merged into an earlier request",
 }
 
 

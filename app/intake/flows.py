@@ -16,7 +16,7 @@ from app.events import record as events
 from app.law.rights import Channel
 from app.models import Request
 from app.notifications.outbox import Notice, enqueue_notices
-from app.requests import lifecycle
+from app.requests import duplicates, lifecycle
 from app.requests import service as requests
 from app.requests.notices import moment, notify, request_context
 from app.requests.schemas import RequestFields, StaffRequestCreate
@@ -84,10 +84,15 @@ def submit(
         external_ref=external_ref,
     )
     request_id = filed.id
+    # A second filing of the same right by the same subject while the first is open: linked to
+    # it (never refused), and the receipt says the earlier request stands.
+    earlier = duplicates.link_at_filing(session, ctx, data, request_id, actor=actor, now=now)
     filer_email = data.filer_email()
     needs_code = filer_email is not None and not identity_verified
     if filer_email:
-        _notify_filer(session, ctx, data, filed, filer_email, needs_code=needs_code, now=now)
+        _notify_filer(
+            session, ctx, data, filed, filer_email, needs_code=needs_code, now=now, earlier=earlier
+        )
     if identity_verified:
         request = requests.get(session, request_id)
         events.emit(session, events.REQUEST_CREATED, request, at=now)
@@ -118,6 +123,7 @@ def _notify_filer(
     *,
     needs_code: bool,
     now: datetime,
+    earlier: duplicates.Earlier | None = None,
 ) -> None:
     """The receipt notice to whoever filed, and with it the one-time code when one is due."""
     context = request_context(
@@ -128,6 +134,7 @@ def _notify_filer(
         received_at=filed.received_at,
         due_at=filed.due_at,
         needs_code=needs_code,
+        earlier_reference=earlier.reference if earlier else None,
     )
     notices = [Notice("receipt", filer_email, data.locale, filed.id, context)]
     if needs_code:

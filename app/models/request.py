@@ -43,6 +43,23 @@ class Request(SQLModel, table=True):
             sqlite_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
             postgresql_where=text("closed_at IS NOT NULL AND purged_at IS NULL"),
         ),
+        # The duplicate check at filing (requests/duplicates.py): the subject's open requests
+        # of one type, oldest first, in one seek of the open rows only.
+        Index(
+            "ix_request_open_subject_type",
+            "subject_email_bidx",
+            "type",
+            "created_at",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        # The staff view of a request lists the filings linked to it (few rows have a link).
+        Index(
+            "ix_request_duplicate_of",
+            "duplicate_of",
+            sqlite_where=text("duplicate_of IS NOT NULL"),
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -92,6 +109,12 @@ class Request(SQLModel, table=True):
         sa_column=Column(String(32), ForeignKey("api_client.id", ondelete="SET NULL")),
     )
     external_ref_enc: str | None = None
+    # A later filing by the same subject for the same right while this one was open: linked at
+    # filing (requests/duplicates.py), merged or unlinked by staff (workflow/duplicates.py).
+    duplicate_of: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("request.id", ondelete="SET NULL")),
+    )
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     # When the personal data was destroyed, the retention period after closing having run

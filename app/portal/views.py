@@ -24,6 +24,7 @@ STATUS = {
     "refused": "Refused",
     "rejected": "Not accepted: identity or authority not confirmed",
     "withdrawn": "Withdrawn",
+    "merged": "Merged into your earlier request",
 }
 TYPES = {
     "access": "Access to my personal information",

@@ -6,6 +6,8 @@
             └─reject─▶ rejected ─object─▶ pending_verification (identity or authority reviewed)
     open ─carry_out─▶ fulfilling: a self-service consent withdrawal, decided by the plan
     withdraw: from any state before completed / refused / rejected ─▶ withdrawn
+    merge: a duplicate (pending_verification | open | in_progress) ─▶ merged, into an earlier
+           request of the same subject and type that stands (workflow/duplicates.py)
 
 Nothing else assigns `Request.status`. Each change is checked here, stamps its timestamps,
 bumps the version (optimistic concurrency) and writes a timeline event and an access-record
@@ -39,6 +41,7 @@ class Status(StrEnum):
     refused = "refused"
     rejected = "rejected"
     withdrawn = "withdrawn"
+    merged = "merged"  # a duplicate closed into the earlier request that stands
 
 
 class Action(StrEnum):
@@ -53,6 +56,9 @@ class Action(StrEnum):
     # A self-service consent withdrawal (the profile's `self_service`): once verified, the
     # system decides as the plan says and hands the work to the integration, no staff decision.
     carry_out = "carry_out"
+    # A later filing by the same subject for the same right, closed into the earlier one that
+    # is being handled (Request.duplicate_of); the subject is told which reference stands.
+    merge = "merge"
 
 
 S, A = Status, Action
@@ -77,10 +83,12 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
         (s, A.withdraw): S.withdrawn
         for s in (S.pending_verification, S.open, S.in_progress, S.fulfilling)
     },
+    # Before a decision only: a request being carried out is finished, not merged away.
+    **{(s, A.merge): S.merged for s in (S.pending_verification, S.open, S.in_progress)},
 }
 
 # A closed request waits for nothing more from us (closed_at is stamped on entry).
-CLOSED = frozenset({S.completed, S.refused, S.rejected, S.withdrawn})
+CLOSED = frozenset({S.completed, S.refused, S.rejected, S.withdrawn, S.merged})
 
 INITIAL = S.pending_verification
 

@@ -18,7 +18,7 @@ until it ends (core/db.py). Call these only in a write session.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.audit import service as audit
 from app.core.db import locked
@@ -31,6 +31,23 @@ def lock_request(session: Session, request_id: str) -> Request:
     refreshed in place, so checks see what the last committed writer left (and a later ORM
     update carries the current version). Lock before changing the request."""
     return locked(session, Request, request_id, missing="No such request.")
+
+
+def lock_requests(session: Session, request_ids: list[str]) -> dict[str, Request]:
+    """Several requests locked in one statement, in id order (two transactions locking the
+    same pair never wait on each other crosswise), re-read; 404 when one is missing."""
+    ids = sorted(set(request_ids))
+    rows = session.exec(
+        select(Request)
+        .where(Request.id.in_(ids))
+        .order_by(Request.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    found = {r.id: r for r in rows}
+    if len(found) != len(ids):
+        raise NotFound("No such request.")
+    return found
 
 
 def lock_access_record(session: Session) -> None:

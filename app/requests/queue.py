@@ -38,7 +38,11 @@ QUEUE_COLUMNS = (
     _c.due_at,
     _c.assignee_id,
     _c.version,
+    _c.duplicate_of,
 )
+# The reference of the request a duplicate is linked to: a primary-key lookup per row of the
+# page, through a left join (most rows have none).
+_earlier = Request.__table__.alias("earlier")
 
 
 @dataclass
@@ -88,7 +92,9 @@ def page(
     session: Session, ctx: AppContext, f: QueueFilter, *, limit: int, cursor: str | None
 ) -> tuple[list[Row], str | None]:
     """One page of queue rows (QUEUE_COLUMNS) and the cursor of the next, if there is one."""
-    query = select(*QUEUE_COLUMNS)
+    query = select(
+        *QUEUE_COLUMNS, _earlier.c.reference.label("duplicate_of_reference")
+    ).select_from(Request.__table__.outerjoin(_earlier, _earlier.c.id == _c.duplicate_of))
     if f.status:
         query = query.where(_c.status.in_(f.status))
     if f.type:

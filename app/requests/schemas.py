@@ -441,6 +441,29 @@ class StaffRequestCreate(RequestFields):
         return self
 
 
+class DuplicateOf(BaseModel):
+    """The earlier request of the same subject and right that a request duplicates."""
+
+    id: str
+    reference: str
+
+
+class DuplicateItem(BaseModel):
+    """A later filing linked to this request (or merged into it)."""
+
+    id: str
+    reference: str
+    status: str
+
+
+DUPLICATE_OF = (
+    "Set when the subject filed this while an earlier request of the same right was open "
+    "(or kept after a merge: the request it was merged into); null otherwise. "
+    "`POST /v1/staff/requests/{id}/merge` closes it into that one, "
+    "`DELETE /v1/staff/requests/{id}/duplicate-of` clears it."
+)
+
+
 class QueueItem(BaseModel):
     id: str
     reference: str
@@ -454,6 +477,7 @@ class QueueItem(BaseModel):
     overdue: bool
     assignee_id: str | None
     version: int
+    duplicate_of: DuplicateOf | None = Field(None, description=DUPLICATE_OF)
 
 
 class QueuePage(BaseModel):

@@ -83,10 +83,22 @@ _CLOSED = frozenset(s.value for s in CLOSED)
 
 def queue_item(row, now: datetime, dates: dict | None = None) -> dict:
     """One queue entry (the fields of `QueueItem`) from a row of `queue.page()` (its columns
-    in the order of `queue.QUEUE_COLUMNS`). `dates` remembers, across one page, each due
-    moment's Seoul date and days left: many requests share a due moment (the end of a Seoul
-    day), so a page has few of them."""
-    id_, reference, type_, status, channel, received_at, due_at, assignee_id, version = row
+    in the order of `queue.QUEUE_COLUMNS`, then the linked request's reference). `dates`
+    remembers, across one page, each due moment's Seoul date and days left: many requests
+    share a due moment (the end of a Seoul day), so a page has few of them."""
+    (
+        id_,
+        reference,
+        type_,
+        status,
+        channel,
+        received_at,
+        due_at,
+        assignee_id,
+        version,
+        duplicate_of,
+        duplicate_of_reference,
+    ) = row
     known = None if dates is None else dates.get(due_at)
     if known is None:
         known = (seoul_date(due_at), days_left(due_at, now))
@@ -106,6 +118,9 @@ def queue_item(row, now: datetime, dates: dict | None = None) -> dict:
         "overdue": not closed and is_overdue(due_at, now),
         "assignee_id": assignee_id,
         "version": version,
+        "duplicate_of": {"id": duplicate_of, "reference": duplicate_of_reference}
+        if duplicate_of
+        else None,
     }
 
 

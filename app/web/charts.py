@@ -37,6 +37,7 @@ STATUS_LABELS = {
     Status.refused: "거절 / refused",
     Status.rejected: "반려 / rejected",
     Status.withdrawn: "철회 / withdrawn",
+    Status.merged: "중복 병합 / merged",
 }
 OBJECTION_LABELS = {
     "decision": "결정에 대한 이의 / against a decision",

@@ -26,6 +26,9 @@ EVENTS = {
     "notify": "Notice sent",
     "purged": "Personal data destroyed",
     "transmitted": "Personal information downloaded (transmission)",
+    "duplicate.linked": "Linked to an earlier request of the same kind",
+    "duplicate.unlinked": "Handled on its own, not as a duplicate",
+    "duplicate.merged_in": "A duplicate request was merged into this one",
 }
 
 

@@ -12,13 +12,14 @@ from app.requests.lifecycle import Status
 from app.retention.holds import SETTABLE as _HOLDABLE
 from app.retention.plan import KEEP_GROUND
 
-StaffAction = Literal["assign", "verify", "extend", "decision", "complete", "holds"]
+StaffAction = Literal["assign", "verify", "extend", "decision", "complete", "holds", "merge"]
 
 S = Status
 # Statuses in which the request still waits for us (a refusal can be reassigned, for the
 # objection that may come).
 _ASSIGNABLE = (S.pending_verification, S.open, S.in_progress, S.fulfilling, S.refused)
 _EXTENDABLE = (S.pending_verification, S.open, S.in_progress, S.fulfilling)
+_MERGEABLE = (S.pending_verification, S.open, S.in_progress)  # before a decision
 
 
 def staff_actions(
@@ -29,6 +30,7 @@ def staff_actions(
     role: str,
     principal_id: str,
     unfinished_tasks: int,
+    duplicate: bool = False,
 ) -> list[StaffAction]:
     """The endpoints `role` may call now; empty for the auditor (who reads only) and for a
     handler on someone else's request."""
@@ -50,4 +52,6 @@ def staff_actions(
         actions.append("complete")
     if s in _HOLDABLE and request_type in KEEP_GROUND:
         actions.append("holds")
+    if duplicate and s in _MERGEABLE:
+        actions.append("merge")  # into its duplicate_of (workflow/duplicates.py)
     return actions

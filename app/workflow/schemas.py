@@ -20,7 +20,10 @@ from app.core.errors import field_error
 from app.core.validation import Line, Moment, StrictBody, Text
 from app.law.rights import RequestType
 from app.requests.schemas import (
+    DUPLICATE_OF,
     DocumentOut,
+    DuplicateItem,
+    DuplicateOf,
     RequesterOut,
     ScopeDetailOut,
     StaffNoteOut,
@@ -121,6 +124,12 @@ class DecisionIn(StrictBody):
 class CompleteIn(StrictBody):
     note: Text(2000) | None = Field(
         None, description="How completion went; kept encrypted, shown to staff only."
+    )
+
+
+class MergeIn(StrictBody):
+    into: Line(40) = Field(
+        description="The request that stands: its id or reference (`RD-2026-000042`)."
     )
 
 
@@ -376,9 +385,16 @@ class RequestStaffView(BaseModel):
         "timeline and tasks remain.",
     )
     assignee_id: str | None
+    duplicate_of: DuplicateOf | None = Field(None, description=DUPLICATE_OF)
+    duplicates: list[DuplicateItem] = Field(
+        default_factory=list,
+        description="The later filings linked to this request as duplicates (open, or "
+        "`merged` into it), oldest first.",
+    )
     actions: list[StaffAction] = Field(
         description="The staff endpoints you may call on this request now, by its status and "
-        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold). Empty "
+        "your role: `POST /v1/staff/requests/{id}/<action>` (`holds`: place a hold; `merge`: "
+        "close it into its `duplicate_of`). Empty "
         "for an auditor, or a handler's view of someone else's request."
     )
     timeline: list[StaffTimelineItem]

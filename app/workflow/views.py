@@ -20,6 +20,8 @@ from app.requests.lifecycle import CLOSED, TRANSITIONS, Action, Status
 from app.requests.schemas import (
     DecisionItemOut,
     DecisionOut,
+    DuplicateItem,
+    DuplicateOf,
     ExtensionOut,
     NoticeItem,
     ObjectionState,
@@ -233,6 +235,8 @@ def staff_view(
         closed_at=request.closed_at,
         purged_at=request.purged_at,
         assignee_id=request.assignee_id,
+        duplicate_of=_duplicate_of(session, request),
+        duplicates=_duplicates(session, rid),
         actions=_actions(request, principal, task_rows),
         timeline=[
             StaffTimelineItem(
@@ -313,7 +317,26 @@ def _actions(request: Request, principal: StaffPrincipal, task_rows: list[Task])
         unfinished_tasks=sum(
             t.kind in tasks.WORK_KINDS and t.status in ("open", "failed") for t in task_rows
         ),
+        duplicate=request.duplicate_of is not None,
     )
+
+
+def _duplicate_of(session: Session, request: Request) -> DuplicateOf | None:
+    if request.duplicate_of is None:
+        return None
+    reference = session.exec(
+        select(Request.reference).where(Request.id == request.duplicate_of)
+    ).first()
+    return DuplicateOf(id=request.duplicate_of, reference=reference or request.duplicate_of)
+
+
+def _duplicates(session: Session, rid: str) -> list[DuplicateItem]:
+    rows = session.exec(
+        select(Request.id, Request.reference, Request.status)
+        .where(Request.duplicate_of == rid)
+        .order_by(Request.created_at, Request.id)
+    )
+    return [DuplicateItem(id=i, reference=ref, status=status) for i, ref, status in rows]
 
 
 def _decisions(session: Session, keys, rid: str) -> list[DecisionPublic]:

@@ -53,6 +53,18 @@ def _withdrawn(type: str) -> dict:
     return {**base_context(type), "at_ko": "2026년 12월 2일(수) 10:00", "at_en": "Wed 2 Dec"}
 
 
+def _merged(type: str) -> dict:
+    return {
+        **base_context(type),
+        "into_reference": "RD-2026-000041",
+        "into_portal_url": "https://portal.example.com/requests/RD-2026-000041",
+        "into_due_ko": "2026년 12월 14일(월)",
+        "into_due_en": "Monday 14 December 2026",
+        "at_ko": "2026년 12월 2일(수) 10:00",
+        "at_en": "Wed 2 Dec",
+    }
+
+
 def _objection_received(kind: str):
     return lambda type: {**objection_received_context(type), "objection_kind": kind}
 
@@ -63,6 +75,11 @@ ACTIVE = (S.pending_verification, S.open, S.in_progress, S.fulfilling)
 # lifecycle sends it). Each entry follows the service that sends the notice.
 SCENARIOS = {
     ("receipt", ""): (_receipt, (S.pending_verification, S.open)),
+    # A duplicate's receipt (requests/duplicates.py): the earlier request stands.
+    ("receipt", "duplicate"): (
+        lambda t: {**_receipt(t), "earlier_reference": "RD-2026-000041"},
+        (S.pending_verification,),
+    ),
     ("verification_code", ""): (_code, tuple(Status)),  # sign-in works in every status
     ("extended", ""): (extended_context, ACTIVE),  # workflow.service.extend
     ("decision", "granted"): (lambda t: decision_context(t, "granted"), (S.fulfilling,)),
@@ -74,6 +91,7 @@ SCENARIOS = {
     ("completed", ""): (completed_context, (S.completed,)),
     ("rejected", ""): (rejected_context, (S.rejected,)),
     ("withdrawn", ""): (_withdrawn, (S.withdrawn,)),
+    ("merged", ""): (_merged, (S.merged,)),  # workflow.duplicates.merge
     ("objection_received", "decision"): (_objection_received("decision"), (S.in_progress,)),
     ("objection_received", "rejection"): (
         _objection_received("rejection"),

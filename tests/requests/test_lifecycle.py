@@ -35,6 +35,10 @@ EXPECTED = {
     (S.fulfilling, A.object): S.in_progress,
     (S.completed, A.object): S.in_progress,
     (S.rejected, A.object): S.pending_verification,
+    # A duplicate merged into the earlier request of its subject and type, before a decision.
+    (S.pending_verification, A.merge): S.merged,
+    (S.open, A.merge): S.merged,
+    (S.in_progress, A.merge): S.merged,
 }
 
 
@@ -57,6 +61,8 @@ def test_table_is_exactly_the_diagram():
 
 def test_nothing_leaves_a_final_state():
     assert allowed_actions(S.withdrawn) == []
+    assert allowed_actions(S.merged) == []  # merged is terminal
+    assert S.merged in CLOSED
     # A rejection can only be objected to (Art. 38(5)): back to verification for a review.
     assert allowed_actions(S.rejected) == [A.object]
     # Only an objection to a partial grant reopens a completed request.

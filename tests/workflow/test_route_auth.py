@@ -19,6 +19,8 @@ STAFF_ROUTES = [
     ("GET", "/v1/staff/requests/{id}/plan"),
     ("POST", "/v1/staff/requests/{id}/holds"),
     ("DELETE", "/v1/staff/requests/{id}/holds/{hold_id}"),
+    ("POST", "/v1/staff/requests/{id}/merge"),
+    ("DELETE", "/v1/staff/requests/{id}/duplicate-of"),
     ("GET", "/v1/staff/requests/{id}/evidence"),
     ("GET", "/v1/staff/profile"),
     ("GET", "/v1/staff/requests/{id}/documents/doc_x"),

@@ -1,8 +1,8 @@
 """outbox_message.delivered_to: where the file sender left a message's copy
 
 Revision ID: 5b0e7d21c9a4
-Revises: 7c2d9e41a6f0
-Create Date: 2026-12-07 15:10:00+00:00
+Revises: 3f1a8d2c9b57
+Create Date: 2026-12-07 15:20:00+00:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b0e7d21c9a4"
-down_revision: str | None = "7c2d9e41a6f0"
+down_revision: str | None = "3f1a8d2c9b57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
