@@ -143,15 +143,6 @@ def verify_chain(principal: Overseer, session: SessionDep) -> ChainCheckOut:
 _MONTH = worded(review.MONTH_PATTERN, review.MONTH_WORDS)
 
 
-def _reason(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("give the reason for the download")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or line breaks")
-    return value
-
-
 _EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
@@ -198,10 +189,10 @@ def export_month(
         str,
         Query(
             min_length=1,
-            max_length=200,
+            max_length=review.REASON_MAX,
             description="Why the record is downloaded (e.g. `monthly review`); recorded.",
         ),
-        AfterValidator(_reason),
+        AfterValidator(review.check_reason),
     ],
     format: Annotated[
         Literal["csv", "json"],

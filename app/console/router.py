@@ -968,3 +968,6 @@ def install(app, ctx: AppContext) -> None:
     from app.console import reports  # its handlers build on this module's
 
     app.include_router(reports.router)
+    from app.console import admin  # likewise
+
+    app.include_router(admin.router)
