@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from fastapi import Request as HttpRequest
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -22,7 +23,7 @@ from app.accounts import service as accounts
 from app.accounts.schemas import Role
 from app.accounts.schemas_users import StaffUserCreate, StaffUserUpdate
 from app.audit import review
-from app.audit.router import ReviewCreate
+from app.audit.router import EXPORT_MEDIA, ReviewCreate, export_download
 from app.console import words
 from app.console.router import CsrfDep, Text, _page, _pages, _problem_page, _who
 from app.core.context import AppContext
@@ -44,7 +45,6 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 CPO = ("cpo",)  # core/deps.CPO: staff accounts, clients, webhooks
 OVERSEERS = ("cpo", "auditor")  # core/deps.Overseer: the access record, and the profile
 ROLES = [r.value for r in Role]
-EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 DELIVERIES_SHOWN = 20
 Many = Annotated[list[str], Form()]
 # An id of ours (`usr_…`, `cli_…`, `whd_…`): anything else in the path is no such thing, and
@@ -56,24 +56,26 @@ def _known(key: str) -> bool:
     return bool(_ID.match(key))
 
 
+# The services' refusals beside their fields, by (field, code), in the catalogue's msgids.
+BY_FIELD_CODE = {
+    ("month", "future_month"): words.MONTH_NOT_BEGUN,
+    ("month", "month_not_ended"): words.MONTH_NOT_ENDED,
+    ("month", "before_record"): words.MONTH_BEFORE_RECORD,
+    ("month", "invalid_month"): words.BAD_MONTH,
+    ("month", "string_pattern_mismatch"): words.BAD_MONTH,
+    ("password", "too_short"): words.PASSWORD_TOO_SHORT,
+    ("email", "invalid"): words.BAD_EMAIL,
+    ("email", "value_error"): words.BAD_EMAIL,
+    ("systems", "unknown_system"): words.UNKNOWN_SYSTEM,
+    ("systems", "required"): words.SYSTEMS_REQUIRED,
+    ("scopes", "invalid"): words.CHOOSE_SCOPES,
+    ("scopes", "too_short"): words.CHOOSE_SCOPES,
+}
+
+
 def _message(error: dict[str, Any]) -> str:
-    """A refusal of the services beside its field, in the catalogue's msgids."""
-    by_code = {
-        ("month", "future_month"): words.MONTH_NOT_BEGUN,
-        ("month", "month_not_ended"): words.MONTH_NOT_ENDED,
-        ("month", "before_record"): words.MONTH_BEFORE_RECORD,
-        ("month", "invalid_month"): words.BAD_MONTH,
-        ("month", "string_pattern_mismatch"): words.BAD_MONTH,
-        ("password", "too_short"): words.PASSWORD_TOO_SHORT,
-        ("email", "invalid"): words.BAD_EMAIL,
-        ("email", "value_error"): words.BAD_EMAIL,
-        ("systems", "unknown_system"): words.UNKNOWN_SYSTEM,
-        ("systems", "required"): words.SYSTEMS_REQUIRED,
-        ("scopes", "invalid"): words.CHOOSE_SCOPES,
-        ("scopes", "too_short"): words.CHOOSE_SCOPES,
-    }
-    field = error.get("field", "").split(".")[0]
-    return by_code.get((field, error.get("code", "")), message_for(error))
+    name = error.get("field", "").split(".")[0]
+    return BY_FIELD_CODE.get((name, error.get("code", "")), message_for(error))
 
 
 def _errors(http: HttpRequest, problem: Problem | ValidationError) -> dict[str, str]:
@@ -90,6 +92,47 @@ def _say(http: HttpRequest, msgid: str, **values: Any) -> str:
     return _pages(http).translator(http).gettext(msgid, **values)
 
 
+@dataclass
+class Shown:
+    """What a page shows of a form sent to it: which form (`create`, or a row's
+    `user:usr_…`), what was typed, the messages beside the fields, and what was done."""
+
+    form: str | None = None
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    status_code: int = 200
+    done: str | None = None
+
+    def context(self) -> dict[str, Any]:
+        return {"form": self.form, "values": self.values, "errors": self.errors, "done": self.done}
+
+
+Page = Callable[[HttpRequest, Session, AppContext, StaffPrincipal, Shown], Response]
+
+
+def _again(
+    http: HttpRequest,
+    session: Session,
+    ctx: AppContext,
+    page: Page,
+    form: str,
+    values: dict | None = None,
+    conflict_field: str | None = None,
+) -> Callable[[StaffPrincipal, dict[str, str], int], Response]:
+    """The page again with the form's errors beside its fields: a 409 (under `form`) beside
+    `conflict_field`; for a row's form (`user:usr_…`) its one message beside the row."""
+
+    def again(principal: StaffPrincipal, errors: dict[str, str], status_code: int) -> Response:
+        if ":" in form:
+            errors = {form: errors.get("form") or next(iter(errors.values()))}
+        elif conflict_field and "form" in errors:
+            errors = {conflict_field: errors.pop("form")}
+        shown = Shown(form, values or {}, errors, status_code)
+        return page(http, session, ctx, principal, shown)
+
+    return again
+
+
 def _acting(
     http: HttpRequest,
     session: Session,
@@ -100,8 +143,8 @@ def _acting(
     conflict: Callable[[Problem], str] = lambda _p: words.CANNOT_NOW,
 ) -> Response:
     """Who acts, then `do`; a refusal of the service undoes everything and is shown beside
-    its field on the form again (`again`; a 409 under `form`, in the words `conflict` picks
-    for it), or as the console's page for its status (404)."""
+    its field on the form again (`again`; a 409 in the words `conflict` picks for it), or as
+    the console's page for its status (404)."""
     principal, refusal = _who(http, ctx, roles)
     if refusal is not None:
         return refusal
@@ -116,6 +159,10 @@ def _acting(
         return _problem_page(http, ctx, principal, exc)
 
 
+def _not_found(http: HttpRequest, ctx: AppContext, principal: StaffPrincipal) -> Response:
+    return _page(http, ctx, principal, "message.html", 404, kind="not_found")
+
+
 def _account_conflict(problem: Problem) -> str:
     """The service's 409s about an account, by the reason it names."""
     reason = problem.extra.get("reason")
@@ -127,6 +174,22 @@ def _account_conflict(problem: Problem) -> str:
 def _retry_conflict(problem: Problem) -> str:
     """A retry's 409: the endpoint is disabled, or the delivery is not failed."""
     return words.WEBHOOK_DISABLED if "disabled" in (problem.detail or "") else words.NOT_FAILED
+
+
+def _opened(
+    http: HttpRequest,
+    session: Session,
+    ctx: AppContext,
+    roles: tuple[str, ...],
+    page: Page,
+    done: str | None,
+    dones: tuple[str, ...],
+) -> Response:
+    """A page opened by a GET; `done` (after a redirect) only as one of its own words."""
+    principal, refusal = _who(http, ctx, roles)
+    if refusal is not None:
+        return refusal
+    return page(http, session, ctx, principal, Shown(done=done if done in dones else None))
 
 
 # -- the index -------------------------------------------------------------------------------
@@ -145,48 +208,34 @@ def index(http: HttpRequest, ctx: ContextDep) -> Response:
 
 
 def _review_page(
-    http: HttpRequest,
-    session: Session,
-    ctx: AppContext,
-    principal: StaffPrincipal,
-    *,
-    values: dict | None = None,
-    errors: dict | None = None,
-    form: str | None = None,
-    status_code: int = 200,
-    done: str | None = None,
+    http: HttpRequest, session: Session, ctx: AppContext, principal: StaffPrincipal, shown: Shown
 ) -> Response:
     """The months since the record began, newest first: reviewed (by whom, when, the note)
     or not, each with its flagged days; reading the reviews is recorded (the service)."""
     found = review.list_reviews(session, ctx, limit=24, before=None, actor=principal.actor)
     conn = session.connection()
-    now = ctx.clock.now()
-    current = review.Month.of(now)
+    current = review.Month.of(ctx.clock.now())
     months: dict[str, dict] = {}
     for m in found.unreviewed:
-        months[m.label] = {"month": m.label, "review": None, "note": None, "flags": []}
+        months[m.label] = {"month": m.label, "review": None, "note": None}
     for row, note in found.items:
-        months[row.month] = {"month": row.month, "review": row, "note": note, "flags": []}
+        months[row.month] = {"month": row.month, "review": row, "note": note}
     for label, entry in months.items():
         entry["flags"] = review.flags_for(conn, review.Month.parse(label), found.threshold)
-    emails = {f"staff:{u.id}": u.email for u in accounts.listing(session, limit=200)}
     return _page(
         http,
         ctx,
         principal,
         "admin_review.html",
-        status_code,
+        shown.status_code,
         months=sorted(months.values(), key=lambda e: e["month"], reverse=True),
         unreviewed=[m.label for m in found.unreviewed],
         threshold=found.threshold,
         current=current.label,
         last=current.previous().label,
-        emails=emails,
-        values=values or {},
-        errors=errors or {},
-        form=form,
-        done=done,
+        emails={f"staff:{u.id}": u.email for u in accounts.listing(session, limit=200)},
         reason_max=review.REASON_MAX,
+        **shown.context(),
     )
 
 
@@ -195,10 +244,7 @@ def review_page(
     http: HttpRequest, session: WriteSessionDep, ctx: ContextDep, done: str | None = None
 ) -> Response:
     """The monthly review of the access record (as `GET /v1/staff/audit/reviews`)."""
-    principal, refusal = _who(http, ctx, OVERSEERS)
-    if refusal is not None:
-        return refusal
-    return _review_page(http, session, ctx, principal, done=done if done == "reviewed" else None)
+    return _opened(http, session, ctx, OVERSEERS, _review_page, done, ("reviewed",))
 
 
 @router.post("/access-record/export")
@@ -214,7 +260,8 @@ def export_month(
     """A month's entries as a download (as `GET /v1/staff/audit/export`), the reason posted
     so it never stands in a URL; the download is an access-record entry with the reason."""
     _pages(http).check_csrf(http, csrf)
-    values = {"month": month, "reason": reason[:500], "format": format}
+    values = {"month": month[:20], "reason": reason[:500], "format": format[:10]}
+    again = _again(http, session, ctx, _review_page, "export", values)
 
     def do(principal: StaffPrincipal) -> Response:
         errors = {}
@@ -230,30 +277,7 @@ def export_month(
             errors.update(_errors(http, problem))
         if errors:
             return again(principal, errors, 422)
-        export = review.begin_export(
-            session, ctx, month=wanted, fmt=format, reason=checked, actor=principal.actor
-        )
-        body = review.stream_csv if format == "csv" else review.stream_json
-        return StreamingResponse(
-            body(ctx.db, export),
-            media_type=EXPORT_MEDIA[format],
-            headers={
-                "Content-Disposition": f'attachment; filename="access-record-{wanted}.{format}"',
-                "Cache-Control": "no-store",
-            },
-        )
-
-    def again(principal, errors, status_code):
-        return _review_page(
-            http,
-            session,
-            ctx,
-            principal,
-            values=values,
-            errors=errors,
-            form="export",
-            status_code=status_code,
-        )
+        return export_download(session, ctx, principal, wanted, format, checked)
 
     return _acting(http, session, ctx, OVERSEERS, do, again)
 
@@ -281,55 +305,27 @@ def record_review(
         )
         return _pages(http).redirect("/console/admin/access-record?done=reviewed")
 
-    def again(principal, errors, status_code):
-        if "form" in errors:
-            errors = {"month": errors.pop("form")}
-        return _review_page(
-            http,
-            session,
-            ctx,
-            principal,
-            values=values,
-            errors=errors,
-            form="review",
-            status_code=status_code,
-        )
-
+    again = _again(http, session, ctx, _review_page, "review", values, conflict_field="month")
     return _acting(http, session, ctx, OVERSEERS, do, again, lambda _p: words.ALREADY_REVIEWED)
 
 
 # -- staff accounts --------------------------------------------------------------------------
 
-USER_DONE = ("created", "changed")
-
 
 def _users_page(
-    http: HttpRequest,
-    session: Session,
-    ctx: AppContext,
-    principal: StaffPrincipal,
-    *,
-    values: dict | None = None,
-    errors: dict | None = None,
-    form: str | None = None,
-    status_code: int = 200,
-    done: str | None = None,
+    http: HttpRequest, session: Session, ctx: AppContext, principal: StaffPrincipal, shown: Shown
 ) -> Response:
     now = ctx.clock.now()
-    users = [accounts.public(u, now) for u in accounts.listing(session, limit=200)]
     return _page(
         http,
         ctx,
         principal,
         "admin_users.html",
-        status_code,
-        users=users,
+        shown.status_code,
+        users=[accounts.public(u, now) for u in accounts.listing(session, limit=200)],
         roles=ROLES,
-        values=values or {},
-        errors=errors or {},
-        form=form,
-        done=done,
         min_length=ctx.settings.password_min_length,
+        **shown.context(),
     )
 
 
@@ -338,10 +334,7 @@ def users_page(
     http: HttpRequest, session: SessionDep, ctx: ContextDep, done: str | None = None
 ) -> Response:
     """The staff accounts (as `GET /v1/staff/users`), and the form for a new one."""
-    principal, refusal = _who(http, ctx, CPO)
-    if refusal is not None:
-        return refusal
-    return _users_page(http, session, ctx, principal, done=done if done in USER_DONE else None)
+    return _opened(http, session, ctx, CPO, _users_page, done, ("created", "changed"))
 
 
 @router.post("/users")
@@ -357,7 +350,6 @@ def create_user(
     """A new active account (as `POST /v1/staff/users`); the grant is an access-record
     entry. The password is never shown back."""
     _pages(http).check_csrf(http, csrf)
-    values = {"email": email[:254], "role": role if role in ROLES else ""}
 
     def do(principal: StaffPrincipal) -> Response:
         body = StaffUserCreate.model_validate({"email": email, "role": role, "password": password})
@@ -372,20 +364,8 @@ def create_user(
         )
         return _pages(http).redirect("/console/admin/users?done=created")
 
-    def again(principal, errors, status_code):
-        if "form" in errors:
-            errors = {"email": errors.pop("form")}
-        return _users_page(
-            http,
-            session,
-            ctx,
-            principal,
-            values=values,
-            errors=errors,
-            form="create",
-            status_code=status_code,
-        )
-
+    values = {"email": email[:254], "role": role if role in ROLES else ""}
+    again = _again(http, session, ctx, _users_page, "create", values, conflict_field="email")
     return _acting(http, session, ctx, CPO, do, again, lambda _p: words.EMAIL_TAKEN)
 
 
@@ -409,10 +389,11 @@ def change_user(
         "activate": {"active": True},
         "unlock": {"unlock": True},
     }
+    again = _again(http, session, ctx, _users_page, f"user:{user_id[:60]}")
 
     def do(principal: StaffPrincipal) -> Response:
         if not _known(user_id):
-            return _page(http, ctx, principal, "message.html", 404, kind="not_found")
+            return _not_found(http, ctx, principal)
         if action not in changes:
             return again(principal, {"form": _say(http, "Choose one of the options.")}, 422)
         body = StaffUserUpdate.model_validate(changes[action])
@@ -427,54 +408,26 @@ def change_user(
         )
         return _pages(http).redirect("/console/admin/users?done=changed")
 
-    def again(principal, errors, status_code):
-        message = errors.get("form") or errors.get("role") or next(iter(errors.values()))
-        return _users_page(
-            http,
-            session,
-            ctx,
-            principal,
-            errors={f"user:{user_id}": message},
-            form=f"user:{user_id}",
-            status_code=status_code,
-        )
-
     return _acting(http, session, ctx, CPO, do, again, _account_conflict)
 
 
 # -- API clients -----------------------------------------------------------------------------
 
 
-def _systems(ctx: AppContext) -> list[str]:
-    """What a client's `systems` may name: the profile's systems and processors."""
-    return sorted(set(ctx.profile.systems) | set(ctx.profile.processors))
-
-
 def _clients_page(
-    http: HttpRequest,
-    session: Session,
-    ctx: AppContext,
-    principal: StaffPrincipal,
-    *,
-    values: dict | None = None,
-    errors: dict | None = None,
-    form: str | None = None,
-    status_code: int = 200,
-    done: str | None = None,
+    http: HttpRequest, session: Session, ctx: AppContext, principal: StaffPrincipal, shown: Shown
 ) -> Response:
     return _page(
         http,
         ctx,
         principal,
         "admin_clients.html",
-        status_code,
+        shown.status_code,
         items=[client_public(c) for c in clients.listing(session, limit=200)],
         scopes=list(clients.SCOPES),
-        systems=_systems(ctx),
-        values=values or {},
-        errors=errors or {},
-        form=form,
-        done=done,
+        # What a client's `systems` may name: the profile's systems and processors.
+        systems=sorted(set(ctx.profile.systems) | set(ctx.profile.processors)),
+        **shown.context(),
     )
 
 
@@ -483,17 +436,12 @@ def clients_page(
     http: HttpRequest, session: SessionDep, ctx: ContextDep, done: str | None = None
 ) -> Response:
     """The integration clients (as `GET /v1/staff/clients`, never their secrets)."""
-    principal, refusal = _who(http, ctx, CPO)
-    if refusal is not None:
-        return refusal
-    return _clients_page(
-        http, session, ctx, principal, done="revoked" if done == "revoked" else None
-    )
+    return _opened(http, session, ctx, CPO, _clients_page, done, ("revoked",))
 
 
-def _secret_page(http, ctx, principal, issued, kind: str) -> Response:
-    """The secret, once: this page answers the POST (no redirect, `no-store`); afterwards only
-    a keyed hash of it is kept."""
+def _secret_page(http, ctx, principal, issued: clients.Issued, kind: str) -> Response:
+    """The secret, once: this page answers the POST (no redirect; `no-store` as every page);
+    afterwards only a keyed hash of it is kept."""
     return _page(
         http, ctx, principal, "admin_secret.html", credentials=client_credentials(issued), kind=kind
     )
@@ -511,7 +459,6 @@ def create_client(
 ) -> Response:
     """Grant a client (as `POST /v1/staff/clients`): its secret is on the answering page."""
     _pages(http).check_csrf(http, csrf)
-    values = {"name": name[:80], "scopes": scopes[:10], "systems": systems[:60]}
 
     def do(principal: StaffPrincipal) -> Response:
         body = ClientCreate.model_validate({"name": name, "scopes": scopes, "systems": systems})
@@ -525,38 +472,24 @@ def create_client(
         )
         return _secret_page(http, ctx, principal, issued, "created")
 
-    def again(principal, errors, status_code):
-        return _clients_page(
-            http,
-            session,
-            ctx,
-            principal,
-            values=values,
-            errors=errors,
-            form="create",
-            status_code=status_code,
-        )
-
+    values = {"name": name[:80], "scopes": scopes[:10], "systems": systems[:60]}
+    again = _again(http, session, ctx, _clients_page, "create", values)
     return _acting(http, session, ctx, CPO, do, again)
 
 
-def _client_action(http, session, ctx, client_id: str, act) -> Response:
+def _client_action(
+    http: HttpRequest,
+    session: Session,
+    ctx: AppContext,
+    client_id: str,
+    act: Callable[[StaffPrincipal], Response],
+) -> Response:
+    """`act` on a client; its refusal beside the client's row."""
+
     def do(principal: StaffPrincipal) -> Response:
-        if not _known(client_id):
-            return _page(http, ctx, principal, "message.html", 404, kind="not_found")
-        return act(principal)
+        return act(principal) if _known(client_id) else _not_found(http, ctx, principal)
 
-    def again(principal, errors, status_code):
-        return _clients_page(
-            http,
-            session,
-            ctx,
-            principal,
-            errors={f"client:{client_id}": next(iter(errors.values()))},
-            form=f"client:{client_id}",
-            status_code=status_code,
-        )
-
+    again = _again(http, session, ctx, _clients_page, f"client:{client_id[:60]}")
     return _acting(http, session, ctx, CPO, do, again, lambda _p: words.CLIENT_REVOKED)
 
 
@@ -568,7 +501,7 @@ def rotate_client(
     working at once; the new one is on the answering page."""
     _pages(http).check_csrf(http, csrf)
 
-    def act(principal):
+    def act(principal: StaffPrincipal) -> Response:
         issued = clients.rotate(session, ctx, client_id, actor=principal.actor)
         return _secret_page(http, ctx, principal, issued, "rotated")
 
@@ -582,7 +515,7 @@ def revoke_client(
     """Revoke the client (as `DELETE /v1/staff/clients/{id}`)."""
     _pages(http).check_csrf(http, csrf)
 
-    def act(principal):
+    def act(principal: StaffPrincipal) -> Response:
         clients.revoke(session, ctx, client_id, actor=principal.actor)
         return _pages(http).redirect("/console/admin/clients?done=revoked")
 
@@ -593,14 +526,7 @@ def revoke_client(
 
 
 def _webhooks_page(
-    http: HttpRequest,
-    session: Session,
-    ctx: AppContext,
-    principal: StaffPrincipal,
-    *,
-    errors: dict | None = None,
-    status_code: int = 200,
-    done: str | None = None,
+    http: HttpRequest, session: Session, ctx: AppContext, principal: StaffPrincipal, shown: Shown
 ) -> Response:
     endpoints = []
     for row in webhooks.listing(session, limit=200, cursor=None)[0]:
@@ -617,10 +543,9 @@ def _webhooks_page(
         ctx,
         principal,
         "admin_webhooks.html",
-        status_code,
+        shown.status_code,
         endpoints=endpoints,
-        errors=errors or {},
-        done=done,
+        **shown.context(),
     )
 
 
@@ -630,37 +555,24 @@ def webhooks_page(
 ) -> Response:
     """The webhook endpoints, each with its latest deliveries (as `GET /v1/staff/webhooks`
     and `…/deliveries`)."""
-    principal, refusal = _who(http, ctx, CPO)
-    if refusal is not None:
-        return refusal
-    return _webhooks_page(
-        http, session, ctx, principal, done="retried" if done == "retried" else None
-    )
+    return _opened(http, session, ctx, CPO, _webhooks_page, done, ("retried",))
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/retry")
 def retry_delivery(
     delivery_id: str, http: HttpRequest, session: SessionDep, ctx: ContextDep, csrf: CsrfDep = ""
 ) -> Response:
-    """Send a failed delivery once more (as `POST /v1/staff/webhooks/deliveries/{id}/retry`)."""
+    """Send a failed delivery once more (as `POST /v1/staff/webhooks/deliveries/{id}/retry`):
+    it is due at once, and the commit wakes the deliverer."""
     _pages(http).check_csrf(http, csrf)
 
     def do(principal: StaffPrincipal) -> Response:
         if not _known(delivery_id):
-            return _page(http, ctx, principal, "message.html", 404, kind="not_found")
+            return _not_found(http, ctx, principal)
         webhooks.retry(session, ctx, delivery_id, actor=principal.actor)
         return _pages(http).redirect("/console/admin/webhooks?done=retried")
 
-    def again(principal, errors, status_code):
-        return _webhooks_page(
-            http,
-            session,
-            ctx,
-            principal,
-            errors={f"delivery:{delivery_id}": next(iter(errors.values()))},
-            status_code=status_code,
-        )
-
+    again = _again(http, session, ctx, _webhooks_page, f"delivery:{delivery_id[:60]}")
     return _acting(http, session, ctx, CPO, do, again, _retry_conflict)
 
 
