@@ -456,7 +456,9 @@ class TestAccessRecordReview:
         token = log_in(client, staff["cpo"]["email"])
         page = client.get("/console/admin/access-record").text
         assert "2026-12" in page and "검토하지 않음" in page
-        assert "cpo@example.com, 3회" in page or "cpo@example.com" in page.split("2026-12")[-1]
+        row = re.search(r'<th scope="row">2026-12</th>(.*?)</tr>', page, re.S).group(1)
+        assert "검토하지 않음" in row
+        assert "2026년 12월 1일: cpo@example.com, 3회 열람" in row  # a flagged day, by e-mail
         response = client.post(
             "/console/admin/access-record/reviews",
             data={"csrf_token": token, "month": month, "note": "이상 없음을 확인함"},
