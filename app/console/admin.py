@@ -153,7 +153,8 @@ def _acting(
     except (Problem, ValidationError) as exc:
         session.rollback()
         if isinstance(exc, ValidationError) or exc.status == 422:
-            return again(principal, _errors(http, exc), 422)
+            errors = _errors(http, exc) or {"form": _say(http, words.CANNOT_NOW)}
+            return again(principal, errors, 422)
         if exc.status == 409:
             return again(principal, {"form": _say(http, conflict(exc))}, 409)
         return _problem_page(http, ctx, principal, exc)
