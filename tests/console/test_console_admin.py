@@ -155,6 +155,9 @@ class TestWhoMayOpen:
             assert response.status_code == 200, path
             assert response.headers["cache-control"] == "no-store"
         assert 'href="/console/admin"' in client.get("/console/").text
+        users = client.get("/console/admin/users").text
+        assert '<a href="/console/admin/users" aria-current="page">' in users
+        assert '<caption class="visually-hidden">직원 계정</caption>' in users
 
     def test_a_post_without_the_csrf_token_is_refused(self, client, staff, database_url):
         log_in(client, staff["cpo"]["email"])

@@ -1,7 +1,8 @@
 """The console's administration in a real browser: a CPO walks its pages — the monthly
-access-record review, a new staff account (first refused beside its field), a client granted
-and its secret shown once, the webhooks and the profile — with no console error or CSP
-violation, no serious or critical axe finding, and screenshots at 360 and 1280 px."""
+access-record review, a new staff account (first refused beside its field), a client granted,
+its secret shown once and the client revoked (asked first), the webhooks and the profile —
+with no console error or CSP violation, no serious or critical axe finding, and screenshots
+at 360 and 1280 px."""
 
 from __future__ import annotations
 
@@ -60,8 +61,15 @@ def test_a_cpo_walks_the_administration(page, staff, watch):
     shown = secret.inner_text()
     check_page(page, "console-admin-secret-ko")
     page.get_by_role("link", name="확인했습니다: 클라이언트 목록으로").click()
-    expect(page.get_by_role("row").filter(has_text="쇼핑몰 앱")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="쇼핑몰 앱")
+    expect(row).to_be_visible()
     assert shown not in page.content()
+    # Revoking asks first (a disclosure, no script needed).
+    row.locator("summary").click()
+    check_page(page, "console-admin-clients-ko")
+    row.get_by_role("button", name="쇼핑몰 앱 폐기").click()
+    page.wait_for_url(re.compile(r"/console/admin/clients\?done=revoked$"))
+    expect(page.get_by_role("row").filter(has_text="쇼핑몰 앱")).to_contain_text("폐기됨")
 
     page.get_by_role("link", name="웹훅").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("웹훅 수신 주소")
