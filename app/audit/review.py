@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,6 +59,22 @@ STAFF_ACTORS = "staff:%"
 PAGE_SIZE = 500
 
 CSV_COLUMNS = ("seq", "at", "actor", "action", "request_id", "ip", "detail", "prev_hash", "hash")
+
+# The reason given for an export: one line, at most this long (the API's and the console's).
+REASON_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_reason(value: str) -> str:
+    """An export's reason, stripped; ValueError when empty, too long or not one clean line."""
+    value = value.strip()
+    if not value:
+        raise ValueError("give the reason for the download")
+    if len(value) > REASON_MAX:
+        raise ValueError(f"at most {REASON_MAX} characters")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
 
 
 # Months ---------------------------------------------------------------------------------

@@ -9,9 +9,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, StringConstraints
+from sqlmodel import Session
 
 from app.audit import review, service
-from app.core.deps import ContextDep, Overseer, SessionDep, WriteSessionDep, request_filter
+from app.core.context import AppContext
+from app.core.deps import (
+    ContextDep,
+    Overseer,
+    SessionDep,
+    StaffPrincipal,
+    WriteSessionDep,
+    request_filter,
+)
 from app.core.errors import Problem, ValidationProblem, worded
 from app.core.validation import StrictBody, Text
 
@@ -143,16 +152,7 @@ def verify_chain(principal: Overseer, session: SessionDep) -> ChainCheckOut:
 _MONTH = worded(review.MONTH_PATTERN, review.MONTH_WORDS)
 
 
-def _reason(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("give the reason for the download")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or line breaks")
-    return value
-
-
-_EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
 class FlagOut(BaseModel):
@@ -198,10 +198,10 @@ def export_month(
         str,
         Query(
             min_length=1,
-            max_length=200,
+            max_length=review.REASON_MAX,
             description="Why the record is downloaded (e.g. `monthly review`); recorded.",
         ),
-        AfterValidator(_reason),
+        AfterValidator(review.check_reason),
     ],
     format: Annotated[
         Literal["csv", "json"],
@@ -215,15 +215,28 @@ def export_month(
     `flags`: each staff account and Korea-time day with more reads of personal data (`view`,
     `search`, `download` entries) than `RIGHTSDESK_AUDIT_FLAG_READS_PER_DAY`."""
     wanted = review.exportable_month(month, ctx.clock.now())
+    return export_download(session, ctx, principal, wanted, format, reason)
+
+
+def export_download(
+    session: Session,
+    ctx: AppContext,
+    principal: StaffPrincipal,
+    month: review.Month,
+    fmt: str,
+    reason: str,
+) -> StreamingResponse:
+    """A month's export as a download, recorded with its reason (review.begin_export); the
+    API's route and the console's button (console/admin.py) both answer with it."""
     export = review.begin_export(
-        session, ctx, month=wanted, fmt=format, reason=reason, actor=principal.actor
+        session, ctx, month=month, fmt=fmt, reason=reason, actor=principal.actor
     )
-    body = review.stream_csv if format == "csv" else review.stream_json
+    body = review.stream_csv if fmt == "csv" else review.stream_json
     return StreamingResponse(
         body(ctx.db, export),
-        media_type=_EXPORT_MEDIA[format],
+        media_type=EXPORT_MEDIA[fmt],
         headers={
-            "Content-Disposition": f'attachment; filename="access-record-{wanted}.{format}"',
+            "Content-Disposition": f'attachment; filename="access-record-{month}.{fmt}"',
             "Cache-Control": "no-store",
         },
     )

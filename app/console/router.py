@@ -1047,7 +1047,8 @@ def install(app, ctx: AppContext) -> None:
     )
     on_csrf_refused(app, "/console", _refused_csrf)
     app.include_router(router)
-    from app.console import bulk, reports  # their handlers build on this module's
+    from app.console import admin, bulk, reports  # their handlers build on this module's
 
     app.include_router(reports.router)
     app.include_router(bulk.router)
+    app.include_router(admin.router)

@@ -73,6 +73,26 @@ HOLD_KINDS = {"investigation": "Investigation under way", "debt": "Debt remainin
 BAD_DATE = "Enter a date as YYYY-MM-DD."
 BAD_REASON = "Give the reason for including identifiers: one line of at most %(max)s characters."
 
+# Refusals the administration's handlers say beside a field (app/console/admin.py).
+BAD_EXPORT_REASON = "Give the reason for the download: one line of at most %(max)s characters."
+BAD_MONTH = "Enter a month as YYYY-MM, for example 2026-11."
+MONTH_NOT_BEGUN = "This month has not begun yet (Korea time)."
+MONTH_NOT_ENDED = "A month is reviewed once it is over (Korea time): choose an earlier month."
+MONTH_BEFORE_RECORD = "The access record began after this month: there is nothing to review."
+ALREADY_REVIEWED = "This month has already been reviewed."
+PASSWORD_TOO_SHORT = "The password is too short."
+BAD_EMAIL = "Enter an e-mail address like name@example.com."
+EMAIL_TAKEN = "A staff account with this e-mail address exists."
+LAST_CPO = "This is the last active CPO: make another account CPO first."
+OWN_ACCOUNT = "You cannot deactivate your own account; another CPO can."
+UNKNOWN_SYSTEM = "Choose the systems from the list."
+SYSTEMS_REQUIRED = "A client with a task scope needs the systems whose tasks it sees."
+CHOOSE_SCOPES = "Choose at least one scope from the list."
+CLIENT_REVOKED = "The client is revoked; grant a new one."
+WEBHOOK_DISABLED = "The endpoint is disabled; register the receiver again to send to it."
+NOT_FAILED = "Only a failed delivery can be sent again."
+CANNOT_NOW = "This cannot be done now. Reload the page and try again."
+
 EXTRA_MSGIDS = (
     BAD_DATE,
     # app/console/bulk.py
@@ -81,6 +101,24 @@ EXTRA_MSGIDS = (
     "Tick at most %(n)s requests at a time.",
     "Choose what to do with them.",
     BAD_REASON,
+    BAD_EXPORT_REASON,
+    BAD_MONTH,
+    MONTH_NOT_BEGUN,
+    MONTH_NOT_ENDED,
+    MONTH_BEFORE_RECORD,
+    ALREADY_REVIEWED,
+    PASSWORD_TOO_SHORT,
+    BAD_EMAIL,
+    EMAIL_TAKEN,
+    LAST_CPO,
+    OWN_ACCOUNT,
+    UNKNOWN_SYSTEM,
+    SYSTEMS_REQUIRED,
+    CHOOSE_SCOPES,
+    CLIENT_REVOKED,
+    WEBHOOK_DISABLED,
+    NOT_FAILED,
+    CANNOT_NOW,
     "%(num)s days overdue",
     "Due today",
     "%(num)s day left",
