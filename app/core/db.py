@@ -171,7 +171,9 @@ def before_commit(session: Session, callback: AfterCommit) -> None:
 
 
 @event.listens_for(OrmSession, "before_commit")
-def _run_before_commit(session: OrmSession) -> None:
+def run_before_commit(session: OrmSession) -> None:
+    """Run the transaction's `before_commit` callbacks now (SQLAlchemy does at commit; a
+    session that must finish its writes before SQLAlchemy's commit begins calls it first)."""
     callbacks = session.info.pop("before_commit", None)
     for callback in callbacks or ():
         callback()
