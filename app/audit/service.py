@@ -3,6 +3,12 @@
 Appends serialise on the single `audit_head` row: PostgreSQL locks it FOR UPDATE, SQLite's
 write transactions are already exclusive (BEGIN IMMEDIATE). Either way two transactions can
 never both extend the same head, so the chain does not fork.
+
+A transaction that is a group writer's batch of filings (`BATCH` in its session's info) appends its entries at its commit instead, all at once: the head is locked and read, the
+entries are hashed in the order they were appended, inserted in one statement, and the head
+moved, just before COMMIT (core/db.py `before_commit`). Same chain, same order within the
+transaction, entries and head committed together; the head is held for three statements and
+the commit instead of from the first filing of the batch to its end.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sqlmodel import Session
 
 from app.audit.chain import HASHED_TEXT, canonical, entry_hash, hash_fields
 from app.core import access_record
+from app.core.db import BATCH, before_commit
 from app.core.paging import page
 from app.models import AuditEntry, AuditHead
 
@@ -81,11 +88,20 @@ def append(
     ip: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> int:
-    """Add one entry in the caller's transaction; returns its sequence number."""
+    """Add one entry in the caller's transaction; returns its sequence number (0 when the
+    session appends at commit: the number is known only then)."""
+    detail_json = canonical(detail or {})  # stored as hashed (chain.py)
+    if session.info.get(BATCH):
+        callbacks = session.info.get("before_commit") or ()
+        pending = next((c for c in callbacks if isinstance(c, _Pending)), None)
+        if pending is None:  # the transaction's first: its entries go in at its commit
+            pending = _Pending(session)
+            before_commit(session, pending)
+        pending.append((at, actor, action, request_id, ip, detail_json))
+        return 0
     seq, prev = lock_head(session)
     conn = session.connection()
     seq += 1
-    detail_json = canonical(detail or {})  # stored as hashed (chain.py)
     digest = hash_fields(prev, seq, at.isoformat(), actor, action, request_id, ip, detail_json)
     conn.execute(
         _INSERT_ENTRY,
@@ -103,6 +119,51 @@ def append(
     )
     conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
     return seq
+
+
+class _Pending(list):
+    """The entries a transaction appends at its commit, in the order it appended them; called
+    just before the commit (core/db.py `before_commit`): they are chained after the head,
+    locked and read now, in one INSERT, and the head is moved past them."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+    def __eq__(self, other: object) -> bool:  # `before_commit` compares by identity
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __call__(self) -> None:
+        if self:
+            _append_pending(self.session, self)
+        self.clear()
+
+
+def _append_pending(session: Session, pending: list[tuple]) -> None:
+    seq, prev = lock_head(session)
+    rows = []
+    for at, actor, action, request_id, ip, detail_json in pending:
+        seq += 1
+        digest = hash_fields(prev, seq, at.isoformat(), actor, action, request_id, ip, detail_json)
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "request_id": request_id,
+                "ip": ip,
+                "detail": detail_json,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    conn = session.connection()
+    conn.execute(_INSERT_ENTRY, rows)
+    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev})
 
 
 access_record.plug(append)  # core/ appends (a refused rate limit) through this

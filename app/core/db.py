@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from app.core.errors import NotFound
@@ -30,6 +31,10 @@ T = TypeVar("T")
 
 
 WRITE_LOCK_TIMEOUT = 30.0
+# In `session.info`: this session's transaction is a group writer's batch of filings
+# (core/group_writer.py). What every filing shares is then written at its commit: the access
+# record's entries (audit/service.py) and the reference counter (requests/reference.py).
+BATCH = "batch"
 _TABLE = re.compile(r"[a-z_]+")
 _PENDING_UPSERT = text(
     "INSERT INTO scrub_pending (table_name, destructions, since, last_at) "
@@ -154,6 +159,32 @@ def after_commit(session: Session, callback: AfterCommit) -> None:
     callbacks: list[AfterCommit] = session.info.setdefault("after_commit", [])
     if callback not in callbacks:
         callbacks.append(callback)
+
+
+def before_commit(session: Session, callback: AfterCommit) -> None:
+    """Run `callback` inside the transaction, just before it commits (once, whoever commits
+    it): for writes that must come last, such as the access record's entries of a group
+    writer's batch (audit/service.py). If it fails, the commit fails and nothing is kept."""
+    callbacks: list[AfterCommit] = session.info.setdefault("before_commit", [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def run_before_commit(session: OrmSession) -> None:
+    """Run the transaction's `before_commit` callbacks now (SQLAlchemy does at commit; a
+    session that must finish its writes before SQLAlchemy's commit begins calls it first)."""
+    callbacks = session.info.pop("before_commit", None)
+    for callback in callbacks or ():
+        callback()
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_before_commit(session: OrmSession, transaction) -> None:
+    # A transaction that ended without its commit (rolled back, closed) takes its pending
+    # writes with it: none may leak into the session's next transaction.
+    if transaction.parent is None:
+        session.info.pop("before_commit", None)
 
 
 def commit(session: Session) -> None:

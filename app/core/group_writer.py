@@ -17,6 +17,18 @@ Units run on a `PreparedSession` (core/prepared.py): the same services, the same
 but the Core statements they repeat go straight to the driver. Callers on the event loop
 `await writer.run(...)`: a batch's answers reach the loop in one wake-up.
 
+**Two steps, and the global locks last.** A unit may return `Later(finish)`: the writer runs
+the first step of every unit of the batch, then each `finish()` in the same order (its return
+value is the unit's result), then commits. A filing's first step checks it and counts the
+filer's hourly filings under a lock of that filer's own; its second step takes the locks every
+filing shares (the reference counter), and the access record's entries of the whole batch are
+written at commit (`BATCH`, core/db.py). So on PostgreSQL, where four API
+workers each run a writer, a batch holds the shared locks only for its second steps and its
+commit, not for its whole run, and the batches of the workers overlap (docs/architecture.md,
+"Filing at scale"). On PostgreSQL the rate-limit hits are counted in a short transaction of
+their own, committed before the batch: their buckets (one per client address) are rows every
+batch from that address would otherwise hold until its commit.
+
 Why: with many concurrent filings, a transaction each means a commit each and a crowd of
 threads queueing on SQLite's single writer (or on the access record's head row on
 PostgreSQL). One writer that batches does the same work with a fraction of the overhead.
@@ -35,7 +47,7 @@ from typing import Any, ClassVar
 
 from sqlmodel import Session
 
-from app.core.db import Database, run_after_commit
+from app.core.db import BATCH, Database, run_after_commit
 from app.core.errors import Problem
 from app.core.prepared import PreparedSession
 from app.core.rate_limit import Hit, count_units
@@ -108,6 +120,20 @@ class _Mailbox:
                 answer.set_exception(error)
             else:
                 answer.set_result(done.result())
+
+
+class Later:
+    """A unit's second step (see the module's docstring): `finish()` runs after the first step
+    of every unit of the batch, in the same transaction; its return value is the unit's."""
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: Callable[[], Any]) -> None:
+        self.finish = finish
+
+
+def _finish(result: Any) -> Any:
+    return result.finish() if isinstance(result, Later) else result
 
 
 class GroupWriter:
@@ -213,19 +239,47 @@ class GroupWriter:
             if item is not _STOP:
                 _settle(item[1], error=_stopped())
 
+    def _session(self) -> Session:
+        session = self._db.session(write=True, cls=PreparedSession)
+        # What every filing shares is written at the batch's commit: the access record's
+        # entries under one short hold of the chain's head, the reference counter once.
+        session.info[BATCH] = True
+        return session
+
     def _run_batch(self, batch: list[tuple[Work, Future, tuple[Hit, ...]]]) -> None:
         # A caller that went away before its unit began is skipped (its hits uncounted, like a
         # request that never reached its route); once begun, a unit's future can no longer be
         # cancelled, so it is answered whatever its caller did.
         batch = [unit for unit in batch if unit[1].set_running_or_notify_cancel()]
-        if len(batch) > 1:
+        counted = not self._db.is_sqlite and any(hits for _, _, hits in batch)
+        refused: list[Problem | None] = [None] * len(batch)
+        if counted:
+            # PostgreSQL: the hits commit first, on their own (a refused or failed call counts
+            # all the same); the buckets' rows are not held through the batch.
             try:
                 with self._db.session(write=True, cls=PreparedSession) as session:
                     refused = count_units(session, [hits for _, _, hits in batch])
+                    session.commit()
+            except Exception as exc:
+                for _, future, _ in batch:
+                    _settle(future, error=exc)
+                return
+            run_after_commit(session)
+            for (_, future, _), problem in zip(batch, refused, strict=True):
+                if problem is not None:
+                    _settle(future, error=problem)
+            batch = [unit for unit, problem in zip(batch, refused, strict=True) if problem is None]
+            refused = [None] * len(batch)
+        if len(batch) > 1:
+            try:
+                with self._session() as session:
+                    if not counted:
+                        refused = count_units(session, [hits for _, _, hits in batch])
                     results = [
                         work(session) if problem is None else None
                         for (work, _, _), problem in zip(batch, refused, strict=True)
                     ]
+                    results = [_finish(result) for result in results]
                     session.commit()
             except Exception as exc:
                 log.info(
@@ -239,13 +293,13 @@ class GroupWriter:
                     _settle(future, result=result, error=problem)
                 return
         for work, future, hits in batch:
-            self._run_alone(work, future, hits)
+            self._run_alone(work, future, () if counted else hits)
 
     def _run_alone(self, work: Work, future: Future, hits: tuple[Hit, ...]) -> None:
         try:
-            with self._db.session(write=True, cls=PreparedSession) as session:
+            with self._session() as session:
                 (problem,) = count_units(session, [hits])
-                result = work(session) if problem is None else None
+                result = _finish(work(session)) if problem is None else None
                 session.commit()
         except Exception as exc:
             if hits:

@@ -14,6 +14,14 @@ The group writer hands its units a `PreparedSession`: a Session whose `connectio
 wrapper, so the services (requests/service.py and the helpers it calls) keep writing plain
 `session.connection().execute(STATEMENT, params)` and stay the one path for every channel.
 Driver errors come out wrapped as SQLAlchemy's (DBAPIError subclasses, parameters hidden).
+
+**Pipelined on PostgreSQL, in a group writer's batch** (`BATCH`): a statement that returns
+nothing (the INSERTs of a filing) is sent without waiting for its answer (psycopg's pipeline
+mode), so a batch's filings cost round trips only where a statement returns something. The
+pipeline is synced, and the errors of what it sent are raised, before anything else reaches
+the connection: a statement that returns rows, anything SQLAlchemy or the ORM runs
+(`before_cursor_execute`), and the commit. So a batch commits only once every statement it
+sent has succeeded, and nothing is acknowledged before its commit (core/group_writer.py).
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ import threading
 from collections import OrderedDict, namedtuple
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.selectable import Select
 from sqlmodel import Session
 
+from app.core.db import BATCH, run_before_commit
 from app.models.base import UTCDateTime
 
 _SEEN_MAX = 512
@@ -214,14 +224,50 @@ _CACHE = _Cache()
 _FAST = (Insert, Update, Select)
 
 
+_PIPELINE = "pipeline"  # in the Connection's info: psycopg's open pipeline, if any
+
+
+def sync_pipeline(conn: Connection, *, discard: bool = False) -> None:
+    """Close the connection's pipeline, if one is open: wait for the answers of every statement
+    sent through it, raising the first error among them (unless `discard`: a rollback)."""
+    pipeline = conn.info.pop(_PIPELINE, None)
+    if pipeline is None:
+        return
+    try:
+        pipeline.__exit__(None, None, None)
+    except Exception:
+        if not discard:
+            raise
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _sync_before_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+    if _PIPELINE in conn.info:
+        sync_pipeline(conn)
+
+
+@event.listens_for(Engine, "commit")
+def _sync_before_commit(conn) -> None:
+    if _PIPELINE in conn.info:
+        sync_pipeline(conn)
+
+
+@event.listens_for(Engine, "rollback")
+def _discard_on_rollback(conn) -> None:
+    if _PIPELINE in conn.info:
+        sync_pipeline(conn, discard=True)
+
+
 class PreparedConnection:
     """A Connection whose `execute` of a known Core statement goes straight to the driver."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, pipelined: bool = False) -> None:
         self._conn = conn
         self.dialect = conn.dialect
         self._dialect_name = conn.dialect.name
         self._dbapi_error = conn.dialect.loaded_dbapi.Error
+        self._pipelined = pipelined and self._dialect_name == "postgresql"
+        self._queue_cursor = None
 
     def __getattr__(self, name: str):
         return getattr(self._conn, name)
@@ -237,8 +283,12 @@ class PreparedConnection:
         prepared = _CACHE.get((statement, self._dialect_name, keys), statement, self._conn, keys)
         if not prepared:
             return self._conn.execute(statement, parameters)
+        if self._pipelined and not prepared.returns:
+            return self._send(prepared, parameters if many else first, many)
         cursor = self._conn.connection.driver_connection.cursor()
         try:
+            if _PIPELINE in self._conn.info:
+                sync_pipeline(self._conn)
             if many:
                 if prepared.returns:
                     return self._conn.execute(statement, parameters)
@@ -259,10 +309,59 @@ class PreparedConnection:
         finally:
             cursor.close()
 
+    def sync(self) -> None:
+        """Wait for the answers of what the pipeline sent (errors raised as SQLAlchemy's)."""
+        if _PIPELINE not in self._conn.info:
+            return
+        try:
+            sync_pipeline(self._conn)
+        except self._dbapi_error as error:
+            raise sa_exc.DBAPIError.instance(
+                None, None, error, self._dbapi_error, hide_parameters=True, dialect=self.dialect
+            ) from error
+
+    def _send(self, prepared: _Prepared, parameters, many: bool) -> _Result:
+        """Send a statement that returns nothing through the pipeline, without waiting."""
+        info = self._conn.info
+        raw = self._conn.connection.driver_connection
+        try:
+            if _PIPELINE not in info:
+                pipeline = raw.pipeline()
+                pipeline.__enter__()
+                info[_PIPELINE] = pipeline
+            if self._queue_cursor is None:
+                self._queue_cursor = raw.cursor()
+            if many:
+                self._queue_cursor.executemany(prepared.sql, [prepared.bind(p) for p in parameters])
+            else:
+                self._queue_cursor.execute(prepared.sql, prepared.bind(parameters))
+        except self._dbapi_error as error:
+            sync_pipeline(self._conn, discard=True)
+            raise sa_exc.DBAPIError.instance(
+                prepared.sql,
+                None,
+                error,
+                self._dbapi_error,
+                hide_parameters=True,
+                dialect=self.dialect,
+            ) from error
+        # The row count is not known yet; the filing's statements do not ask for it.
+        return _Result([], -1)
+
 
 class PreparedSession(Session):
     """A Session whose `connection()` is the transaction's PreparedConnection (one per
     transaction); the ORM (`get`, `add`, `flush`) works as in any session."""
+
+    def commit(self) -> None:
+        # The last writes (`before_commit`) and the answers of everything sent through the
+        # pipeline come before SQLAlchemy's commit begins: an error among them leaves the
+        # transaction open for the caller's rollback, as any failed statement does.
+        run_before_commit(self)
+        cached = self.info.get("_prepared")
+        if cached is not None and cached[0] is self._transaction:
+            cached[1].sync()
+        super().commit()
 
     def connection(self, *args, **kw):  # type: ignore[override]
         if args or kw:
@@ -271,6 +370,6 @@ class PreparedSession(Session):
         # One connection per transaction: the wrapper is good while the transaction is.
         if cached is not None and cached[0] is self._transaction and cached[0].is_active:
             return cached[1]
-        wrapped = PreparedConnection(super().connection())
+        wrapped = PreparedConnection(super().connection(), pipelined=bool(self.info.get(BATCH)))
         self.info["_prepared"] = (self._transaction, wrapped)
         return wrapped

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from app.core.db import after_commit
+from app.core.db import BATCH, after_commit
 from app.core.ids import new_id
 from app.models import Request, Task, WebhookDelivery, WebhookEndpoint
 
@@ -58,6 +58,19 @@ _ACTIVE_ENDPOINTS = select(_endpoint.c.id, _endpoint.c.events, _endpoint.c.syste
     _endpoint.c.active.is_(True)
 )
 _INSERT_DELIVERY = insert(WebhookDelivery.__table__)
+
+
+def _active_endpoints(session: Session) -> list:
+    """The active endpoints; read once per transaction in a group writer's batch of filings
+    (core/db.py `BATCH`: as if the batch's filings had all been made when it read them)."""
+    if not session.info.get(BATCH):
+        return list(session.connection().execute(_ACTIVE_ENDPOINTS))
+    transaction = session.get_transaction()
+    cached = session.info.get("active_endpoints")
+    if cached is None or cached[0] is not transaction:
+        rows = list(session.connection().execute(_ACTIVE_ENDPOINTS))
+        cached = session.info["active_endpoints"] = (transaction, rows)
+    return cached[1]
 
 
 def body(
@@ -99,8 +112,8 @@ def emit(
     task: Task | None = None,
 ) -> int:
     """Queue `event_type` for every endpoint that should get it; returns how many rows."""
+    endpoints = [row for row in _active_endpoints(session) if event_type in row.events]
     conn = session.connection()
-    endpoints = [row for row in conn.execute(_ACTIVE_ENDPOINTS) if event_type in row.events]
     if not endpoints:
         return 0
     systems: set[str] | None = None

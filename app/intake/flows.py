@@ -5,6 +5,7 @@ above those packages, so each of them imports only downwards (docs/architecture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -70,8 +71,39 @@ def submit(
 ) -> Filed:
     """File a request: the statutory clock starts at receipt (received_at is the server's,
     or for offline requests the real time of receipt entered by staff)."""
+    return file(
+        session,
+        ctx,
+        data,
+        channel=channel,
+        received_at=received_at,
+        actor=actor,
+        identity_verified=identity_verified,
+        verification_method=verification_method,
+        client_id=client_id,
+        external_ref=external_ref,
+    )()
+
+
+def file(
+    session: Session,
+    ctx: AppContext,
+    data: RequestFields,
+    *,
+    channel: Channel,
+    received_at: datetime,
+    actor: Actor,
+    identity_verified: bool = False,
+    verification_method: str | None = None,
+    client_id: str | None = None,
+    external_ref: str | None = None,
+) -> Callable[[], Filed]:
+    """`submit` in its two steps (requests/service.receive): this call checks the request
+    (422, 429) and returns the step that numbers, stores and records it, with its notices,
+    code, webhook events and tasks. The group writer runs the second steps of a batch after
+    all of its first steps, so the locks every filing shares are held only for the second."""
     now = ctx.clock.now()
-    filed = requests.receive(
+    store = requests.receive(
         session,
         ctx,
         data,
@@ -83,35 +115,50 @@ def submit(
         client_id=client_id,
         external_ref=external_ref,
     )
-    request_id = filed.id
-    # A second filing of the same right by the same subject while the first is open: linked to
-    # it (never refused), and the receipt says the earlier request stands.
-    earlier = duplicates.link_at_filing(session, ctx, data, request_id, actor=actor, now=now)
-    filer_email = data.filer_email()
-    needs_code = filer_email is not None and not identity_verified
-    if filer_email:
-        _notify_filer(
-            session, ctx, data, filed, filer_email, needs_code=needs_code, now=now, earlier=earlier
-        )
-    if identity_verified:
-        request = requests.get(session, request_id)
-        events.emit(session, events.REQUEST_CREATED, request, at=now)
-        filed.status = lifecycle.transition(
-            session,
-            request,
-            lifecycle.Action.verify,
-            actor=actor,
-            at=now,
-            detail={"method": verification_method or "staff"},
-        ).value
-        filed.status = self_service.carry_out(session, ctx, request, actor=actor) or filed.status
-    else:
-        events.emit(session, events.REQUEST_CREATED, filed, at=now)
-        if data.proxy or not needs_code:
-            # A proxy's authority, or an identity no code can prove, is checked by a person
-            # (Decree 46): the verify task goes to the CPO's queue.
-            tasks.create(session, requests.get(session, request_id), tasks.VERIFY, now=now)
-    return filed
+
+    def finish() -> Filed:
+        filed = store()
+        request_id = filed.id
+        # A second filing of the same right by the same subject while the first is open:
+        # linked to it (never refused), and the receipt says the earlier request stands. In
+        # the second step, so an earlier filing of the same batch is stored (and found) by now.
+        earlier = duplicates.link_at_filing(session, ctx, data, request_id, actor=actor, now=now)
+        filer_email = data.filer_email()
+        needs_code = filer_email is not None and not identity_verified
+        if filer_email:
+            _notify_filer(
+                session,
+                ctx,
+                data,
+                filed,
+                filer_email,
+                needs_code=needs_code,
+                now=now,
+                earlier=earlier,
+            )
+        if identity_verified:
+            request = requests.get(session, request_id)
+            events.emit(session, events.REQUEST_CREATED, request, at=now)
+            filed.status = lifecycle.transition(
+                session,
+                request,
+                lifecycle.Action.verify,
+                actor=actor,
+                at=now,
+                detail={"method": verification_method or "staff"},
+            ).value
+            filed.status = (
+                self_service.carry_out(session, ctx, request, actor=actor) or filed.status
+            )
+        else:
+            events.emit(session, events.REQUEST_CREATED, filed, at=now)
+            if data.proxy or not needs_code:
+                # A proxy's authority, or an identity no code can prove, is checked by a person
+                # (Decree 46): the verify task goes to the CPO's queue.
+                tasks.create(session, requests.get(session, request_id), tasks.VERIFY, now=now)
+        return filed
+
+    return finish
 
 
 def _notify_filer(

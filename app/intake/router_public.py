@@ -8,6 +8,7 @@ from fastapi import Request as HttpRequest
 from app.core import rate_limit
 from app.core.actors import Actor
 from app.core.deps import ContextDep, SessionDep, SubjectToken, client_ip, owned_request_id
+from app.core.group_writer import Later
 from app.core.responses import NOT_A_SUBJECT
 from app.intake import flows
 from app.law.rights import Channel
@@ -51,14 +52,14 @@ async def file_request(
 
     def file(session):
         now = ctx.clock.now()
-        return now, flows.submit(
-            session, ctx, body, channel=Channel.portal, received_at=now, actor=actor
-        )
+        store = flows.file(session, ctx, body, channel=Channel.portal, received_at=now, actor=actor)
+        return Later(lambda: (now, store()))
 
     # The hottest route: filings are committed in groups by one writer thread (see
     # core/group_writer.py); the answer waits for its group's commit. The per-address limit
-    # is counted there first, in the same transaction (a refused filing is never run, and a
-    # failed one still counts).
+    # is counted there first (a refused filing is never run, and a failed one still counts).
+    # The filing's second step (its number, its rows, its access-record entry) runs after the
+    # first step of every filing of the batch: the locks all filings share are held briefly.
     hits = rate_limit.hits(ctx, "filing", ip=ip)
     now, filed = await ctx.intake_writer.run(file, hits)
     response.headers["Location"] = f"/v1/requests/{filed.id}"

@@ -28,6 +28,7 @@ from app.core.deps import (
     resolve_request_id,
 )
 from app.core.errors import Problem
+from app.core.group_writer import Later
 from app.intake import flows
 from app.law.deadlines import STATUTORY_DAYS
 from app.law.rights import Channel
@@ -239,9 +240,11 @@ async def file_submit(http: HttpRequest, ctx: ContextDep) -> Response:
     actor = Actor("subject", None, ip)
 
     def file(session: Session):
+        # Two steps, as the API's filing route: the group writer runs the second (number,
+        # rows, entry: what every filing shares) after the first step of every filing.
         now = ctx.clock.now()
-        return flows.submit(
-            session, ctx, data, channel=Channel.portal, received_at=now, actor=actor
+        return Later(
+            flows.file(session, ctx, data, channel=Channel.portal, received_at=now, actor=actor)
         )
 
     try:

@@ -8,8 +8,10 @@ request, and one that holds the request would wait for the head: a deadlock. So:
 - lock the request row (`lock_request`) before anything that appends to the access record;
 - a transaction that touches several requests locks all of them up front, in one statement,
   before its first append;
-- the hourly filing count locks the head itself (`lock_access_record`) before it counts and
-  before the reference counter; every filing appends anyway, so it waits nowhere new.
+- the hourly filing count locks the addresses the filing names (`lock_filers`: one
+  transaction-level advisory lock per blind index on PostgreSQL) before it counts, and before
+  the reference counter and the head, which a filing takes last (requests/service.receive's
+  second step; the group writer's batch appends its entries at commit).
 
 On PostgreSQL these are SELECT … FOR UPDATE. SQLite has no row locks (the dialect drops
 FOR UPDATE) and needs none: a write transaction starts with BEGIN IMMEDIATE and is alone
@@ -18,9 +20,12 @@ until it ends (core/db.py). Call these only in a write session.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+import hashlib
 
-from app.audit import service as audit
+from sqlalchemy import BigInteger, bindparam, select
+from sqlalchemy import func as sql
+from sqlmodel import Session
+
 from app.core.db import locked
 from app.core.errors import NotFound, Problem
 from app.models import Request
@@ -37,7 +42,7 @@ def lock_requests(session: Session, request_ids: list[str]) -> dict[str, Request
     """Several requests locked in one statement, in id order (two transactions locking the
     same pair never wait on each other crosswise), re-read; 404 when one is missing."""
     ids = sorted(set(request_ids))
-    rows = session.exec(
+    rows = session.scalars(
         select(Request)
         .where(Request.id.in_(ids))
         .order_by(Request.id)
@@ -50,11 +55,49 @@ def lock_requests(session: Session, request_ids: list[str]) -> dict[str, Request
     return found
 
 
-def lock_access_record(session: Session) -> None:
-    """Take the access record's head lock now rather than at the first append."""
-    if session.connection().dialect.name == "sqlite":
-        return  # already alone; spare the hottest path (filing) a statement
-    audit.lock_head(session)
+class FilerBusy(Exception):
+    """A batch of filings met an address another transaction holds, while holding addresses of
+    its own: waiting could deadlock, so the batch gives up and the group writer reruns its
+    filings one by one (each then waits for its addresses, holding nothing else)."""
+
+
+_LOCK = select(sql.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+_TRY_LOCK = select(sql.pg_try_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+# The advisory-lock namespace of the filers' locks (64-bit keys; a collision between two
+# addresses only makes their filings wait for each other).
+_NAMESPACE = b"rightsdesk:filer:"
+
+
+def _key(bidx: str) -> int:
+    digest = hashlib.blake2b(_NAMESPACE + bidx.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_filers(session: Session, bidxs: list[str]) -> None:
+    """Lock the filing addresses `bidxs` (blind indexes) until commit: the hourly count per
+    address runs under them. A transaction's first addresses are waited for, in key order; an
+    address wanted later in the same transaction (the next filing of a group writer's batch)
+    is only tried, since this transaction already holds addresses others may wait for:
+    `FilerBusy` when another holds it. SQLite's write transaction is alone already."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        return
+    transaction = session.get_transaction()
+    held_by = session.info.get("filer_locks")
+    if held_by is None or held_by[0] is not transaction:
+        held_by = session.info["filer_locks"] = (transaction, set())
+    held = held_by[1]
+    wanted = sorted({_key(b) for b in bidxs} - held)
+    if not wanted:
+        return
+    if not held:
+        for key in wanted:
+            conn.execute(_LOCK, {"key": key})
+    else:
+        for key in wanted:
+            if not conn.execute(_TRY_LOCK, {"key": key}).scalar_one():
+                raise FilerBusy
+    held.update(wanted)
 
 
 def check_version(request: Request, expected: int) -> None:

@@ -3,6 +3,8 @@ Rules live here; no HTTP, no commit."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +20,7 @@ from app.law.deadlines import seoul_date, statutory_due_at
 from app.law.rights import RIGHTS, Channel, RequestType
 from app.models import OutboxMessage, Request, TimelineEvent
 from app.requests import lifecycle, pii
-from app.requests.locks import lock_access_record
+from app.requests.locks import lock_filers
 from app.requests.reference import next_reference
 from app.requests.schemas import RequestFields
 
@@ -199,18 +201,28 @@ _RECENT_BY_FILER = _filings_by(lambda column: column == bindparam("bidx"))
 _RECENT_BY_FILER_ANY = _filings_by(lambda column: column.in_(bindparam("bidx", expanding=True)))
 
 
+def _unstored(session: Session) -> Counter:
+    """Per blind index, the filings this transaction has checked and not yet stored."""
+    transaction = session.get_transaction()
+    held = session.info.get("unstored_filings")
+    if held is None or held[0] is not transaction:
+        held = session.info["unstored_filings"] = (transaction, Counter())
+    return held[1]
+
+
 def _check_flood(
     session: Session, ctx: AppContext, data: RequestFields, now: datetime, *, counted: bool
 ) -> None:
-    # Filings in several processes would each count only committed rows and all pass, so the
-    # count runs under the access record's head lock. Every filing appends to the record
-    # anyway, so this only takes that wait earlier; and unlike a lock per e-mail it cannot
-    # deadlock inside a group writer's batch of filings for several addresses. Every channel
-    # takes it here, before the reference counter, so all filings lock in one order.
-    lock_access_record(session)
     email = data.filer_email()
     if not counted or email is None:
         return
+    # Filings in several processes would each count only committed rows and all pass, so the
+    # count runs under the locks of the addresses this filing names (the filer's, and the
+    # subject's when a proxy files: both counts include it), held until commit: the next
+    # filing that would count this one waits for it. Filings by other addresses do not
+    # (requests/locks.py: `lock_filers`).
+    named = [str(data.subject.email)] if data.subject.email else []
+    lock_filers(session, [ctx.blind_index.email(e) for e in {email, *named}])
     since = now - timedelta(hours=1)
     if ctx.blind_index.moving:
         query, params = (
@@ -220,6 +232,9 @@ def _check_flood(
     else:
         query, params = _RECENT_BY_FILER, {"bidx": ctx.blind_index.email(email), "since": since}
     recent = session.connection().execute(query, params).scalar_one()
+    # Filings of this transaction checked but not stored yet (a group writer's batch stores
+    # its filings after checking all of them) count too.
+    recent += _unstored(session)[ctx.blind_index.email(email)]
     if recent >= ctx.settings.intake_max_per_email_per_hour:
         raise Problem(
             429,
@@ -243,23 +258,26 @@ def receive(
     identity_verified: bool = False,
     client_id: str | None = None,
     external_ref: str | None = None,
-) -> Filed:
-    """Receive a request: check it, number it, store it and record its receipt; the statutory
-    clock starts at receipt (received_at is the server's, or for offline requests the real time
-    of receipt entered by staff). intake/flows.submit carries it on (notices, code, tasks)."""
+) -> Callable[[], Filed]:
+    """Receive a request, in two steps; the statutory clock starts at receipt (received_at is
+    the server's, or for offline requests the real time of receipt entered by staff).
+
+    This call is the first step: it checks the request (422), counts the filer's filings this
+    hour under the filer's own lock (429) and seals its row. The step it returns numbers the
+    request, stores it and records its receipt: it takes the locks every filing shares (the
+    reference counter, and at commit the access record's head), so the group writer runs it
+    after the first step of every filing of its batch (core/group_writer.py `Later`).
+    intake/flows.submit carries it on (notices, code, tasks)."""
     categories, scope_detail = check_scope(ctx, data)
     received_at = received_at.astimezone(UTC)  # stored and shown in UTC; law reckons in Seoul
     _check_proxy_rules(data, received_at)
     _check_flood(session, ctx, data, now, counted=channel in (Channel.portal, Channel.api))
     request_id = new_id("req")
-    reference = next_reference(session, received_at)
     due_at = statutory_due_at(received_at, answer_days(ctx, data.type))
-    _insert(
-        session,
+    row = _row(
         ctx,
         data,
         request_id=request_id,
-        reference=reference,
         channel=channel,
         categories=categories,
         scope_detail=scope_detail,
@@ -271,43 +289,51 @@ def receive(
     )
     filer_email = data.filer_email()
     needs_code = filer_email is not None and not identity_verified
-    filed = Filed(
-        request_id,
-        reference,
-        data.type.value,
-        lifecycle.INITIAL.value,
-        received_at,
-        due_at,
-        pii.mask_email(filer_email) if needs_code else None,
-        scope_detail,
-    )
-    # One timeline event and one access-record entry for the whole filing (the code notice
-    # is part of it), to keep the hottest path short.
-    lifecycle.record(
-        session,
-        request_id,
-        "received",
-        actor=actor,
-        at=now,
-        status=lifecycle.INITIAL.value,
-        audit_action="create",
-        detail={
-            "type": data.type.value,
-            "channel": channel.value,
-            "requester": data.proxy.kind if data.proxy else "self",
-            "code_sent": needs_code,
-        },
-    )
-    return filed
+    named = {row["subject_email_bidx"], row["requester_email_bidx"]} - {None}
+    _unstored(session).update(named)
+
+    def store() -> Filed:
+        reference = next_reference(session, received_at)
+        row["reference"] = reference
+        session.connection().execute(_INSERT_REQUEST, row)
+        _unstored(session).subtract(named)
+        filed = Filed(
+            request_id,
+            reference,
+            data.type.value,
+            lifecycle.INITIAL.value,
+            received_at,
+            due_at,
+            pii.mask_email(filer_email) if needs_code else None,
+            scope_detail,
+        )
+        # One timeline event and one access-record entry for the whole filing (the code
+        # notice is part of it), to keep the hottest path short.
+        lifecycle.record(
+            session,
+            request_id,
+            "received",
+            actor=actor,
+            at=now,
+            status=lifecycle.INITIAL.value,
+            audit_action="create",
+            detail={
+                "type": data.type.value,
+                "channel": channel.value,
+                "requester": data.proxy.kind if data.proxy else "self",
+                "code_sent": needs_code,
+            },
+        )
+        return filed
+
+    return store
 
 
-def _insert(
-    session: Session,
+def _row(
     ctx: AppContext,
     data: RequestFields,
     *,
     request_id: str,
-    reference: str,
     channel: Channel,
     categories: list[str],
     scope_detail: dict | None,
@@ -316,8 +342,9 @@ def _insert(
     received_at: datetime,
     due_at: datetime,
     now: datetime,
-) -> None:
-    """The request's row, its personal data sealed (one Core insert: the hot path)."""
+) -> dict:
+    """The request's row but its reference, its personal data sealed (inserted by one Core
+    statement: the hot path)."""
     keys, bidx = ctx.keys, ctx.blind_index
     corrections = (
         [c.model_dump() for c in data.scope.corrections] if data.scope.corrections else None
@@ -329,48 +356,44 @@ def _insert(
     def seal(column: str, value) -> str | None:
         return pii.seal(keys, request_id, column, value)
 
-    session.connection().execute(
-        _INSERT_REQUEST,
-        dict(
-            id=request_id,
-            reference=reference,
-            type=data.type.value,
-            status=lifecycle.INITIAL.value,
-            channel=channel.value,
-            locale=data.locale,
-            subject_name_enc=seal("subject_name", data.subject.name),
-            subject_email_enc=seal("subject_email", subject_email),
-            subject_email_bidx=bidx.email(subject_email) if subject_email else None,
-            subject_phone_enc=seal("subject_phone", data.subject.phone),
-            subject_birth_date_enc=seal(
-                "subject_birth_date",
-                data.subject.birth_date.isoformat() if data.subject.birth_date else None,
-            ),
-            requester_kind=proxy.kind if proxy else "self",
-            requester_name_enc=seal("requester_name", proxy.name if proxy else None),
-            requester_email_enc=seal("requester_email", proxy_email),
-            requester_email_bidx=bidx.email(proxy_email) if proxy_email else None,
-            requester_phone_enc=seal("requester_phone", proxy.phone if proxy else None),
-            requester_relationship_enc=seal(
-                "requester_relationship", proxy.relationship if proxy else None
-            ),
-            power_of_attorney_enc=seal(
-                "power_of_attorney",
-                data.power_of_attorney.model_dump(mode="json") if data.power_of_attorney else None,
-            ),
-            categories=categories,
-            scope_detail=scope_detail,
-            corrections_enc=seal("corrections", corrections),
-            details_enc=seal("details", data.details),
-            client_id=client_id,
-            external_ref_enc=seal("external_ref", external_ref),
-            received_at=received_at,
-            due_at=due_at,
-            statutory_due_at=due_at,
-            created_at=now,
-            updated_at=now,
-            version=1,
+    return dict(
+        id=request_id,
+        type=data.type.value,
+        status=lifecycle.INITIAL.value,
+        channel=channel.value,
+        locale=data.locale,
+        subject_name_enc=seal("subject_name", data.subject.name),
+        subject_email_enc=seal("subject_email", subject_email),
+        subject_email_bidx=bidx.email(subject_email) if subject_email else None,
+        subject_phone_enc=seal("subject_phone", data.subject.phone),
+        subject_birth_date_enc=seal(
+            "subject_birth_date",
+            data.subject.birth_date.isoformat() if data.subject.birth_date else None,
         ),
+        requester_kind=proxy.kind if proxy else "self",
+        requester_name_enc=seal("requester_name", proxy.name if proxy else None),
+        requester_email_enc=seal("requester_email", proxy_email),
+        requester_email_bidx=bidx.email(proxy_email) if proxy_email else None,
+        requester_phone_enc=seal("requester_phone", proxy.phone if proxy else None),
+        requester_relationship_enc=seal(
+            "requester_relationship", proxy.relationship if proxy else None
+        ),
+        power_of_attorney_enc=seal(
+            "power_of_attorney",
+            data.power_of_attorney.model_dump(mode="json") if data.power_of_attorney else None,
+        ),
+        categories=categories,
+        scope_detail=scope_detail,
+        corrections_enc=seal("corrections", corrections),
+        details_enc=seal("details", data.details),
+        client_id=client_id,
+        external_ref_enc=seal("external_ref", external_ref),
+        received_at=received_at,
+        due_at=due_at,
+        statutory_due_at=due_at,
+        created_at=now,
+        updated_at=now,
+        version=1,
     )
 
 

@@ -168,3 +168,41 @@ def test_a_dead_writer_fails_its_callers_instead_of_leaving_them_waiting(app, da
         writer.stop()
     assert _years(db) == [3001]
     db.dispose()
+
+
+def test_an_error_in_a_statement_sent_without_waiting_fails_its_unit(app, database_url):
+    """On PostgreSQL a batch sends its INSERTs without waiting for their answers (core/
+    prepared.py, pipeline mode): an error among them must still fail its unit before any
+    answer, and only its unit (the batch reruns its units alone)."""
+    from sqlalchemy import insert
+
+    from app.models import ReferenceCounter
+
+    statement = insert(ReferenceCounter.__table__)
+    db = Database(database_url)
+    writer = GroupWriter(db, max_batch=8)
+
+    def unit(year: int):
+        def work(session):
+            session.connection().execute(statement, {"year": year, "last": 0})
+            return year
+
+        return work
+
+    # Seen once first: the prepared path compiles a statement from its second use.
+    for year in (1900, 1901):
+        assert writer.submit(unit(year)).result(10) == year
+    gate = threading.Event()
+    futures = [writer.submit(lambda session: gate.wait(5))]
+    futures += [writer.submit(unit(year)) for year in (1902, 1903, 1901, 1904)]  # 1901: taken
+    gate.set()
+    outcomes = []
+    for future in futures[1:]:
+        try:
+            outcomes.append(future.result(10))
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+    writer.stop()
+    db.dispose()
+    assert outcomes == [1902, 1903, "IntegrityError", 1904]
+    assert count_rows(database_url, "reference_counter") >= 5
