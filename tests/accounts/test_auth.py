@@ -99,15 +99,14 @@ class TestWhatATokenOpens:
         assert client.get("/v1/staff/requests", headers=staff["cpo"]["headers"]).status_code == 401
 
     def test_token_of_a_deactivated_account(self, client, staff, database_url):
+        headers = staff["handler"]["headers"]  # logged in while active
         engine = create_engine(database_url)
         with engine.begin() as conn:
             conn.execute(
                 text("UPDATE staff_user SET active = false WHERE email = 'handler@example.com'")
             )
         engine.dispose()
-        assert (
-            client.get("/v1/staff/requests", headers=staff["handler"]["headers"]).status_code == 401
-        )
+        assert client.get("/v1/staff/requests", headers=headers).status_code == 401
 
     def test_token_for_a_deleted_account(self, client, staff, settings, clock):
         token = issue_token(

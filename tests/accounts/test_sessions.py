@@ -244,6 +244,7 @@ class TestAccountChangesEndSessions:
     )
     def test_every_session_ends(self, client, staff, database_url, change, reason):
         handler = staff["handler"]
+        assert handler["headers"]  # the fixture's log-in: a session of its own
         pairs = [_log_in(client), _log_in(client)]
         response = client.patch(
             f"/v1/staff/users/{handler['id']}", headers=staff["cpo"]["headers"], json=change

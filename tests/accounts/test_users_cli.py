@@ -89,6 +89,7 @@ def test_set_role_ends_the_sessions_and_the_new_role_applies(client, settings, s
 
 def test_deactivate_and_activate(client, settings, staff):
     handler = staff["handler"]
+    assert handler["headers"]  # logged in while active
     row = json.loads(_ok(_cli(settings, "users", "deactivate", handler["email"])))
     assert row["active"] is False
     assert client.get("/v1/staff/requests", headers=handler["headers"]).status_code == 401
@@ -135,6 +136,7 @@ def test_errors_are_one_line_and_non_zero(client, settings, staff):
 
 def test_reset_password_ends_every_session(client, settings, staff):
     handler = staff["handler"]
+    assert handler["headers"]  # logged in with the old password
     pair = client.post(
         "/v1/auth/token", data={"username": handler["email"], "password": PASSWORD}
     ).json()
