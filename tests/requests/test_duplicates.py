@@ -23,33 +23,9 @@ from tests.support import (
     staff_read,
     verified,
 )
+from tests.verification.test_proxies import DELEGATE, POA  # a delegate and their power of attorney
 
 EMAIL = "hong.gildong@example.com"
-# A delegate with a power of attorney (as tests/verification/test_proxies.py files one).
-PROXY = {
-    "kind": "delegate",
-    "name": "이대리",
-    "email": "proxy@example.com",
-    "relationship": "대리인",
-}
-POA = {
-    "grantor": {
-        "name": "홍길동",
-        "birth_date": "1980-03-01",
-        "contact": "010-1234-5678",
-        "address": "서울특별시 중구 세종대로 110",
-    },
-    "grantee": {
-        "name": "이대리",
-        "birth_date": "1985-07-15",
-        "contact": "proxy@example.com",
-        "address": "서울특별시 종로구 종로 1",
-        "relationship": "법무대리인",
-    },
-    "rights": ["access", "deletion"],
-    "scope": "회원 계정 정보의 열람 및 삭제 요구",
-    "signed_on": "2026-11-28",
-}
 
 
 def _notices(outbox_dir, request_id: str, template: str) -> list[dict]:
@@ -149,10 +125,10 @@ def test_never_another_subject(client, staff):
 
 def test_never_for_a_proxy_filing_either_way(client, staff):
     cpo = staff["cpo"]["headers"]
-    by_proxy = file_request(client, requester=PROXY, power_of_attorney=POA)
+    by_proxy = file_request(client, requester=DELEGATE, power_of_attorney=POA)
     by_self = file_request(client)
     assert staff_read(client, cpo, by_self["id"])["duplicate_of"] is None  # not to a proxy's
-    again_by_proxy = file_request(client, requester=PROXY, power_of_attorney=POA)
+    again_by_proxy = file_request(client, requester=DELEGATE, power_of_attorney=POA)
     assert staff_read(client, cpo, again_by_proxy["id"])["duplicate_of"] is None
     assert staff_read(client, cpo, by_proxy["id"])["duplicate_of"] is None
 
@@ -288,7 +264,7 @@ def test_merge_refusals(client, staff, outbox_dir):
     assert "each right" in problem(deletion["id"], first["id"], 422)["detail"]
     stranger = file_request(client, subject={"name": "김철수", "email": "kim@example.com"})
     assert "not the same subject" in problem(stranger["id"], first["id"], 422)["detail"]
-    proxy = file_request(client, requester=PROXY, power_of_attorney=POA)
+    proxy = file_request(client, requester=DELEGATE, power_of_attorney=POA)
     assert "proxy" in problem(proxy["id"], first["id"], 422)["detail"]
     # Unknown request on the path: 404 (before any If-Match is compared).
     response = client.post(
