@@ -185,23 +185,19 @@ def bulk_run(
             errors["reason"] = t.gettext("Enter this information.")
         if _new_due(due_date) is None:
             errors["due_date"] = t.gettext("Enter a date like 2015-03-01.")
+    if errors:
+        return _choice(http, session, ctx, principal, picked, action, values, errors, 422)
     try:
-        if errors:
-            raise ValueError
         body = _body(action, picked, values)
         # The page's session only read; each request gets a transaction of its own there.
         session.rollback()
         result = bulk.run(ctx, body, principal)
-    except ValueError as exc:  # ValidationError included: the body the API would refuse
-        if isinstance(exc, ValidationError):
-            problem = problem_from_validation(exc)
-            errors = field_errors(problem, t.gettext) or {"form": t.gettext("Enter a valid value.")}
-            if "due_at" in errors:  # the API's name for the form's date
-                errors["due_date"] = errors.pop("due_at")
-        return _choice(http, session, ctx, principal, picked, action, values, errors, 422)
-    except Problem as problem:  # refused whole (the API's 422s), before anything changed
+    except (ValidationError, Problem) as exc:  # refused whole, before anything changed
+        problem = problem_from_validation(exc) if isinstance(exc, ValidationError) else exc
         if problem.status != 422:
             raise
         errors = field_errors(problem, t.gettext) or {"form": t.gettext("Enter a valid value.")}
+        if "due_at" in errors:  # the API's name for the form's date
+            errors["due_date"] = errors.pop("due_at")
         return _choice(http, session, ctx, principal, picked, action, values, errors, 422)
     return _page(http, ctx, principal, "bulk_done.html", result=result, action=action)
