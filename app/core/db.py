@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
@@ -111,9 +113,37 @@ def make_engine(url: str, write_lock: threading.Lock | None = None) -> Engine:
         )
         _sqlite_setup(engine, write_lock or threading.Lock())
         return engine
-    return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
-    )
+    engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out; one returned
+# moments ago is not (see `_ping_when_idle`).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections that sat idle: a round trip before every
+    checkout cost each filing batch two of its ~ten (bench/README.md), to guard against what
+    happens to idle connections (a server restart, a firewall's idle cut-off). A connection
+    that fails its ping is replaced, as with `pool_pre_ping`; one that dies while in use
+    fails that unit, and SQLAlchemy then invalidates the pool's older connections."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn, record, _proxy) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return  # new, or back in the pool a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (or a new one).
+            raise sa_exc.DisconnectionError("idle connection failed its ping") from error
 
 
 class Database:
