@@ -130,8 +130,9 @@ class Minute:
 class CodeWatcher:
     """Reads the notice files the service delivers and remembers each request's latest code.
 
-    Only new files are opened (the folder is listed once a second), so the cost stays flat as
-    the folder grows."""
+    Only new files are opened, but the folder is listed twice a second and the listing grows
+    with it (two files per filing; the notices are not removed during the run): this thread's
+    cost grows over a run, on the load generator's core."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
