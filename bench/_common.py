@@ -1,17 +1,21 @@
 """What the HTTP benchmarks share: a fresh folder and environment for the service, starting a
-server (`rightsdesk serve`, a bare uvicorn app, `rightsdesk worker`) in its own process group,
-waiting for it, its CPU time from /proc, stopping it, driving it with wrk, and the machine line.
-Used by bench/intake.py and bench/staff_queue.py, so that both measure the same way.
+server (`rightsdesk serve`, a bare uvicorn app, `rightsdesk worker`) in its own process group
+(optionally pinned to some cores), waiting for it, its CPU time and memory from /proc, stopping
+it, the service's database (emptying a PostgreSQL bench database, counting what was filed, the
+access record's check), driving it with wrk, and the machine line. Used by bench/intake.py,
+bench/staff_queue.py and bench/soak.py, so that they measure the same way.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -76,19 +80,63 @@ def service_env(**settings: str) -> dict[str, str]:
 # --- processes ------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a server: the process and every live process of its
-    group (each server is started in a session of its own, so with `--workers N` that is
-    uvicorn's supervisor and its N workers; Linux /proc)."""
-    total = 0
+def _group_stats(pgid: int) -> list[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command's name) of every live process of
+    process group `pgid` (Linux /proc)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[2]) == pid:  # the process group (field 5 of stat) is the server's pid
-            total += int(fields[11]) + int(fields[12])
+        if int(fields[2]) == pgid:  # the process group (field 5 of stat)
+            found.append((int(stat.parent.name), fields))
+    return found
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of a server's group (each server is started in a session of its own,
+    so with `--workers N` that is uvicorn's supervisor and its N workers), in pid order."""
+    return sorted(pid for pid, _ in _group_stats(pgid))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a server: the process and every live process of its
+    group (each server is started in a session of its own, so with `--workers N` that is
+    uvicorn's supervisor and its N workers; Linux /proc)."""
+    total = sum(int(fields[11]) + int(fields[12]) for _, fields in _group_stats(pid))
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _status_field(pid: int, name: str) -> str | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory (VmRSS, KiB) of a server: the sum over the live processes of its group,
+    as cpu_seconds() counts them (pages two processes share are counted twice)."""
+    total = 0
+    for p in group_pids(pid):
+        value = _status_field(p, "VmRSS")  # "123456 kB"; absent for a zombie
+        if value:
+            total += int(value.split()[0])
+    return total
+
+
+def cpus_allowed(pid: int) -> str:
+    """The cores a process may run on, as the kernel lists them (`0`, `0-1`, `0,2`)."""
+    return _status_field(pid, "Cpus_allowed_list") or "?"
+
+
+def cpu_list(cpus: set[int] | list[int]) -> str:
+    """Cores as taskset's -c takes them: `0,1`."""
+    return ",".join(str(c) for c in sorted(cpus))
 
 
 def free_port() -> int:
@@ -140,10 +188,23 @@ def clean_up(servers: list[Server], folder: Path, keep: bool, indent: str = "") 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Server:
+def start(
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log: Path,
+    cpus: set[int] | None = None,
+) -> Server:
     """Start `cmd` in a session of its own (so that stop() and cpu_seconds() reach its
-    children too), its output in `log`."""
+    children too), its output in `log`. With `cpus`, under `taskset -c` on those cores (its
+    children, uvicorn's workers, inherit them)."""
     port = int(cmd[cmd.index("--port") + 1]) if "--port" in cmd else 0
+    if cpus:
+        taskset = shutil.which("taskset")
+        if taskset is None:
+            raise Fatal("taskset not found: install it with `apt-get install util-linux`")
+        cmd = [taskset, "-c", cpu_list(cpus), *cmd]  # taskset execs cmd: the same pid
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd,
@@ -157,11 +218,14 @@ def start(name: str, cmd: list[str], env: dict[str, str], cwd: Path, log: Path) 
     return Server(name, port, proc, log)
 
 
-def start_service(rightsdesk: str, workers: int, env: dict[str, str], cwd: Path) -> Server:
-    """`rightsdesk serve` on a free port of 127.0.0.1; its log is cwd/service.log."""
+def start_service(
+    rightsdesk: str, workers: int, env: dict[str, str], cwd: Path, cpus: set[int] | None = None
+) -> Server:
+    """`rightsdesk serve` on a free port of 127.0.0.1 (on `cpus`, if given); its log is
+    cwd/service.log."""
     cmd = [rightsdesk, "serve", "--host", HOST, "--port", str(free_port()),
            "--workers", str(workers)]  # fmt: skip
-    return start("service", cmd, env, cwd, cwd / "service.log")
+    return start("service", cmd, env, cwd, cwd / "service.log", cpus)
 
 
 def start_bare(factory: str, workers: int, env: dict[str, str], cwd: Path) -> Server:
@@ -219,6 +283,92 @@ def wait_http(
             last = type(exc).__name__
         time.sleep(0.2)
     raise Fatal(f"{server.name} not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}")
+
+
+# --- the service's database and access record ---------------------------------------------
+
+
+_COUNTS = (
+    "SELECT count(*) FROM request",
+    "SELECT state, count(*) FROM outbox_message GROUP BY state",
+    "SELECT count(*) FROM audit_entry",
+)
+
+
+def db_counts(db: str) -> dict[str, object]:
+    """Read-only look at the service's database (a SQLite file, or a PostgreSQL URL): requests
+    filed, outbox states, access-record entries."""
+    if db.startswith("postgresql"):
+        import psycopg
+
+        try:
+            with psycopg.connect(libpq_url(db), connect_timeout=10) as conn:
+                requests = conn.execute(_COUNTS[0]).fetchone()[0]
+                outbox = dict(conn.execute(_COUNTS[1]).fetchall())
+                audit = conn.execute(_COUNTS[2]).fetchone()[0]
+        except psycopg.Error as exc:
+            return {"error": type(exc).__name__}
+        return {"requests": requests, "outbox": outbox, "audit_entries": audit}
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    try:
+        requests = conn.execute(_COUNTS[0]).fetchone()[0]
+        outbox = dict(conn.execute(_COUNTS[1]))
+        audit = conn.execute(_COUNTS[2]).fetchone()[0]
+        return {"requests": requests, "outbox": outbox, "audit_entries": audit}
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    finally:
+        conn.close()
+
+
+def libpq_url(url: str) -> str:
+    """postgresql+psycopg://… (SQLAlchemy's form) as libpq takes it."""
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the benchmark's PostgreSQL database (its public schema), so the service migrates
+    a fresh one. Only a database whose name holds `bench`: never a test or a real database."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if "bench" not in name:
+        raise Fatal(
+            f"--database-url: the database name must contain 'bench' (it is emptied): {name!r}"
+        )
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=10, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+    except psycopg.Error as exc:
+        raise Fatal(f"cannot reset {name}: {type(exc).__name__}: {exc}") from exc
+
+
+def audit_verify(
+    rightsdesk: str, env: dict[str, str], cwd: Path, timeout: float = 300
+) -> tuple[bool, str]:
+    """`rightsdesk audit verify` against the service's database: (the chain verifies, the JSON
+    line it printed)."""
+    try:
+        done = subprocess.run(
+            [rightsdesk, "audit", "verify"],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout:.0f} s"
+    text = (done.stdout.strip().splitlines() or [done.stderr.strip()])[-1]
+    try:
+        ok = bool(json.loads(text).get("ok")) and done.returncode == 0
+    except (json.JSONDecodeError, AttributeError):
+        ok = False
+    return ok, text
 
 
 # --- wrk ------------------------------------------------------------------------------------
@@ -355,11 +505,15 @@ def machine() -> dict[str, str]:
     }
 
 
-def machine_line(info: dict[str, str], wrk: str) -> str:
-    """`machine: …` with wrk's version, as the benchmarks print it first."""
+def machine_line(info: dict[str, str], wrk: str | None = None) -> str:
+    """`machine: …` (with wrk's version when the run uses wrk), as the benchmarks print it
+    first."""
+    line = (
+        f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
+        f"load {info['loadavg']}"
+    )
+    if wrk is None:
+        return line
     done = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
     version = (done.stdout.splitlines() or ["wrk ?"])[0].strip()
-    return (
-        f"machine: {info['nproc']} cpus, {info['cpu']}, python {info['python']}, "
-        f"load {info['loadavg']}; {version}"
-    )
+    return f"{line}; {version}"

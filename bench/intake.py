@@ -28,7 +28,6 @@ import json
 import re
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,13 +39,16 @@ from _common import (
     Fatal,
     Server,
     WrkResult,
+    audit_verify,
     clean_up,
     cpu_seconds,
+    db_counts,
     find_rightsdesk,
     find_wrk,
     machine,
     machine_line,
     parse_wrk,
+    reset_postgres,
     run_folder,
     run_wrk,
     service_env,
@@ -129,85 +131,6 @@ def wait_quiet(
 def db_requests(db: str) -> int:
     value = db_counts(db).get("requests")
     return value if isinstance(value, int) else -1
-
-
-_COUNTS = (
-    "SELECT count(*) FROM request",
-    "SELECT state, count(*) FROM outbox_message GROUP BY state",
-    "SELECT count(*) FROM audit_entry",
-)
-
-
-def db_counts(db: str) -> dict[str, object]:
-    """Read-only look at the service's database (a SQLite file, or a PostgreSQL URL): requests
-    filed, outbox states, access-record entries."""
-    if db.startswith("postgresql"):
-        import psycopg
-
-        try:
-            with psycopg.connect(_libpq_url(db), connect_timeout=10) as conn:
-                requests = conn.execute(_COUNTS[0]).fetchone()[0]
-                outbox = dict(conn.execute(_COUNTS[1]).fetchall())
-                audit = conn.execute(_COUNTS[2]).fetchone()[0]
-        except psycopg.Error as exc:
-            return {"error": type(exc).__name__}
-        return {"requests": requests, "outbox": outbox, "audit_entries": audit}
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    except sqlite3.Error as exc:
-        return {"error": str(exc)}
-    try:
-        requests = conn.execute(_COUNTS[0]).fetchone()[0]
-        outbox = dict(conn.execute(_COUNTS[1]))
-        audit = conn.execute(_COUNTS[2]).fetchone()[0]
-        return {"requests": requests, "outbox": outbox, "audit_entries": audit}
-    except sqlite3.Error as exc:
-        return {"error": str(exc)}
-    finally:
-        conn.close()
-
-
-def _libpq_url(url: str) -> str:
-    """postgresql+psycopg://… (SQLAlchemy's form) as libpq takes it."""
-    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
-
-
-def reset_postgres(url: str) -> None:
-    """Empty the benchmark's PostgreSQL database (its public schema), so the service migrates
-    a fresh one. Only a database whose name holds `bench`: never a test or a real database."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-    if "bench" not in name:
-        raise Fatal(
-            f"--database-url: the database name must contain 'bench' (it is emptied): {name!r}"
-        )
-    try:
-        with psycopg.connect(_libpq_url(url), connect_timeout=10, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-    except psycopg.Error as exc:
-        raise Fatal(f"cannot reset {name}: {type(exc).__name__}: {exc}") from exc
-
-
-def audit_verify(rightsdesk: str, env: dict[str, str], cwd: Path) -> tuple[bool, str]:
-    try:
-        done = subprocess.run(
-            [rightsdesk, "audit", "verify"],
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    except subprocess.TimeoutExpired:
-        return False, "timed out after 300 s"
-    text = (done.stdout.strip().splitlines() or [done.stderr.strip()])[-1]
-    try:
-        ok = bool(json.loads(text).get("ok")) and done.returncode == 0
-    except (json.JSONDecodeError, AttributeError):
-        ok = False
-    return ok, text
 
 
 # --- profiling ------------------------------------------------------------------------------

@@ -1,32 +1,54 @@
+#!/usr/bin/env python3
 """Soak: a steady load on one real server for minutes, to see memory, latency and errors hold.
 
-Not a test (not collected by pytest, not run in CI). It starts `rightsdesk serve` (one worker,
-SQLite in a fresh folder under `var/`, background delivery of the notices as files: the
-shape of `make run`), creates a CPO account, and then for `--duration` seconds keeps an
-open-loop schedule, whatever the server's latency:
+Not a test (not collected by pytest, not run in CI). It starts `rightsdesk serve` (`--workers`
+API processes, 1 by default) on SQLite in a fresh folder under `var/`, or on the PostgreSQL
+database of `--database-url` (its public schema emptied first; the name must contain `bench`),
+with the notices delivered as files either by a thread of the API process (`--delivery
+background`, the shape of `make run`) or by a `rightsdesk worker` process (`--delivery worker`,
+the production shape: the API runs with RIGHTSDESK_DELIVERY=off). It creates a CPO account,
+and then for `--duration` seconds keeps an open-loop schedule, whatever the server's latency:
 
 - `--rate` filings per second (`POST /v1/requests`, each with its own e-mail address);
 - a share of them (`--verify-share`) is verified a moment later with the code read from the
-  notice file the service delivered (`POST /v1/requests/{id}/verification`), as a portal
-  user would;
+  notice file the service (or its worker) delivered (`POST /v1/requests/{id}/verification`),
+  as a portal user would;
 - `--staff-rate` staff reads per second, alternating the queue's first page
   (`GET /v1/staff/requests?limit=50`) and one recent request (`GET /v1/staff/requests/{id}`).
 
-Every minute it prints the requests sent per kind, p50/p99 latency per kind, the errors (any
+With `--pin` the load generator (this process: the asyncio loop, httpx, the thread reading the
+notice folder) runs on one core (the last this process may use) and the API and the worker on
+the others (`taskset -c`; their children inherit it); the affinities are read back from /proc
+and printed. PostgreSQL is a system service that this script does not start, so it is not
+pinned: its backends run on any core, the load generator's included. `--pin` is refused on a
+machine (or under an affinity) with a single core.
+
+Every minute it prints the requests sent per kind, p99 latency per kind, the errors (any
 status other than the expected one, timeouts, connection errors, and calls not started
-because more than `--max-in-flight` were still waiting) and the server's resident memory
-(VmRSS of the serving process and its children). At the end: RSS after the first minute and at
-the end, p99 per minute, the error total, and a check of what the service promised (one
-request row per 201, the access record's chain verifies).
+because more than `--max-in-flight` were still waiting), the resident memory (VmRSS summed
+over the API's process group — uvicorn's supervisor and workers — and, apart, the delivery
+worker's) and the CPU used in the minute (share of one core: this process, the API's group,
+the worker). At the end: RSS after the first minute and at the end, p99 per minute, whether
+the p99 stayed steady, the error total, and a check of what the service promised (one
+request row per 201, every notice delivered, the access record's chain verifies).
+
+Steady, per kind of call: the p99 of each of the last three full minutes (or of every full
+minute after the second, when there are fewer) is at most `--steady-factor` (2) times the p99
+of the second minute (the first carries the warm-up: imports, caches, connections). A kind
+with fewer than 100 answers in the second minute is not judged, and neither is a run with
+fewer than three full minutes. The minute the stragglers finish in is never judged.
 
     .venv/bin/python bench/soak.py                          # 10 minutes at 100 filings/s
-    .venv/bin/python bench/soak.py --duration 60 --rate 50  # a short look
-    .venv/bin/python bench/soak.py --json /tmp/soak.json --keep
+    .venv/bin/python bench/soak.py --duration 70 --rate 30  # a short look
+    .venv/bin/python bench/soak.py --workers 4 --delivery worker --pin --json /tmp/soak.json \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_soak
 
-Exit status 0 when there were no errors, RSS at the end is within `--max-rss-growth` (10 %)
-of RSS after the first minute, the rows match and the chain verifies; 1 otherwise; 2 when the
-server does not start. The load generator runs in this process (asyncio + httpx) and uses
-part of a core; the machine line printed first says how many there are.
+Exit status 0 when there were no errors, the RSS at the end (of the API's group, and of the
+worker) is within `--max-rss-growth` (10 %) of the RSS after the first minute, the p99 is not
+judged unsteady, the rows match, no notice is left undelivered `--drain` seconds after the
+load, no server exited and the chain verifies; 1 otherwise; 2 when a server does not start or
+a tool is missing. Only 127.0.0.1 is ever targeted; the servers are stopped at the end, on
+Ctrl-C and on SIGTERM too.
 """
 
 from __future__ import annotations
@@ -36,16 +58,11 @@ import asyncio
 import json
 import math
 import os
-import platform
 import random
 import re
 import signal
-import socket
-import sqlite3
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -53,41 +70,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from _common import (
+    Fatal,
+    Server,
+    audit_verify,
+    clean_up,
+    cpu_list,
+    cpu_seconds,
+    cpus_allowed,
+    db_counts,
+    find_rightsdesk,
+    group_pids,
+    machine,
+    machine_line,
+    reset_postgres,
+    rss_kib,
+    run_folder,
+    service_env,
+    start,
+    start_service,
+    wait_http,
+)
 
-BENCH_DIR = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
 PASSWORD = "soak-password-0123456789"
 CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 KINDS = ("filing", "verify", "staff_queue", "staff_read")
-
-
-class Fatal(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of a process and its children (the uvicorn worker processes, if any)."""
-    total = 0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+STEADY_LAST = 3  # full minutes judged at the end of the run
+STEADY_MIN_CALLS = 100  # answers of a kind in minute 2 for its p99 to be a reference
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,23 +112,27 @@ class Minute:
     sent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    rss_kib: int = 0
+    rss_kib: dict[str, int] = field(default_factory=dict)  # per process: api, worker
+    cpu_share: dict[str, float] = field(default_factory=dict)  # of one core: gen, api, worker
 
     def summary(self) -> dict:
         return {
             "sent": dict(self.sent),
+            "answered": {k: len(v) for k, v in self.latencies.items()},
             "p50_ms": {k: round(percentile(v, 0.50), 1) for k, v in self.latencies.items()},
             "p99_ms": {k: round(percentile(v, 0.99), 1) for k, v in self.latencies.items()},
             "errors": dict(self.errors),
-            "rss_mib": round(self.rss_kib / 1024, 1),
+            "rss_mib": {k: round(v / 1024, 1) for k, v in self.rss_kib.items()},
+            "cpu_share": {k: round(v, 2) for k, v in self.cpu_share.items()},
         }
 
 
 class CodeWatcher:
     """Reads the notice files the service delivers and remembers each request's latest code.
 
-    Only new files are opened (the folder is listed once a second), so the cost stays flat as
-    the folder grows."""
+    Only new files are opened, but the folder is listed twice a second and the listing grows
+    with it (two files per filing; the notices are not removed during the run): this thread's
+    cost grows over a run, on the load generator's core."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -266,7 +279,7 @@ class Load:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run(self, server_pid: int, report) -> None:
+    async def run(self, report) -> None:
         limits = httpx.Limits(max_connections=self.args.max_in_flight, max_keepalive_connections=64)
         timeout = httpx.Timeout(self.args.timeout)
         async with httpx.AsyncClient(base_url=self.base, limits=limits, timeout=timeout) as client:
@@ -292,7 +305,6 @@ class Load:
                 if now >= next_report:
                     index = int((next_report - self.started) // 60) - 1
                     if 0 <= index < len(self.minutes):
-                        self.minutes[index].rss_kib = rss_kib(server_pid)
                         report(index, self.minutes[index])
                         reported.add(index)
                     next_report += 60
@@ -304,49 +316,142 @@ class Load:
             # stragglers' partial one.
             for index, minute in enumerate(self.minutes):
                 if index not in reported:
-                    minute.rss_kib = rss_kib(server_pid)
                     report(index, minute)
 
 
-def start_server(rightsdesk: str, env: dict, cwd: Path, port: int, workers: int):
-    log = (cwd / "service.log").open("wb")
-    return subprocess.Popen(
-        [rightsdesk, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
-        env=env,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+# --- pinning --------------------------------------------------------------------------------
+
+
+def plan_pinning(pin: bool) -> tuple[set[int], set[int]] | None:
+    """(the load generator's core, the servers' cores), or None without --pin. The load
+    generator takes the last core this process may use; the servers the others."""
+    if not pin:
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise Fatal(
+            f"--pin needs two cores or more (one for the load generator, the others for the "
+            f"servers); this process may use {len(allowed)} (cpu {cpu_list(allowed)}): "
+            "run without --pin"
+        )
+    return {allowed[-1]}, set(allowed[:-1])
+
+
+def pin_self(cpus: set[int]) -> None:
+    """This process, every thread it has so far (later threads inherit), on `cpus`."""
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), cpus)
+
+
+def affinity_of(server: Server) -> str:
+    """The cores every live process of a server's group may use, e.g. `0` or `0 (3 procs)`."""
+    pids = group_pids(server.proc.pid) or [server.proc.pid]
+    found = sorted({cpus_allowed(p) for p in pids})
+    return f"{' / '.join(found)} ({len(pids)} process{'es' if len(pids) > 1 else ''})"
+
+
+# --- the verdicts ---------------------------------------------------------------------------
+
+
+def steadiness(minutes: list[Minute], full: int, factor: float) -> dict:
+    """Whether the p99 of each kind stayed steady; the rule is in the module's docstring."""
+    judged = list(range(max(2, full - STEADY_LAST), full))  # indexes: minute 3 is index 2
+    result: dict = {
+        "rule": f"p99 of the last {STEADY_LAST} full minutes (those after minute 2) at most "
+        f"{factor:g} x minute 2's",
+        "factor": factor,
+        "minutes_judged": [i + 1 for i in judged],
+        "kinds": {},
+    }
+    if not judged:
+        result["verdict"] = "not judged"
+        result["why"] = f"{full} full minute(s); the rule needs 3"
+        return result
+    for kind in KINDS:
+        reference = minutes[1].latencies.get(kind, [])
+        if len(reference) < STEADY_MIN_CALLS:
+            result["kinds"][kind] = {
+                "verdict": "not judged",
+                "why": f"{len(reference)} answers in minute 2 (< {STEADY_MIN_CALLS})",
+            }
+            continue
+        ref = percentile(reference, 0.99)
+        p99 = {i + 1: percentile(minutes[i].latencies.get(kind, []), 0.99) for i in judged}
+        ratios = {m: v / ref for m, v in p99.items()}
+        ok = all(r <= factor for r in ratios.values())  # a minute without answers: nan, fails
+        result["kinds"][kind] = {
+            "verdict": "steady" if ok else "NOT steady",
+            "minute_2_p99_ms": round(ref, 1),
+            "p99_ms": {str(m): round(v, 1) for m, v in p99.items()},
+            "ratio": {str(m): round(r, 2) for m, r in ratios.items()},
+        }
+    verdicts = {k["verdict"] for k in result["kinds"].values()}
+    result["verdict"] = (
+        "NOT steady"
+        if "NOT steady" in verdicts
+        else "steady"
+        if "steady" in verdicts
+        else "not judged"
+    )
+    if result["verdict"] == "not judged":
+        result["why"] = "too few answers of every kind in minute 2"
+    return result
+
+
+def steady_text(steady: dict) -> str:
+    if not steady["kinds"] or steady["verdict"] == "not judged":
+        return f"{steady['verdict']} ({steady.get('why', '')})"
+    parts = []
+    for kind, k in steady["kinds"].items():
+        if "ratio" not in k:
+            parts.append(f"{kind} not judged")
+            continue
+        ratios = list(k["ratio"].values())
+        worst = "a minute without answers" if any(map(math.isnan, ratios)) else f"x{max(ratios)}"
+        parts.append(f"{kind} {k['minute_2_p99_ms']} ms -> {worst} {k['verdict']}")
+    minutes = steady["minutes_judged"]
+    span = f"minute {minutes[0]}" if len(minutes) == 1 else f"minutes {minutes[0]}-{minutes[-1]}"
+    return (
+        f"{steady['verdict']} ({span} against minute 2, at most x{steady['factor']:g}: "
+        + "; ".join(parts)
+        + ")"
     )
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def growth(minutes: list[Minute], name: str, before: int) -> dict:
+    """RSS of one process (group) after the first minute and at the end, and the growth."""
+    first = minutes[0].rss_kib.get(name, before) if minutes else before
+    end = minutes[-1].rss_kib.get(name, before) if minutes else before
+    return {
+        "before_load": round(before / 1024, 1),
+        "after_minute_1": round(first / 1024, 1),
+        "end": round(end / 1024, 1),
+        "growth": round((end - first) / first, 3) if first else 0.0,
+    }
 
 
-def wait_ready(proc: subprocess.Popen, base: str, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise Fatal(f"the server exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise Fatal(f"the server was not ready after {timeout:.0f} s")
+def wait_delivered(db: str, timeout: float) -> tuple[dict, float]:
+    """Wait (bounded) until no notice is still pending in the outbox; (the counts, seconds)."""
+    t0 = time.monotonic()
+    while True:
+        counts = db_counts(db)
+        outbox = counts.get("outbox")
+        pending = outbox.get("pending", 0) if isinstance(outbox, dict) else None
+        if pending == 0 or time.monotonic() - t0 > timeout:
+            return counts, time.monotonic() - t0
+        time.sleep(0.5)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def cli(rightsdesk: str, argv: list[str], env: dict, cwd: Path, stdin: str | None = None) -> None:
+    done = subprocess.run(
+        [rightsdesk, *argv], input=stdin, env=env, cwd=cwd, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise Fatal(f"rightsdesk {argv[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -356,163 +461,252 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--verify-share", type=float, default=0.3, help="share verified (0.3)")
     p.add_argument("--staff-rate", type=float, default=5, help="staff reads per second (5)")
     p.add_argument("--workers", type=int, default=1, help="API worker processes (1)")
+    p.add_argument("--database-url", metavar="URL",
+                   help="PostgreSQL for the service (postgresql+psycopg://…/bench_soak; the "
+                   "name must contain 'bench': its schema is emptied first); default a fresh "
+                   "SQLite file")  # fmt: skip
+    p.add_argument("--delivery", choices=("background", "worker"), default="background",
+                   help="who delivers the notices: a thread of the API process (background, "
+                   "the development default) or a `rightsdesk worker` process (the production "
+                   "shape: the API runs with RIGHTSDESK_DELIVERY=off); its RSS and CPU are "
+                   "reported apart")  # fmt: skip
+    p.add_argument("--pin", action="store_true",
+                   help="the load generator on one core, the API and the worker on the others "
+                   "(taskset); refused with a single core")  # fmt: skip
     p.add_argument("--timeout", type=float, default=10, help="per-call timeout, s (10)")
     p.add_argument("--max-in-flight", type=int, default=256, help="calls waiting at most (256)")
     p.add_argument("--max-rss-growth", type=float, default=0.10, help="allowed RSS growth (0.10)")
+    p.add_argument("--steady-factor", type=float, default=2.0,
+                   help="p99 of the last minutes at most this times minute 2's (2)")  # fmt: skip
+    p.add_argument("--drain", type=float, default=60,
+                   help="seconds to wait after the load for the notices still queued (60)")  # fmt: skip
     p.add_argument("--json", type=Path, help="write the figures here")
-    p.add_argument("--keep", action="store_true", help="keep the folder (database, notices, log)")
+    p.add_argument("--keep", action="store_true", help="keep the folder (database, notices, logs)")
     p.add_argument("--seed", type=int, default=1)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not (args.duration > 0 and args.rate > 0 and args.staff_rate >= 0):
+        p.error("--duration and --rate must be positive, --staff-rate not negative")
+    if not 0 <= args.verify_share <= 1:
+        p.error("--verify-share is a share: 0..1")
+    if not 1 <= args.workers <= 16:
+        p.error("keep --workers in 1..16")
+    if args.steady_factor <= 1:
+        p.error("--steady-factor must be above 1")
+    if args.database_url and not args.database_url.startswith("postgresql"):
+        p.error("--database-url takes a PostgreSQL URL (SQLite is the default)")
+    return args
 
 
 def run(args: argparse.Namespace) -> int:
     random.seed(args.seed)
-    rightsdesk = str(Path(sys.executable).parent / "rightsdesk")
-    if not Path(rightsdesk).exists():
-        raise Fatal("the `rightsdesk` command was not found: `make install` first")
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    rightsdesk = find_rightsdesk()
+    pinning = plan_pinning(args.pin)
+    load_cpus, server_cpus = pinning or (None, None)
+    print(machine_line(machine()))
     print(
-        f"machine: {os.cpu_count()} cpus, python {platform.python_version()}, load {load}; "
         f"{args.duration:g} s at {args.rate:g} filings/s, {args.verify_share:.0%} verified, "
-        f"{args.staff_rate:g} staff reads/s, {args.workers} API worker(s)"
+        f"{args.staff_rate:g} staff reads/s; database: "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}; API workers: {args.workers}; "
+        f"delivery: {args.delivery}"
     )
-    var = BENCH_DIR.parent / "var"
-    var.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="soak-", dir=var))
-    db_path = tmp / "soak.db"
+    tmp = run_folder("soak-")
+    servers: list[Server] = []
     notify_dir = tmp / "notify"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RIGHTSDESK_")}
-    env.update(
-        RIGHTSDESK_VAR_DIR=str(tmp / "var"),
-        RIGHTSDESK_DATABASE_URL=f"sqlite:///{db_path}",
-        RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
-        # Everything comes from one address: the per-address limits stay on but out of reach.
-        RIGHTSDESK_RATE_LIMIT_FILING_PER_ADDRESS="999999999/hour",
-        RIGHTSDESK_RATE_LIMIT_CODE_CHECK_PER_ADDRESS="999999999/hour",
-        RIGHTSDESK_RATE_LIMIT_LOGIN_PER_ADDRESS="999999999/hour",
-        PYTHONUNBUFFERED="1",
-    )
-    subprocess.run([rightsdesk, "migrate"], env=env, cwd=tmp, check=True, capture_output=True)
-    subprocess.run(
-        [rightsdesk, "create-user", "--email", "cpo@soak.example", "--role", "cpo",
-         "--password-stdin"],
-        input=PASSWORD, text=True, env=env, cwd=tmp, check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    proc = start_server(rightsdesk, env, tmp, port, args.workers)
     watcher = CodeWatcher(notify_dir)
     try:
-        wait_ready(proc, base, tmp / "service.log")
+        if args.database_url:
+            reset_postgres(args.database_url)
+            db, db_url = args.database_url, args.database_url
+        else:
+            db = str(tmp / "soak.db")
+            db_url = f"sqlite:///{db}"
+        env = service_env(
+            RIGHTSDESK_VAR_DIR=str(tmp / "var"),
+            RIGHTSDESK_DATABASE_URL=db_url,
+            RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
+            # Everything comes from one address: the per-address limits stay on but out of reach.
+            RIGHTSDESK_RATE_LIMIT_FILING_PER_ADDRESS="999999999/hour",
+            RIGHTSDESK_RATE_LIMIT_CODE_CHECK_PER_ADDRESS="999999999/hour",
+            RIGHTSDESK_RATE_LIMIT_LOGIN_PER_ADDRESS="999999999/hour",
+        )
+        if args.delivery == "worker":
+            env["RIGHTSDESK_DELIVERY"] = "off"
+        cli(rightsdesk, ["migrate"], env, tmp)
+        cli(rightsdesk, ["create-user", "--email", "cpo@soak.example", "--role", "cpo",
+                         "--password-stdin"], env, tmp, stdin=PASSWORD)  # fmt: skip
+        service = start_service(rightsdesk, args.workers, env, tmp, server_cpus)
+        servers.append(service)
+        wait_http(service, "/readyz")
+        deliverer: Server | None = None
+        if args.delivery == "worker":
+            deliverer = start(
+                "worker", [rightsdesk, "worker"], env, tmp, tmp / "worker.log", server_cpus
+            )
+            servers.append(deliverer)
         token = httpx.post(
-            f"{base}/v1/auth/token",
+            service.url("/v1/auth/token"),
             data={"username": "cpo@soak.example", "password": PASSWORD},
             timeout=30,
         )
         if token.status_code != 200:
             raise Fatal(f"staff log-in failed: {token.status_code} {token.text[:200]}")
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        rss_start = rss_kib(proc.pid)
-        print(f"server pid {proc.pid} :{port}; RSS before load {rss_start / 1024:.1f} MiB")
+        time.sleep(1)  # uvicorn's workers and the worker up, before their memory is read
+        if deliverer and deliverer.proc.poll() is not None:
+            raise Fatal(
+                f"the worker exited with {deliverer.proc.returncode}:\n{deliverer.log_tail()}"
+            )
+        procs = {"api": service} | ({"worker": deliverer} if deliverer else {})
+        rss_before = {name: rss_kib(s.proc.pid) for name, s in procs.items()}
+        print(
+            f"API pid {service.proc.pid} :{service.port}"
+            + (f"; worker pid {deliverer.proc.pid}" if deliverer else "")
+            + "; RSS before load "
+            + ", ".join(f"{n} {v / 1024:.1f} MiB" for n, v in rss_before.items())
+        )
+        if load_cpus:
+            pin_self(load_cpus)
+        affinity = {"load generator": cpus_allowed(os.getpid())} | {
+            name: affinity_of(s) for name, s in procs.items()
+        }
+        if args.database_url:
+            affinity["postgresql"] = "not pinned (a system service: its backends use any core)"
+        where = [f"{n} on cpu {v}" for n, v in affinity.items() if n != "postgresql"]
+        if args.database_url:
+            where.append("postgresql " + affinity["postgresql"])
+        print(("pinned: " if pinning else "not pinned: ") + "; ".join(where))
         if args.verify_share > 0:
             watcher.start()
 
+        marks = {"t": time.monotonic(), "gen": _own_cpu()} | {
+            n: cpu_seconds(s.proc.pid) for n, s in procs.items()
+        }
+
         def report(index: int, m: Minute) -> None:
-            s = m.summary()
-            p99 = " ".join(f"{k} {v}" for k, v in s["p99_ms"].items())
+            now = time.monotonic()
+            wall = max(now - marks["t"], 1e-9)
+            cpu = {"gen": _own_cpu()} | {n: cpu_seconds(s.proc.pid) for n, s in procs.items()}
+            m.cpu_share = {n: (v - marks[n]) / wall for n, v in cpu.items()}
+            marks.update(cpu, t=now)
+            m.rss_kib = {n: rss_kib(s.proc.pid) for n, s in procs.items()}
+            sm = m.summary()
+            p99 = " ".join(f"{k} {v}" for k, v in sm["p99_ms"].items())
+            rss = " ".join(f"{k} {v}" for k, v in sm["rss_mib"].items())
+            share = " ".join(f"{k} {100 * v:.0f}" for k, v in sm["cpu_share"].items())
             partial = " (partial)" if (index + 1) * 60 > args.duration + 1 else ""
             print(
-                f"minute {index + 1:>2}{partial}: sent {sum(s['sent'].values()):>6} | p99 ms {p99} | "
-                f"errors {sum(s['errors'].values())} {s['errors'] or ''}| RSS {s['rss_mib']} MiB",
+                f"minute {index + 1:>2}{partial}: sent {sum(sm['sent'].values()):>6} | "
+                f"p99 ms {p99} | errors {sum(sm['errors'].values())} {sm['errors'] or ''}| "
+                f"RSS MiB {rss} | "
+                f"CPU % {share}",
                 flush=True,
             )
 
-        loader = Load(args, base, headers, watcher)
-        asyncio.run(loader.run(proc.pid, report))
+        loader = Load(args, service.url(""), headers, watcher)
+        asyncio.run(loader.run(report))
         watcher.stop()
-        # Let the background delivery finish, then check what the service promised.
-        time.sleep(3)
-        with sqlite3.connect(db_path) as conn:
-            rows = conn.execute("SELECT count(*) FROM request").fetchone()[0]
-        chain = subprocess.run(
-            [rightsdesk, "audit", "verify", "--no-progress"]
-            if "--no-progress" in _verify_help(rightsdesk, env, tmp)
-            else [rightsdesk, "audit", "verify"],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        chain_ok = chain.returncode == 0
+        exited = {n: s.proc.returncode for n, s in procs.items() if s.proc.poll() is not None}
+
+        # Let the delivery finish (bounded), then check what the service promised.
+        counts, drained = wait_delivered(db, args.drain)
+        ok_chain, chain = audit_verify(rightsdesk, env, tmp, timeout=600)
         minutes = [m.summary() for m in loader.minutes]
         errors = sum(sum(m.errors.values()) for m in loader.minutes)
-        rss_first = loader.minutes[0].rss_kib if loader.minutes else rss_start
-        rss_end = loader.minutes[-1].rss_kib if loader.minutes else rss_start
-        growth = (rss_end - rss_first) / rss_first if rss_first else 0.0
-        p99_filing = [m["p99_ms"].get("filing") for m in minutes if "filing" in m["p99_ms"]]
         sent = sum(sum(m.sent.values()) for m in loader.minutes)
+        rows = counts.get("requests")
+        outbox = counts.get("outbox") if isinstance(counts.get("outbox"), dict) else {}
+        rss = {n: growth(loader.minutes, n, rss_before[n]) for n in procs}
+        full = int((args.duration + 1) // 60)
+        steady = steadiness(loader.minutes, full, args.steady_factor)
+        p99_filing = [m["p99_ms"].get("filing") for m in minutes if "filing" in m["p99_ms"]]
         result = {
             "duration_s": args.duration,
             "rate": args.rate,
+            "verify_share": args.verify_share,
+            "staff_rate": args.staff_rate,
+            "database": "postgresql" if args.database_url else "sqlite",
+            "workers": args.workers,
+            "delivery": args.delivery,
+            "pinned": bool(pinning),
+            "affinity": affinity,
             "calls": sent,
             "filings_201": loader.created,
             "request_rows": rows,
             "errors": errors,
-            "rss_mib": {
-                "before_load": round(rss_start / 1024, 1),
-                "after_minute_1": round(rss_first / 1024, 1),
-                "end": round(rss_end / 1024, 1),
-                "growth": round(growth, 3),
-            },
+            "outbox": outbox,
+            "drain_s": round(drained, 1),
+            "audit_entries": counts.get("audit_entries"),
+            "rss_mib": rss,
             "p99_filing_ms_per_minute": p99_filing,
-            "p99_filing_ms_median": statistics.median(p99_filing) if p99_filing else None,
-            "chain": chain.stdout.strip(),
+            "steady": steady,
+            "exited": exited,
+            "chain": chain,
             "minutes": minutes,
-            "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "load_after": machine()["loadavg"],
         }
+        rss_text = "; ".join(
+            f"{n} {r['after_minute_1']} MiB after minute 1 -> {r['end']} MiB at the end "
+            f"({r['growth']:+.1%})"
+            for n, r in rss.items()
+        )
         print(
             f"calls {sent}, filings 201 {loader.created}, request rows {rows}, errors {errors}; "
-            f"RSS {rss_first / 1024:.1f} MiB after minute 1 -> {rss_end / 1024:.1f} MiB at the end "
-            f"({growth:+.1%}); p99 filing per minute {p99_filing}; chain {chain.stdout.strip()}"
+            f"outbox {outbox} ({drained:.1f} s to drain); chain {chain}"
         )
+        print(f"RSS {rss_text}")
+        print(f"p99 filing per minute {p99_filing}; p99 {steady_text(steady)}")
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
         problems = []
         if errors:
             problems.append(f"{errors} errors")
-        if growth > args.max_rss_growth:
-            problems.append(f"RSS grew {growth:.1%} (> {args.max_rss_growth:.0%})")
-        if rows != loader.created:
-            problems.append(f"{rows} request rows for {loader.created} answers 201")
-        if not chain_ok:
+        for n, r in rss.items():
+            if r["growth"] > args.max_rss_growth:
+                problems.append(f"{n} RSS grew {r['growth']:.1%} (> {args.max_rss_growth:.0%})")
+        if steady["verdict"] == "NOT steady":
+            problems.append("p99 not steady")
+        if "error" in counts:
+            problems.append(f"the database could not be read: {counts['error']}")
+        elif rows != loader.created:
+            why = (
+                " (filings that failed on the client's side, a timeout say, may still be stored)"
+                if isinstance(rows, int) and rows > loader.created
+                else ""
+            )
+            problems.append(f"{rows} request rows for {loader.created} answers 201{why}")
+        undelivered = sum(v for k, v in outbox.items() if k != "sent")
+        if undelivered:
+            problems.append(f"{undelivered} notices not delivered {args.drain:g} s after the load")
+        if exited:
+            problems.append(f"exited during the run: {exited}")
+        if not ok_chain:
             problems.append("the access record does not verify")
         print("FAIL: " + "; ".join(problems) if problems else "OK")
         return 1 if problems else 0
     finally:
         watcher.stop()
-        stop_server(proc)
-        if args.keep:
-            print(f"kept: {tmp}")
-        else:
-            subprocess.run(["rm", "-rf", str(tmp)], check=False)
+        clean_up(servers, tmp, args.keep)
 
 
-def _verify_help(rightsdesk: str, env: dict, cwd: Path) -> str:
-    done = subprocess.run(
-        [rightsdesk, "audit", "verify", "--help"], env=env, cwd=cwd, capture_output=True, text=True
-    )
-    return done.stdout
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _raise_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return run(args)
     except Fatal as exc:
         print(f"soak: {exc}", file=sys.stderr)
-        return 2
+        return exc.code
     except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
         return 130
 
 
