@@ -15,13 +15,16 @@ wrapper, so the services (requests/service.py and the helpers it calls) keep wri
 `session.connection().execute(STATEMENT, params)` and stay the one path for every channel.
 Driver errors come out wrapped as SQLAlchemy's (DBAPIError subclasses, parameters hidden).
 
-**Pipelined on PostgreSQL, in a group writer's batch** (`BATCH`): a statement that returns
-nothing (the INSERTs of a filing) is sent without waiting for its answer (psycopg's pipeline
-mode), so a batch's filings cost round trips only where a statement returns something. The
-pipeline is synced, and the errors of what it sent are raised, before anything else reaches
-the connection: a statement that returns rows, anything SQLAlchemy or the ORM runs
-(`before_cursor_execute`), and the commit. So a batch commits only once every statement it
-sent has succeeded, and nothing is acknowledged before its commit (core/group_writer.py).
+**Pipelined on PostgreSQL, in a group writer's batch** (`BATCH`): from the transaction's
+first statement (so its BEGIN travels with it) the connection is in psycopg's pipeline mode.
+A statement that returns nothing (the INSERTs of a filing) is sent without waiting for its
+answer; one that returns rows is sent too, and its rows are waited for when the caller first
+reads them, so whatever was sent before it shares that round trip (an advisory lock and the
+count it guards: one). A batch's filings cost round trips only where the service reads an
+answer. The pipeline is synced, and the errors of what it sent are raised, before anything
+else reaches the connection: anything SQLAlchemy or the ORM runs (`before_cursor_execute`),
+and the commit. So a batch commits only once every statement it sent has succeeded, and
+nothing is acknowledged before its commit (core/group_writer.py).
 """
 
 from __future__ import annotations
@@ -187,6 +190,22 @@ class _Result:
         return _Result([row[0] for row in self._rows], self.rowcount)
 
 
+class _Awaited(_Result):
+    """A pipelined statement's result: its rows are fetched (and its error raised) when the
+    result is first read."""
+
+    __slots__ = ("_fetch",)
+
+    def __init__(self, fetch) -> None:
+        self._fetch = fetch
+
+    def __getattr__(self, name: str):
+        if name not in ("_rows", "rowcount"):
+            raise AttributeError(name)
+        self._rows, self.rowcount = self._fetch()
+        return getattr(self, name)
+
+
 class _Cache:
     """Statements seen once (not yet worth compiling: a statement built per call is seen only
     once) and statements prepared, both bounded, per dialect; shared by the threads."""
@@ -285,6 +304,8 @@ class PreparedConnection:
             return self._conn.execute(statement, parameters)
         if self._pipelined and not prepared.returns:
             return self._send(prepared, parameters if many else first, many)
+        if self._pipelined and not many:
+            return self._send_returning(prepared, first)
         cursor = self._conn.connection.driver_connection.cursor()
         try:
             if _PIPELINE in self._conn.info:
@@ -298,14 +319,7 @@ class PreparedConnection:
             rows = prepared.rows(cursor, self.dialect) if prepared.returns else []
             return _Result(rows, cursor.rowcount)
         except self._dbapi_error as error:
-            raise sa_exc.DBAPIError.instance(
-                prepared.sql,
-                None,
-                error,
-                self._dbapi_error,
-                hide_parameters=True,
-                dialect=self.dialect,
-            ) from error
+            raise self._wrap(prepared, error) from error
         finally:
             cursor.close()
 
@@ -320,15 +334,52 @@ class PreparedConnection:
                 None, None, error, self._dbapi_error, hide_parameters=True, dialect=self.dialect
             ) from error
 
-    def _send(self, prepared: _Prepared, parameters, many: bool) -> _Result:
-        """Send a statement that returns nothing through the pipeline, without waiting."""
+    def _pipeline(self):
+        """The driver connection, in pipeline mode (entered at the transaction's first
+        statement, so its BEGIN travels with that statement instead of on its own)."""
         info = self._conn.info
         raw = self._conn.connection.driver_connection
+        if _PIPELINE not in info:
+            pipeline = raw.pipeline()
+            pipeline.__enter__()
+            info[_PIPELINE] = pipeline
+        return raw
+
+    def _send_returning(self, prepared: _Prepared, parameters) -> _Result:
+        """Send a statement that returns rows through the pipeline; its rows are waited for
+        when first read. What was sent before it travels in the same round trip, and a
+        statement whose rows nobody reads (an advisory lock taken) costs none of its own."""
         try:
-            if _PIPELINE not in info:
-                pipeline = raw.pipeline()
-                pipeline.__enter__()
-                info[_PIPELINE] = pipeline
+            cursor = self._pipeline().cursor()
+            cursor.execute(prepared.sql, prepared.bind(parameters))
+        except self._dbapi_error as error:
+            sync_pipeline(self._conn, discard=True)
+            raise self._wrap(prepared, error) from error
+
+        def fetch() -> tuple[list, int]:
+            try:
+                return prepared.rows(cursor, self.dialect), cursor.rowcount
+            except self._dbapi_error as error:
+                raise self._wrap(prepared, error) from error
+            finally:
+                cursor.close()
+
+        return _Awaited(fetch)
+
+    def _wrap(self, prepared: _Prepared, error: Exception) -> sa_exc.DBAPIError:
+        return sa_exc.DBAPIError.instance(
+            prepared.sql,
+            None,
+            error,
+            self._dbapi_error,
+            hide_parameters=True,
+            dialect=self.dialect,
+        )
+
+    def _send(self, prepared: _Prepared, parameters, many: bool) -> _Result:
+        """Send a statement that returns nothing through the pipeline, without waiting."""
+        try:
+            raw = self._pipeline()
             if self._queue_cursor is None:
                 self._queue_cursor = raw.cursor()
             if many:
@@ -337,14 +388,7 @@ class PreparedConnection:
                 self._queue_cursor.execute(prepared.sql, prepared.bind(parameters))
         except self._dbapi_error as error:
             sync_pipeline(self._conn, discard=True)
-            raise sa_exc.DBAPIError.instance(
-                prepared.sql,
-                None,
-                error,
-                self._dbapi_error,
-                hide_parameters=True,
-                dialect=self.dialect,
-            ) from error
+            raise self._wrap(prepared, error) from error
         # The row count is not known yet; the filing's statements do not ask for it.
         return _Result([], -1)
 

@@ -21,6 +21,8 @@ until it ends (core/db.py). Call these only in a write session.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy import func as sql
@@ -29,6 +31,8 @@ from sqlmodel import Session
 from app.core.db import locked
 from app.core.errors import NotFound, Problem
 from app.models import Request
+
+T = TypeVar("T")
 
 
 def lock_request(session: Session, request_id: str) -> Request:
@@ -73,15 +77,20 @@ def _key(bidx: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def lock_filers(session: Session, bidxs: list[str]) -> None:
+def lock_filers(
+    session: Session, bidxs: list[str], then: Callable[[], T] | None = None
+) -> T | None:
     """Lock the filing addresses `bidxs` (blind indexes) until commit: the hourly count per
     address runs under them. A transaction's first addresses are waited for, in key order; an
     address wanted later in the same transaction (the next filing of a group writer's batch)
     is only tried, since this transaction already holds addresses others may wait for:
-    `FilerBusy` when another holds it. SQLite's write transaction is alone already."""
+    `FilerBusy` when another holds it. SQLite's write transaction is alone already.
+
+    `then` (the statement the locks guard) runs once the locks are asked for; its result is
+    returned (with FilerBusy, it is not used)."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        return
+        return then() if then else None
     transaction = session.get_transaction()
     held_by = session.info.get("filer_locks")
     if held_by is None or held_by[0] is not transaction:
@@ -89,15 +98,21 @@ def lock_filers(session: Session, bidxs: list[str]) -> None:
     held = held_by[1]
     wanted = sorted({_key(b) for b in bidxs} - held)
     if not wanted:
-        return
+        return then() if then else None
+    # In a group writer's batch the statements are pipelined (core/prepared.py): the locks
+    # and `then`'s statement (the count they guard) travel in one round trip, and the
+    # server runs them in order, so the count is taken once the locks are held.
     if not held:
         for key in wanted:
             conn.execute(_LOCK, {"key": key})
+        tried = []
     else:
-        for key in wanted:
-            if not conn.execute(_TRY_LOCK, {"key": key}).scalar_one():
-                raise FilerBusy
+        tried = [conn.execute(_TRY_LOCK, {"key": key}) for key in wanted]
+    result = then() if then else None
+    if not all(answer.scalar_one() for answer in tried):
+        raise FilerBusy
     held.update(wanted)
+    return result
 
 
 def check_version(request: Request, expected: int) -> None:

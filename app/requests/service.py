@@ -222,7 +222,6 @@ def _check_flood(
     # filing that would count this one waits for it. Filings by other addresses do not
     # (requests/locks.py: `lock_filers`).
     named = [str(data.subject.email)] if data.subject.email else []
-    lock_filers(session, [ctx.blind_index.email(e) for e in {email, *named}])
     since = now - timedelta(hours=1)
     if ctx.blind_index.moving:
         query, params = (
@@ -231,7 +230,12 @@ def _check_flood(
         )
     else:
         query, params = _RECENT_BY_FILER, {"bidx": ctx.blind_index.email(email), "since": since}
-    recent = session.connection().execute(query, params).scalar_one()
+    counted_so_far = lock_filers(
+        session,
+        [ctx.blind_index.email(e) for e in {email, *named}],
+        then=lambda: session.connection().execute(query, params),
+    )
+    recent = counted_so_far.scalar_one()
     # Filings of this transaction checked but not stored yet (a group writer's batch stores
     # its filings after checking all of them) count too.
     recent += _unstored(session)[ctx.blind_index.email(email)]

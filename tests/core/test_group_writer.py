@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.core.db import Database, after_commit
 from app.core.group_writer import GroupWriter
-from tests.support import count_rows, request_body
+from tests.support import count_rows, request_body, sql_rows
 
 
 def test_concurrent_filings_with_one_bad_apple(client, database_url):
@@ -206,3 +206,45 @@ def test_an_error_in_a_statement_sent_without_waiting_fails_its_unit(app, databa
     db.dispose()
     assert outcomes == [1902, 1903, "IntegrityError", 1904]
     assert count_rows(database_url, "reference_counter") >= 5
+
+
+def test_a_statement_whose_rows_are_read_later_fails_its_unit_read_or_not(app, database_url):
+    """On PostgreSQL a batch's statements that return rows are pipelined too, their rows
+    fetched when first read (core/prepared.py): the rows are the statement's own, and an error
+    fails its unit (only its unit) whether the unit read the answer or never did."""
+    from sqlalchemy import insert
+
+    from app.models import ReferenceCounter
+
+    table = ReferenceCounter.__table__
+    statement = insert(table).returning(table.c.last)
+    db = Database(database_url)
+    writer = GroupWriter(db, max_batch=8)
+
+    def unit(year: int, *, read: bool):
+        def work(session):
+            result = session.connection().execute(statement, {"year": year, "last": year - 1900})
+            return result.scalar_one() if read else year
+
+        return work
+
+    # Seen once first: the prepared path compiles a statement from its second use.
+    assert writer.submit(unit(1910, read=True)).result(10) == 10
+    gate = threading.Event()
+    futures = [writer.submit(lambda session: gate.wait(5))]
+    futures += [
+        writer.submit(unit(year, read=read))
+        for year, read in [(1911, True), (1912, False), (1910, True), (1910, False), (1913, True)]
+    ]
+    gate.set()
+    outcomes = []
+    for future in futures[1:]:
+        try:
+            outcomes.append(future.result(10))
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+    writer.stop()
+    db.dispose()
+    assert outcomes == [11, 1912, "IntegrityError", "IntegrityError", 13]
+    assert sql_rows(database_url, "SELECT year, last FROM reference_counter WHERE year > 1900 "
+                    "ORDER BY year") == [(1910, 10), (1911, 11), (1912, 12), (1913, 13)]  # fmt: skip
