@@ -94,6 +94,24 @@ def _group_stats(pgid: int) -> list[tuple[int, list[str]]]:
     return found
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time so far of every PostgreSQL server process on this machine (Linux
+    /proc, by command name). The server is shared: whatever else it serves meanwhile counts
+    too, and a backend that exits during a run takes its time with it (the service's pooled
+    connections stay)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def group_pids(pgid: int) -> list[int]:
     """The live processes of a server's group (each server is started in a session of its own,
     so with `--workers N` that is uvicorn's supervisor and its N workers), in pid order."""
@@ -394,6 +412,8 @@ class WrkResult:
     # CPU of a helper process the run also drove (intake's `--delivery worker`: the
     # `rightsdesk worker`, from the run's start until it has delivered this run's notices).
     worker_cpu_s: float = 0.0
+    # CPU of the PostgreSQL server's processes over the same span (intake on PostgreSQL).
+    db_cpu_s: float = 0.0
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -402,6 +422,10 @@ class WrkResult:
     @property
     def worker_cpu_ms_per_request(self) -> float:
         return 1000 * self.worker_cpu_s / self.created if self.created else 0.0
+
+    @property
+    def db_cpu_ms_per_request(self) -> float:
+        return 1000 * self.db_cpu_s / self.created if self.created else 0.0
 
     @property
     def cpu_share(self) -> float:

@@ -25,6 +25,7 @@ import argparse
 import collections
 import importlib.util
 import json
+import os
 import re
 import shutil
 import signal
@@ -48,6 +49,7 @@ from _common import (
     machine,
     machine_line,
     parse_wrk,
+    postgres_cpu_seconds,
     reset_postgres,
     run_folder,
     run_wrk,
@@ -60,7 +62,8 @@ from _common import (
 )
 
 LUA = BENCH_DIR / "post.lua"
-GOAL = 0.25
+GOAL = 0.25  # SQLite, one worker
+GOAL_POSTGRES = 0.15  # PostgreSQL, with the same number of workers as the bare app (issue 22)
 LONG_TERM_GOAL = 0.35
 NOTICES_PER_REQUEST = 2  # the receipt and the one-time code
 PROFILE_RATE = 100  # py-spy samples per second
@@ -465,6 +468,7 @@ def run(args: argparse.Namespace) -> int:
             pid = by_name[name].proc.pid
             before = cpu_seconds(pid)
             worker_before = cpu_seconds(deliverer.proc.pid) if deliverer else 0.0
+            db_before = postgres_cpu_seconds() if args.database_url else 0.0
             res = run_wrk(
                 wrk, by_name[name].url("/v1/requests"), **wrk_options(args, duration, tag)
             )
@@ -475,6 +479,8 @@ def run(args: argparse.Namespace) -> int:
                 wait_quiet(notify_dir, db_path, timeout=60)
                 if deliverer:
                     res.worker_cpu_s = cpu_seconds(deliverer.proc.pid) - worker_before
+                if args.database_url:
+                    res.db_cpu_s = postgres_cpu_seconds() - db_before
             return res
 
         if args.warmup:
@@ -495,6 +501,11 @@ def run(args: argparse.Namespace) -> int:
                         if deliverer and name == "service"
                         else ""
                     )
+                    + (
+                        f" (postgres {res.db_cpu_ms_per_request:4.2f})"
+                        if args.database_url and name == "service"
+                        else ""
+                    )
                 )
             print(f"round {i + 1}: " + " | ".join(line))
 
@@ -513,6 +524,7 @@ def run(args: argparse.Namespace) -> int:
                 "worker_cpu_ms_per_request": statistics.median(
                     r.worker_cpu_ms_per_request for r in rs
                 ),
+                "db_cpu_ms_per_request": statistics.median(r.db_cpu_ms_per_request for r in rs),
             }
             for name, rs in results.items()
         }
@@ -533,10 +545,28 @@ def run(args: argparse.Namespace) -> int:
                 f"delivery worker: {med['service']['worker_cpu_ms_per_request']:.2f} ms CPU per "
                 "filing (its two notices), apart from the API's"
             )
-        verdict = "met" if ratio >= GOAL else "NOT met"
+        if args.database_url:
+            print(
+                f"PostgreSQL server: {med['service']['db_cpu_ms_per_request']:.2f} ms CPU per "
+                "filing (all its processes: the API's statements and the worker's)"
+            )
+        # Every process the filing keeps busy, against the bare app's one: on a machine whose
+        # cores are all in use this, not the wait for a lock, is what bounds requests/s.
+        whole = sum(
+            med["service"][k]
+            for k in ("cpu_ms_per_request", "worker_cpu_ms_per_request", "db_cpu_ms_per_request")
+        )
+        if whole > med["service"]["cpu_ms_per_request"]:
+            print(
+                f"CPU per filing, all processes: {whole:.2f} ms against {med['bare']['cpu_ms_per_request']:.2f} "
+                f"for the bare app (CPU ratio {med['bare']['cpu_ms_per_request'] / whole:.3f}); "
+                f"{os.cpu_count()} cores hold at most {1000 * (os.cpu_count() or 1) / whole:.0f} filings/s"
+            )  # fmt: skip
+        goal = GOAL_POSTGRES if args.database_url else GOAL
+        verdict = "met" if ratio >= goal else "NOT met"
         print(
             f"ratio service/bare: {ratio:.3f}  (per round: "
-            f"{', '.join(f'{r:.3f}' for r in per_round)}); goal >= {GOAL}: {verdict}"
+            f"{', '.join(f'{r:.3f}' for r in per_round)}); goal >= {goal}: {verdict}"
             f" (long-term {LONG_TERM_GOAL})"
         )
         for name, rs in results.items():
