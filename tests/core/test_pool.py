@@ -13,8 +13,8 @@ _DROP_THE_APPS_CONNECTIONS = (
 )
 
 
-def _pings(engine) -> list[int]:
-    """Counts the pings SQLAlchemy's psycopg dialect sends (its `SELECT 1` in autocommit)."""
+def _pings(engine, monkeypatch) -> list[int]:
+    """Counts the pings the engine's dialect sends (psycopg's: `SELECT 1` in autocommit)."""
     seen: list[int] = []
     ping = engine.dialect.do_ping
 
@@ -22,7 +22,7 @@ def _pings(engine) -> list[int]:
         seen.append(1)
         return ping(dbapi_conn)
 
-    engine.dialect.do_ping = counted
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
     return seen
 
 
@@ -39,8 +39,8 @@ def test_an_idle_connection_the_server_dropped_is_replaced(app, client, database
     assert client.get("/readyz").status_code == 200
 
 
-def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(app, client):
-    pings = _pings(app.state.ctx.db.engine)
+def test_a_connection_back_in_the_pool_a_moment_ago_is_not_pinged(app, client, monkeypatch):
+    pings = _pings(app.state.ctx.db.engine, monkeypatch)
     for n in range(5):
         body = request_body(subject={"name": "김영희", "email": f"busy{n}@example.com"})
         assert client.post("/v1/requests", json=body).status_code == 201
