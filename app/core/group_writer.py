@@ -25,9 +25,11 @@ filing shares (the reference counter), and the access record's entries of the wh
 written at commit (`BATCH`, core/db.py). So on PostgreSQL, where four API
 workers each run a writer, a batch holds the shared locks only for its second steps and its
 commit, not for its whole run, and the batches of the workers overlap (docs/architecture.md,
-"Filing at scale"). On PostgreSQL the rate-limit hits are counted in a short transaction of
-their own, committed before the batch: their buckets (one per client address) are rows every
-batch from that address would otherwise hold until its commit.
+"Filing at scale"). On PostgreSQL the rate-limit hits are counted at the batch's end, just
+before its commit: their buckets (one per client address) are rows every batch from that
+address would otherwise hold through its whole run. When a unit is over its limit (or one
+fails) nothing of that try is kept, and the hits are counted first, in a short transaction
+of their own, and the batch run again without the refused units.
 
 Why: with many concurrent filings, a transaction each means a commit each and a crowd of
 threads queueing on SQLite's single writer (or on the access record's head row on
@@ -56,6 +58,7 @@ log = logging.getLogger("rightsdesk.group_writer")
 
 Work = Callable[[Session], Any]
 _STOP = object()
+_DONE, _REFUSED, _FAILED = object(), object(), object()  # outcomes of _run_counting_last
 
 
 def _stopped() -> Problem:
@@ -252,10 +255,16 @@ class GroupWriter:
         # cancelled, so it is answered whatever its caller did.
         batch = [unit for unit in batch if unit[1].set_running_or_notify_cancel()]
         counted = not self._db.is_sqlite and any(hits for _, _, hits in batch)
+        one_by_one = False
+        if counted:
+            outcome = self._run_counting_last(batch)
+            if outcome is _DONE:
+                return
+            one_by_one = outcome is _FAILED  # no second try as a batch: it would fail again
         refused: list[Problem | None] = [None] * len(batch)
         if counted:
-            # PostgreSQL: the hits commit first, on their own (a refused or failed call counts
-            # all the same); the buckets' rows are not held through the batch.
+            # PostgreSQL, when counting last was refused or failed: the hits commit first, on
+            # their own (a refused or failed call counts all the same), then the rest runs.
             try:
                 with self._db.session(write=True, cls=PreparedSession) as session:
                     refused = count_units(session, [hits for _, _, hits in batch])
@@ -270,7 +279,7 @@ class GroupWriter:
                     _settle(future, error=problem)
             batch = [unit for unit, problem in zip(batch, refused, strict=True) if problem is None]
             refused = [None] * len(batch)
-        if len(batch) > 1:
+        if len(batch) > 1 and not one_by_one:
             try:
                 with self._session() as session:
                     if not counted:
@@ -294,6 +303,33 @@ class GroupWriter:
                 return
         for work, future, hits in batch:
             self._run_alone(work, future, () if counted else hits)
+
+    def _run_counting_last(self, batch: list[tuple[Work, Future, tuple[Hit, ...]]]) -> object:
+        """PostgreSQL, the common case: run the batch and count its hits at its end, in its own
+        transaction, so their buckets are locked only for the commit (after the reference
+        counter, before the access record's head: the one order) and the batch costs one
+        transaction, not two. `_DONE` when it committed and everyone is answered; `_REFUSED`
+        (a unit is over its limit) or `_FAILED` (a unit raised) when nothing was kept: the
+        caller then counts first, on its own, as before."""
+        try:
+            with self._session() as session:
+                results = [_finish(result) for result in [work(session) for work, _, _ in batch]]
+                refused = count_units(session, [hits for _, _, hits in batch])
+                if any(problem is not None for problem in refused):
+                    session.rollback()  # a refused unit's work is never kept
+                    return _REFUSED
+                session.commit()
+        except Exception as exc:
+            log.info(
+                "a batch of %d failed (%s); counting first, then its units one by one",
+                len(batch),
+                type(exc).__name__,
+            )
+            return _FAILED
+        run_after_commit(session)
+        for (_, future, _), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+        return _DONE
 
     def _run_alone(self, work: Work, future: Future, hits: tuple[Hit, ...]) -> None:
         try:
