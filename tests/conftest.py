@@ -23,6 +23,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.context import AppContext
 from app.core.migrations import upgrade
+from app.law import deadlines
 from app.main import create_app
 from tests.support import SEOUL_HOURS, T0, login, make_settings, make_staff
 
@@ -146,15 +147,88 @@ def outbox_dir(tmp_path) -> Path:
     return tmp_path / "outbox"
 
 
-@pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
-    return make_settings(database_url, tmp_path)
+class _SharedApp:
+    """One app per test process for the tests that take the default settings, instead of one
+    per test: FastAPI builds each included route's handler on an app's first requests, ~3 ms
+    per route, so a new app's first calls cost 0.2-0.4 s of CPU, the bulk of the suite's time.
+
+    What was per test stays per test. The settings' folders are `<here>/var` and
+    `<here>/outbox`, where `here` is a symlink re-pointed at each test's tmp_path (the files
+    land in tmp_path/var and tmp_path/outbox, as with make_settings), the context's clock is
+    the test's, the database is emptied after each test as before, and the lifespan runs per
+    TestClient as before. A test that takes `monkeypatch` gets settings (and so an app) of its
+    own, as does a module that defines its own `settings`; a test that changed the app or its
+    context (a replaced attribute, a dead group writer, a new route, middleware, state or
+    override) leaves it behind: the next test builds a new one.
+    """
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        self.here = folder / "test"
+        self.settings = make_settings(database_url, self.here)
+        self.app = None
+        self._baseline: tuple = ()
+
+    def point_at(self, tmp_path: Path) -> None:
+        link = self.here.with_name("test.new")
+        link.unlink(missing_ok=True)
+        link.symlink_to(tmp_path, target_is_directory=True)
+        os.replace(link, self.here)
+
+    def app_for(self, clock: FrozenClock):
+        if self.app is None:
+            self.app = create_app(self.settings, clock)
+            self._baseline = self._shape(self.app)
+        else:
+            # create_app's one global: another app of the test process may have changed it.
+            deadlines.configure(self.settings.extra_holiday_dates)
+            self.app.state.ctx.clock = clock
+        return self.app
+
+    @staticmethod
+    def _shape(application) -> tuple:
+        ctx = application.state.ctx
+        return (
+            {k: id(v) for k, v in vars(ctx).items() if k != "clock"},
+            {k: id(v) for k, v in vars(ctx.db).items()},
+            {k: id(v) for k, v in application.state._state.items()},
+            len(application.router.routes),
+            len(application.user_middleware),
+            len(application.exception_handlers),
+        )
+
+    def after(self) -> None:
+        """Keep the app for the next test only if this one left it as it was."""
+        if self.app is None:
+            return
+        ctx = self.app.state.ctx
+        if (
+            self._shape(self.app) != self._baseline
+            or not ctx.intake_writer.alive
+            or self.app.dependency_overrides
+        ):
+            self.app = None
+
+
+@pytest.fixture(scope="session")
+def _shared_app(database_url, tmp_path_factory) -> _SharedApp:
+    return _SharedApp(database_url, tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture
-def app(settings, clock, database_url):
-    application = create_app(settings, clock)
+def settings(database_url, tmp_path, request, _shared_app) -> Settings:
+    if "monkeypatch" in request.fixturenames:
+        return make_settings(database_url, tmp_path)
+    _shared_app.point_at(tmp_path)
+    return _shared_app.settings
+
+
+@pytest.fixture
+def app(settings, clock, database_url, _shared_app):
+    shared = settings is _shared_app.settings
+    application = _shared_app.app_for(clock) if shared else create_app(settings, clock)
     yield application
+    if shared:
+        _shared_app.after()
     _clean(database_url)
 
 
