@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import app.models
@@ -113,8 +114,10 @@ def _clean(engine: Engine) -> None:
 @pytest.fixture(scope="session")
 def _cleaner(database_url) -> Iterator[Engine]:
     """The engine that empties the database after each test: one per test process (an engine
-    made and disposed per test cost ~5 ms of its ~7)."""
-    engine = create_engine(database_url)
+    made and disposed per test cost ~5 ms of its ~7). No pool: it holds no connection to the
+    database between tests (a SQLite connection kept open across tests was followed by disk
+    I/O errors in a whole-suite run)."""
+    engine = create_engine(database_url, poolclass=NullPool)
     yield engine
     engine.dispose()
 
@@ -202,10 +205,14 @@ class _SharedApp:
         )
 
     def after(self) -> None:
-        """Keep the app for the next test only if this one left it as it was."""
+        """Keep the app for the next test only if this one left it as it was. Its group
+        writer is stopped and its engine's connections closed either way, as the lifespan's
+        end does: no thread or connection of one test is left running into the next."""
         if self.app is None:
             return
         ctx = self.app.state.ctx
+        ctx.intake_writer.stop()
+        ctx.db.dispose()
         if (
             self._shape(self.app) != self._baseline
             or not ctx.intake_writer.alive
