@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import app.models
@@ -23,6 +24,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.context import AppContext
 from app.core.migrations import upgrade
+from app.law import deadlines
 from app.main import create_app
 from tests.support import SEOUL_HOURS, T0, login, make_settings, make_staff
 
@@ -95,22 +97,29 @@ TABLES = [
 ]
 
 
-def _clean(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            # DELETE, not TRUNCATE, on PostgreSQL too: a test leaves a few rows, and TRUNCATE's
-            # new files cost ~0.6 s per test against ~10 ms (measured on this 2-core machine).
-            for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))
-            conn.execute(
-                text(
-                    "UPDATE audit_head SET seq = 0, hash = :h, base_seq = 0, base_hash = :h WHERE id = 1"
-                ),
-                {"h": "0" * 64},
-            )
-    finally:
-        engine.dispose()
+def _clean(engine: Engine) -> None:
+    with engine.begin() as conn:
+        # DELETE, not TRUNCATE, on PostgreSQL too: a test leaves a few rows, and TRUNCATE's
+        # new files cost ~0.6 s per test against ~10 ms (measured on this 2-core machine).
+        for table in TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(
+            text(
+                "UPDATE audit_head SET seq = 0, hash = :h, base_seq = 0, base_hash = :h WHERE id = 1"
+            ),
+            {"h": "0" * 64},
+        )
+
+
+@pytest.fixture(scope="session")
+def _cleaner(database_url) -> Iterator[Engine]:
+    """The engine that empties the database after each test: one per test process (an engine
+    made and disposed per test cost ~5 ms of its ~7). No pool: it holds no connection to the
+    database between tests (a SQLite connection kept open across tests was followed by disk
+    I/O errors in a whole-suite run)."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
 
 
 def pytest_configure(config):
@@ -146,16 +155,93 @@ def outbox_dir(tmp_path) -> Path:
     return tmp_path / "outbox"
 
 
-@pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
-    return make_settings(database_url, tmp_path)
+class _SharedApp:
+    """One app per test process for the tests that take the default settings, instead of one
+    per test: FastAPI builds each included route's handler on an app's first requests, ~3 ms
+    per route, so a new app's first calls cost 0.2-0.4 s of CPU, the bulk of the suite's time.
+
+    What was per test stays per test. The settings' folders are `<here>/var` and
+    `<here>/outbox`, where `here` is a symlink re-pointed at each test's tmp_path (the files
+    land in tmp_path/var and tmp_path/outbox, as with make_settings), the context's clock is
+    the test's, the database is emptied after each test as before, and the lifespan runs per
+    TestClient as before. A test that takes `monkeypatch` gets settings (and so an app) of its
+    own, as does a module that defines its own `settings`; a test that changed the app or its
+    context (a replaced attribute, a dead group writer, a new route, middleware, state or
+    override) leaves it behind: the next test builds a new one.
+    """
+
+    def __init__(self, database_url: str, folder: Path) -> None:
+        self.here = folder / "test"
+        self.settings = make_settings(database_url, self.here)
+        self.app = None
+        self._baseline: tuple = ()
+
+    def point_at(self, tmp_path: Path) -> None:
+        link = self.here.with_name("test.new")
+        link.unlink(missing_ok=True)
+        link.symlink_to(tmp_path, target_is_directory=True)
+        os.replace(link, self.here)
+
+    def app_for(self, clock: FrozenClock):
+        if self.app is None:
+            self.app = create_app(self.settings, clock)
+            self._baseline = self._shape(self.app)
+        else:
+            # create_app's one global: another app of the test process may have changed it.
+            deadlines.configure(self.settings.extra_holiday_dates)
+            self.app.state.ctx.clock = clock
+        return self.app
+
+    @staticmethod
+    def _shape(application) -> tuple:
+        ctx = application.state.ctx
+        return (
+            {k: id(v) for k, v in vars(ctx).items() if k != "clock"},
+            {k: id(v) for k, v in vars(ctx.db).items()},
+            {k: id(v) for k, v in application.state._state.items()},
+            len(application.router.routes),
+            len(application.user_middleware),
+            len(application.exception_handlers),
+        )
+
+    def after(self) -> None:
+        """Keep the app for the next test only if this one left it as it was. Its group
+        writer is stopped and its engine's connections closed either way, as the lifespan's
+        end does: no thread or connection of one test is left running into the next."""
+        if self.app is None:
+            return
+        ctx = self.app.state.ctx
+        ctx.intake_writer.stop()
+        ctx.db.dispose()
+        if (
+            self._shape(self.app) != self._baseline
+            or not ctx.intake_writer.alive
+            or self.app.dependency_overrides
+        ):
+            self.app = None
+
+
+@pytest.fixture(scope="session")
+def _shared_app(database_url, tmp_path_factory) -> _SharedApp:
+    return _SharedApp(database_url, tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture
-def app(settings, clock, database_url):
-    application = create_app(settings, clock)
+def settings(database_url, tmp_path, request, _shared_app) -> Settings:
+    if "monkeypatch" in request.fixturenames:
+        return make_settings(database_url, tmp_path)
+    _shared_app.point_at(tmp_path)
+    return _shared_app.settings
+
+
+@pytest.fixture
+def app(settings, clock, _cleaner, _shared_app):
+    shared = settings is _shared_app.settings
+    application = _shared_app.app_for(clock) if shared else create_app(settings, clock)
     yield application
-    _clean(database_url)
+    if shared:
+        _shared_app.after()
+    _clean(_cleaner)
 
 
 @pytest.fixture
