@@ -115,7 +115,21 @@ def make_engine(url: str, write_lock: threading.Lock | None = None) -> Engine:
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
     _ping_when_idle(engine)
+    event.listen(engine, "connect", _plan_each_execution)
     return engine
+
+
+def _plan_each_execution(dbapi_conn, _record) -> None:
+    """Plan every execution of a prepared statement for its parameters and the table as it is
+    now. psycopg prepares a statement run five times on a connection, and PostgreSQL may then
+    keep one generic plan for the connection's life: one made while a table was small (a new
+    database, or a surge's first minute before autovacuum's ANALYZE) stays a sequential scan
+    as the table grows. The hourly count per filer did exactly that in bench/intake.py: one
+    scan of the whole request table per filing, the server's CPU per filing growing round by
+    round. Planning these short statements costs far less than that risk."""
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
 
 
 # A pooled connection unused for this long is pinged before it is handed out; one returned
