@@ -192,16 +192,8 @@ def test_an_error_in_a_statement_sent_without_waiting_fails_its_unit(app, databa
     # Seen once first: the prepared path compiles a statement from its second use.
     for year in (1900, 1901):
         assert writer.submit(unit(year)).result(10) == year
-    gate = threading.Event()
-    futures = [writer.submit(lambda session: gate.wait(5))]
-    futures += [writer.submit(unit(year)) for year in (1902, 1903, 1901, 1904)]  # 1901: taken
-    gate.set()
-    outcomes = []
-    for future in futures[1:]:
-        try:
-            outcomes.append(future.result(10))
-        except Exception as exc:
-            outcomes.append(type(exc).__name__)
+    # 1901: taken
+    outcomes = _one_batch(writer, [unit(year) for year in (1902, 1903, 1901, 1904)])
     writer.stop()
     db.dispose()
     assert outcomes == [1902, 1903, "IntegrityError", 1904]
@@ -230,12 +222,32 @@ def test_a_statement_whose_rows_are_read_later_fails_its_unit_read_or_not(app, d
 
     # Seen once first: the prepared path compiles a statement from its second use.
     assert writer.submit(unit(1910, read=True)).result(10) == 10
+    outcomes = _one_batch(
+        writer,
+        [
+            unit(year, read=read)
+            for year, read in [
+                (1911, True),
+                (1912, False),
+                (1910, True),
+                (1910, False),
+                (1913, True),
+            ]
+        ],
+    )
+    writer.stop()
+    db.dispose()
+    assert outcomes == [11, 1912, "IntegrityError", "IntegrityError", 13]
+    assert sql_rows(database_url, "SELECT year, last FROM reference_counter WHERE year > 1900 "
+                    "ORDER BY year") == [(1910, 10), (1911, 11), (1912, 12), (1913, 13)]  # fmt: skip
+
+
+def _one_batch(writer: GroupWriter, units) -> list:
+    """Run `units` in one batch of `writer` (queued while a first unit holds the writer), and
+    give each one's result, or the name of its exception."""
     gate = threading.Event()
     futures = [writer.submit(lambda session: gate.wait(5))]
-    futures += [
-        writer.submit(unit(year, read=read))
-        for year, read in [(1911, True), (1912, False), (1910, True), (1910, False), (1913, True)]
-    ]
+    futures += [writer.submit(unit) for unit in units]
     gate.set()
     outcomes = []
     for future in futures[1:]:
@@ -243,8 +255,4 @@ def test_a_statement_whose_rows_are_read_later_fails_its_unit_read_or_not(app, d
             outcomes.append(future.result(10))
         except Exception as exc:
             outcomes.append(type(exc).__name__)
-    writer.stop()
-    db.dispose()
-    assert outcomes == [11, 1912, "IntegrityError", "IntegrityError", 13]
-    assert sql_rows(database_url, "SELECT year, last FROM reference_counter WHERE year > 1900 "
-                    "ORDER BY year") == [(1910, 10), (1911, 11), (1912, 12), (1913, 13)]  # fmt: skip
+    return outcomes
