@@ -131,9 +131,11 @@ class Minute:
 class CodeWatcher:
     """Reads the notice files the service delivers and remembers each request's latest code.
 
-    Only new files are opened, but the folder is listed twice a second and the listing grows
-    with it (two files per filing; the notices are not removed during the run): this thread's
-    cost grows over a run, on the load generator's core."""
+    The folder is listed twice a second; each file read is moved into `read/` beside it, so
+    the listing holds only what arrived since (it used to hold every notice of the run, and
+    this thread's cost, on the load generator's core and under its GIL, grew over the run:
+    the generator's CPU 29 % → 39 % in ten minutes). The run's checks count the outbox rows
+    in the database, not the files."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -151,8 +153,10 @@ class CodeWatcher:
             self._thread.join(5)
 
     def _run(self) -> None:
+        self._read = self.directory / "read"
         while not self._stop.wait(0.5):
             try:
+                self._read.mkdir(parents=True, exist_ok=True)
                 entries = list(os.scandir(self.directory))
             except OSError:
                 continue
@@ -170,6 +174,11 @@ class CodeWatcher:
                     found = CODE_RE.search(message.get("text", ""))
                     if found:
                         self.codes[message["request_id"]] = found.group(1)
+                try:
+                    os.replace(entry.path, self._read / name)
+                    self._seen.discard(name)
+                except OSError:
+                    pass  # left in place: seen, so not read again
 
     async def code_for(self, request_id: str, timeout: float = 20.0) -> str | None:
         deadline = time.monotonic() + timeout
