@@ -94,6 +94,20 @@ def _group_stats(pgid: int) -> list[tuple[int, list[str]]]:
     return found
 
 
+def add_database_and_delivery(p, *, database: str, delivery_reported: str) -> None:
+    """The `--database-url` and `--delivery` flags, alike in every benchmark that starts the
+    service: `database` names the example database, `delivery_reported` what the benchmark
+    reports of the delivery worker."""
+    p.add_argument("--database-url", metavar="URL",
+                   help=f"PostgreSQL for the service (postgresql+psycopg://…/{database}; the "
+                   "name must contain 'bench': its schema is emptied first); default a fresh "
+                   "SQLite file")  # fmt: skip
+    p.add_argument("--delivery", choices=("background", "worker"), default="background",
+                   help="who delivers the notices: a thread of the API process (background, "
+                   "the development default) or a `rightsdesk worker` process (the production "
+                   f"shape: the API runs with RIGHTSDESK_DELIVERY=off); {delivery_reported}")  # fmt: skip
+
+
 def postgres_cpu_seconds() -> float:
     """User + system CPU time so far of every PostgreSQL server process on this machine (Linux
     /proc, by command name). The server is shared: whatever else it serves meanwhile counts

@@ -40,6 +40,7 @@ from _common import (
     Fatal,
     Server,
     WrkResult,
+    add_database_and_delivery,
     audit_verify,
     clean_up,
     cpu_seconds,
@@ -375,15 +376,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rightsdesk", help="the rightsdesk command (next to this python)")
     p.add_argument("--workers", type=int, default=1,
                    help="uvicorn workers of the service and of the bare app (1)")  # fmt: skip
-    p.add_argument("--database-url", metavar="URL",
-                   help="PostgreSQL for the service (postgresql+psycopg://…/bench_intake; the "
-                   "name must contain 'bench': its schema is emptied first); default a fresh "
-                   "SQLite file")  # fmt: skip
-    p.add_argument("--delivery", choices=("background", "worker"), default="background",
-                   help="who delivers the notices: a thread of the API process (background, "
-                   "the development default) or a `rightsdesk worker` process (the production "
-                   "shape: the API runs with RIGHTSDESK_DELIVERY=off); its CPU is reported "
-                   "apart")  # fmt: skip
+    add_database_and_delivery(
+        p, database="bench_intake", delivery_reported="its CPU is reported apart"
+    )
     p.add_argument("--env", action="append", default=[], metavar="RIGHTSDESK_X=VALUE",
                    help="a setting for the service, e.g. RIGHTSDESK_DELIVERY=off (repeat)")  # fmt: skip
     args = p.parse_args(argv)

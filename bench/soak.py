@@ -73,6 +73,7 @@ import httpx
 from _common import (
     Fatal,
     Server,
+    add_database_and_delivery,
     audit_verify,
     clean_up,
     cpu_list,
@@ -479,15 +480,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--verify-share", type=float, default=0.3, help="share verified (0.3)")
     p.add_argument("--staff-rate", type=float, default=5, help="staff reads per second (5)")
     p.add_argument("--workers", type=int, default=1, help="API worker processes (1)")
-    p.add_argument("--database-url", metavar="URL",
-                   help="PostgreSQL for the service (postgresql+psycopg://…/bench_soak; the "
-                   "name must contain 'bench': its schema is emptied first); default a fresh "
-                   "SQLite file")  # fmt: skip
-    p.add_argument("--delivery", choices=("background", "worker"), default="background",
-                   help="who delivers the notices: a thread of the API process (background, "
-                   "the development default) or a `rightsdesk worker` process (the production "
-                   "shape: the API runs with RIGHTSDESK_DELIVERY=off); its RSS and CPU are "
-                   "reported apart")  # fmt: skip
+    add_database_and_delivery(
+        p, database="bench_soak", delivery_reported="its RSS and CPU are reported apart"
+    )
     p.add_argument("--pin", action="store_true",
                    help="the load generator on one core, the API and the worker on the others "
                    "(taskset); refused with a single core")  # fmt: skip
