@@ -108,6 +108,17 @@ def add_database_and_delivery(p, *, database: str, delivery_reported: str) -> No
                    f"shape: the API runs with RIGHTSDESK_DELIVERY=off); {delivery_reported}")  # fmt: skip
 
 
+def bench_database(url: str | None, folder: Path, filename: str) -> tuple[str, str]:
+    """The service's database for a run: PostgreSQL at `url`, emptied first (reset_postgres),
+    or a fresh SQLite file in `folder`. Returns what db_counts and friends take (the URL, or
+    the file's path) and the service's RIGHTSDESK_DATABASE_URL."""
+    if url:
+        reset_postgres(url)
+        return url, url
+    path = str(folder / filename)
+    return path, f"sqlite:///{path}"
+
+
 def postgres_cpu_seconds() -> float:
     """User + system CPU time so far of every PostgreSQL server process on this machine (Linux
     /proc, by command name). The server is shared: whatever else it serves meanwhile counts

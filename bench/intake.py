@@ -42,6 +42,7 @@ from _common import (
     WrkResult,
     add_database_and_delivery,
     audit_verify,
+    bench_database,
     clean_up,
     cpu_seconds,
     db_counts,
@@ -51,7 +52,6 @@ from _common import (
     machine_line,
     parse_wrk,
     postgres_cpu_seconds,
-    reset_postgres,
     run_folder,
     run_wrk,
     service_env,
@@ -415,12 +415,7 @@ def run(args: argparse.Namespace) -> int:
     servers: list[Server] = []
     try:
         notify_dir = tmp / "notify"
-        if args.database_url:
-            reset_postgres(args.database_url)
-            db_path, db_url = args.database_url, args.database_url
-        else:
-            db_path = str(tmp / "bench.db")
-            db_url = f"sqlite:///{db_path}"
+        db_path, db_url = bench_database(args.database_url, tmp, "bench.db")
         print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}; "
               f"workers: {args.workers}; delivery: {args.delivery}")  # fmt: skip
         env = service_env(

@@ -75,6 +75,7 @@ from _common import (
     Server,
     add_database_and_delivery,
     audit_verify,
+    bench_database,
     clean_up,
     cpu_list,
     cpu_seconds,
@@ -85,7 +86,6 @@ from _common import (
     libpq_url,
     machine,
     machine_line,
-    reset_postgres,
     rss_kib,
     run_folder,
     service_env,
@@ -527,12 +527,7 @@ def run(args: argparse.Namespace) -> int:
     notify_dir = tmp / "notify"
     watcher = CodeWatcher(notify_dir)
     try:
-        if args.database_url:
-            reset_postgres(args.database_url)
-            db, db_url = args.database_url, args.database_url
-        else:
-            db = str(tmp / "soak.db")
-            db_url = f"sqlite:///{db}"
+        db, db_url = bench_database(args.database_url, tmp, "soak.db")
         env = service_env(
             RIGHTSDESK_VAR_DIR=str(tmp / "var"),
             RIGHTSDESK_DATABASE_URL=db_url,
