@@ -88,9 +88,10 @@ def lock_filers(
 
     `then` (the statement the locks guard) runs once the locks are asked for; its result is
     returned (with FilerBusy, it is not used)."""
+    guarded = then or (lambda: None)
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        return then() if then else None
+        return guarded()
     transaction = session.get_transaction()
     held_by = session.info.get("filer_locks")
     if held_by is None or held_by[0] is not transaction:
@@ -98,7 +99,7 @@ def lock_filers(
     held = held_by[1]
     wanted = sorted({_key(b) for b in bidxs} - held)
     if not wanted:
-        return then() if then else None
+        return guarded()
     # In a group writer's batch the statements are pipelined (core/prepared.py): the locks
     # and `then`'s statement (the count they guard) travel in one round trip, and the
     # server runs them in order, so the count is taken once the locks are held.
@@ -108,7 +109,7 @@ def lock_filers(
         tried = []
     else:
         tried = [conn.execute(_TRY_LOCK, {"key": key}) for key in wanted]
-    result = then() if then else None
+    result = guarded()
     if not all(answer.scalar_one() for answer in tried):
         raise FilerBusy
     held.update(wanted)
