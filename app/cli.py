@@ -157,6 +157,7 @@ def serve(
     load_profile(settings.profile_path)
     upgrade(settings.resolved_database_url)
     _analyze(settings.resolved_database_url)
+    _check_connections(settings, workers)
     # Resolve development secrets once, before workers start, so all of them share one set.
     settings.resolved_secret_key()
     settings.resolved_encryption_keys()
@@ -178,6 +179,20 @@ def serve(
         log_config=None,  # uvicorn's loggers go through ours (RIGHTSDESK_LOG_FORMAT)
         proxy_headers=False,
     )
+
+
+def _check_connections(settings: Settings, workers: int) -> None:
+    """Warns before serving when the workers' pools could exhaust the PostgreSQL server."""
+    from app.core.context import pool_of
+    from app.core.db import Database, connection_budget
+
+    db = Database(settings.resolved_database_url, pool_of(settings))
+    try:
+        warning = connection_budget(db, workers)
+    finally:
+        db.dispose()
+    if warning:
+        logging.getLogger("rightsdesk").warning(warning)
 
 
 def _served_address(host: str, port: int) -> str:
@@ -218,6 +233,7 @@ def worker(
     Also e-mails staff deadline reminders (RIGHTSDESK_REMINDER_DAYS_BEFORE, and overdue), and
     at start recomputes open deadlines under RIGHTSDESK_EXTRA_HOLIDAYS."""
     from app.core.context import AppContext
+    from app.core.db import warn_if_unanalysed
     from app.jobs import Jobs
     from app.law import deadlines
     from app.notifications.senders import make_sender
@@ -232,6 +248,7 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     jobs = Jobs(ctx, make_sender(settings), stop=stop.is_set)
+    warn_if_unanalysed(ctx.db)
 
     try:  # once per start: RIGHTSDESK_EXTRA_HOLIDAYS may have gained a temporary holiday
         recompute_deadlines(ctx.db, ctx)

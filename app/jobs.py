@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from app.audit.retention import trim
 from app.core.config import parse_window
 from app.core.context import AppContext
-from app.core.db import refresh_statistics
+from app.core.db import analyze_stale, refresh_statistics
 from app.core.rate_limit import purge_expired as drop_rate_windows
 from app.integrations.delivery import drain as drain_webhooks
 from app.integrations.idempotency import purge_expired as forget_keys
@@ -137,6 +137,14 @@ def _analyze(jobs: Jobs) -> None:
     refresh_statistics(jobs.ctx.db)  # keep SQLite's planner statistics fresh
 
 
+def _analyze_stale(jobs: Jobs) -> None:
+    """PostgreSQL with autovacuum off: what autovacuum would have analysed (core/db.py)."""
+    analysed = analyze_stale(jobs.ctx.db)
+    jobs.summary.add("tables_analysed", len(analysed))
+    if analysed:
+        log.info("analysed %d table(s) the server's autovacuum does not", len(analysed))
+
+
 def _trim_audit(jobs: Jobs) -> bool:
     settings = jobs.ctx.settings
     report = trim(
@@ -181,6 +189,7 @@ JOBS: tuple[Job, ...] = (
     Job("remind", POLL, _remind),
     Job("forget", POLL, _forget),
     Job("analyze", 3600, _analyze, at_start=False),
+    Job("analyze_stale", 60, _analyze_stale),
     Job("trim_audit", 3600, _trim_audit),
     Job("scrub", 600, _scrub),
 )

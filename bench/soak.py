@@ -83,7 +83,6 @@ from _common import (
     db_counts,
     find_rightsdesk,
     group_pids,
-    libpq_url,
     machine,
     machine_line,
     rss_kib,
@@ -585,14 +584,6 @@ def run(args: argparse.Namespace) -> int:
         print(("pinned: " if pinning else "not pinned: ") + "; ".join(where))
         if args.verify_share > 0:
             watcher.start()
-        analyser = Analyser(args.database_url) if args.database_url else None
-        if analyser and analyser.needed():
-            print(
-                "this PostgreSQL server runs with autovacuum off: the soak runs ANALYZE on its "
-                f"database every {ANALYSE_EVERY:.0f} s, as autovacuum's would (a service "
-                "never analysed plans its queries for empty tables)"
-            )
-            analyser.start()
 
         marks = {"t": time.monotonic(), "gen": _own_cpu()} | {
             n: cpu_seconds(s.proc.pid) for n, s in procs.items()
@@ -621,8 +612,6 @@ def run(args: argparse.Namespace) -> int:
         loader = Load(args, service.url(""), headers, watcher)
         asyncio.run(loader.run(report))
         watcher.stop()
-        if analyser:
-            analyser.stop()
         exited = {n: s.proc.returncode for n, s in procs.items() if s.proc.poll() is not None}
 
         # Let the delivery finish (bounded), then check what the service promised.
@@ -713,44 +702,6 @@ def _own_cpu() -> float:
 
 def _raise_interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
-
-
-ANALYSE_EVERY = 60.0
-
-
-class Analyser:
-    """ANALYZE of the soak's database once a minute, when the server's autovacuum is off (as
-    on the shared development server): PostgreSQL's default analyses a table after about a
-    tenth of it changed; without statistics the staff queue's first page was planned as a
-    scan of every open request and a sort (63 ms at 33,000 against 0.3 ms analysed)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = libpq_url(url)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def needed(self) -> bool:
-        import psycopg
-
-        with psycopg.connect(self.url) as conn:
-            return conn.execute("SHOW autovacuum").fetchone()[0] == "off"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        import psycopg
-
-        while not self._stop.wait(ANALYSE_EVERY):
-            try:
-                with psycopg.connect(self.url, autocommit=True) as conn:
-                    conn.execute("ANALYZE")
-            except psycopg.Error as exc:
-                print(f"ANALYZE failed: {type(exc).__name__}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

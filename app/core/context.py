@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.crypto import BlindIndex, KeyRing
-from app.core.db import Database
+from app.core.db import Database, Pool
 from app.core.group_writer import GroupWriter
 from app.core.passwords import Passwords
 from app.profile.loader import Profile, load_profile, refuse_sample
@@ -40,7 +40,7 @@ class AppContext:
         )
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url),
+            db=Database(settings.resolved_database_url, pool_of(settings)),
             keys=KeyRing(settings.resolved_encryption_keys()),
             blind_index=BlindIndex(
                 settings.resolved_blind_index_key(), settings.blind_index_previous_key
@@ -50,3 +50,8 @@ class AppContext:
             clock=clock or Clock(),
             passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
         )
+
+
+def pool_of(settings: Settings) -> Pool:
+    """The connection pool each process keeps, from RIGHTSDESK_DB_POOL_*."""
+    return Pool(settings.db_pool_size, settings.db_pool_overflow, settings.db_pool_timeout_seconds)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -99,7 +100,23 @@ def _sqlite_setup(engine: Engine, write_lock: threading.Lock) -> None:
     event.listen(engine, "rollback", _end("ROLLBACK"))
 
 
-def make_engine(url: str, write_lock: threading.Lock | None = None) -> Engine:
+@dataclass(frozen=True)
+class Pool:
+    """PostgreSQL connections one process keeps (`size`), may open beyond them under load
+    (`overflow`), and how long a unit waits for one before it gets a 503 (`timeout`)."""
+
+    size: int = 5
+    overflow: int = 10
+    timeout: float = 10.0
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
+
+
+def make_engine(
+    url: str, write_lock: threading.Lock | None = None, pool: Pool | None = None
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = not parsed.database or parsed.database == ":memory:"
@@ -113,7 +130,16 @@ def make_engine(url: str, write_lock: threading.Lock | None = None) -> Engine:
         )
         _sqlite_setup(engine, write_lock or threading.Lock())
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
+    pool = pool or Pool()
+    # Bounded, so that N processes cannot open more than the server takes ("too many clients"
+    # was a 500 for every call in a surge); past the bound a unit waits, then gets a 503.
+    engine = create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        hide_parameters=True,
+    )
     _ping_when_idle(engine)
     event.listen(engine, "connect", _plan_each_execution)
     return engine
@@ -161,9 +187,10 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: Pool | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, threading.Lock())
+        self.pool = pool or Pool()
+        self.engine = make_engine(url, threading.Lock(), self.pool)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -252,12 +279,104 @@ def run_after_commit(session: Session) -> None:
 
 def refresh_statistics(db: Database) -> None:
     """SQLite chooses the queue's indexes well only with statistics (ANALYZE); sampled, so it
-    is quick on a large file. PostgreSQL's autovacuum keeps its own, so nothing to do there."""
+    is quick on a large file. PostgreSQL keeps its own (autovacuum): see analyze_stale."""
     if not db.is_sqlite:
         return
     with db.engine.begin() as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
+
+
+# The service's tables that the server's autovacuum will never analyse: all of them when
+# autovacuum (or the statistics it reads) is off, else those switched off one by one.
+_UNWATCHED = text(
+    "SELECT s.relname, s.n_mod_since_analyze, greatest(c.reltuples, 0) AS reltuples, "
+    "current_setting('autovacuum_analyze_threshold')::float8 AS base, "
+    "current_setting('autovacuum_analyze_scale_factor')::float8 AS share, c.reloptions "
+    "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+    "WHERE s.schemaname = current_schema()"
+)
+_OFF = re.compile(r"autovacuum_enabled=(false|off|no|0|f|n)$", re.IGNORECASE)
+
+
+def autovacuum_off(conn) -> bool:
+    """Whether this PostgreSQL server analyses nothing by itself (autovacuum or track_counts
+    off)."""
+    row = conn.execute(
+        text("SELECT current_setting('autovacuum'), current_setting('track_counts')")
+    ).one()
+    return "off" in row
+
+
+def analyze_stale(db: Database) -> list[str]:
+    """On PostgreSQL, ANALYZE the tables that autovacuum would have analysed by now but will
+    not, because it is off (for the server or for the table): more rows changed since the last
+    ANALYZE than autovacuum's own threshold (autovacuum_analyze_threshold + scale factor x
+    rows). Without statistics the planner keeps planning for the empty tables of the first
+    minute: in a surge, the queue's first page became a scan and sort of every open request.
+    SKIP_LOCKED: another worker analysing the same table is enough. The tables analysed."""
+    if db.is_sqlite:
+        return []
+    with db.engine.connect() as conn:
+        server_off = autovacuum_off(conn)
+        stale = [
+            row.relname
+            for row in conn.execute(_UNWATCHED)
+            if (server_off or any(_OFF.match(o) for o in row.reloptions or ()))
+            and row.n_mod_since_analyze > row.base + row.share * row.reltuples
+            and _TABLE.fullmatch(row.relname)
+        ]
+        conn.rollback()
+    if stale:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in stale:
+                conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}")
+    return stale
+
+
+def warn_if_unanalysed(db: Database) -> None:
+    """At each start (API, worker): a warning when the PostgreSQL server analyses nothing by
+    itself, so the operator learns it before a surge does."""
+    if db.is_sqlite:
+        return
+    try:
+        with db.engine.connect() as conn:
+            off = autovacuum_off(conn)
+    except Exception as exc:  # the database away at start: /readyz says so, not this
+        log.debug("statistics check failed: %s", type(exc).__name__)
+        return
+    if off:
+        log.warning(
+            "PostgreSQL's autovacuum (or track_counts) is off: the server neither analyses nor "
+            "vacuums this database. The worker analyses the tables that changed, every minute; "
+            "vacuuming is left to you. Turn autovacuum on (docs/operations.md)."
+        )
+
+
+def connection_budget(db: Database, processes: int) -> str | None:
+    """A warning when `processes` API workers, each allowed `db.pool.most` connections, could
+    together take every connection the PostgreSQL server accepts for ordinary clients (the
+    delivery workers, the CLI and other clients need theirs too); None when they fit."""
+    if db.is_sqlite:
+        return None
+    with db.engine.connect() as conn:
+        limit, reserved = conn.execute(
+            text(
+                "SELECT current_setting('max_connections')::int, "
+                "current_setting('superuser_reserved_connections')::int"
+            )
+        ).one()
+    available = limit - reserved
+    most = processes * db.pool.most
+    if most < available:
+        return None
+    return (
+        f"{processes} API worker(s) may open up to {most} PostgreSQL connections "
+        f"(RIGHTSDESK_DB_POOL_SIZE {db.pool.size} + RIGHTSDESK_DB_POOL_OVERFLOW "
+        f"{db.pool.overflow} each), and the server accepts {available} (max_connections "
+        f"{limit} less {reserved} reserved) for everyone, delivery workers included: past "
+        "that, calls fail. Lower the pool settings or the workers, or raise max_connections."
+    )
 
 
 def locked(session: Session, model: type[T], row_id: str, *, missing: str) -> T:

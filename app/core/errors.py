@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic_core import PydanticCustomError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -373,6 +374,46 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
 
+# Seconds a caller is asked to wait when the database is busy or away.
+BUSY_RETRY_AFTER = 2
+
+
+# SQLSTATE classes of a database that cannot serve now but may in a moment: connection
+# exceptions, insufficient resources (too many connections), operator intervention (a
+# shutdown or restart), transaction rollbacks (deadlock, serialization).
+_TRANSIENT_SQLSTATE = ("08", "53", "57P", "40")
+_SQLITE_BUSY_OR_LOCKED = (5, 6)
+
+
+def _transient(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:  # SQLite: only its busy and locked codes ("no such table" is not)
+        return code & 0xFF in _SQLITE_BUSY_OR_LOCKED
+    state = getattr(error, "sqlstate", None)
+    if state is None:  # psycopg's own: the connection could not be made or was lost
+        return type(error).__module__.startswith("psycopg")
+    return state.startswith(_TRANSIENT_SQLSTATE)
+
+
+def database_busy(exc: BaseException) -> Problem | None:
+    """A 503 problem when `exc` says the database could not serve the unit now: no pooled
+    connection within the pool's timeout, the server refusing connections (too many clients,
+    restarting), SQLite's write lock held too long, a deadlock or serialization failure.
+    Nothing was committed, so the same call may simply be repeated; None for anything else
+    (a missing table is a broken deployment, not a busy one: that stays a 500)."""
+    busy = isinstance(exc, sa_exc.TimeoutError | TimeoutError) or (
+        isinstance(exc, sa_exc.OperationalError) and _transient(exc.orig)
+    )
+    if not busy:
+        return None
+    return Problem(
+        503,
+        "service-unavailable",
+        "The database is busy; nothing was changed. Try again in a moment.",
+        headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+    )
+
+
 class UnexpectedErrorMiddleware:
     """Answers any exception no handler took with a 500 problem, and logs its type, route and
     frames only: exception messages can carry personal data.
@@ -401,17 +442,28 @@ class UnexpectedErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             route = scope.get("route")
-            log.error(
-                "unhandled %s on %s %s\n%s",
-                type(exc).__name__,
-                scope.get("method"),
-                getattr(route, "path", "?"),
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
+            busy = database_busy(exc)
+            if busy:
+                # Transient and the service's own state, not the caller's: no frames, and an
+                # answer the caller can act on (try again) instead of a 500.
+                log.warning(
+                    "database unavailable (%s) on %s %s",
+                    type(exc).__name__,
+                    scope.get("method"),
+                    getattr(route, "path", "?"),
+                )
+            else:
+                log.error(
+                    "unhandled %s on %s %s\n%s",
+                    type(exc).__name__,
+                    scope.get("method"),
+                    getattr(route, "path", "?"),
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
             # Once the response has started there is nothing to send: the server closes it.
             if not started:
                 response = problem_response(
-                    Problem(500, "internal-error", "An unexpected error occurred."),
+                    busy or Problem(500, "internal-error", "An unexpected error occurred."),
                     scope.get("path"),
                 )
                 await response(scope, receive, send)
