@@ -137,6 +137,40 @@ def postgres_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(stolen, all) CPU time of the whole machine so far, in clock ticks (/proc/stat's first
+    line). Stolen: time the hypervisor gave to another guest while this VM wanted a CPU; on a
+    shared VM it comes in bursts, and every latency in them grows."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[7], sum(fields)
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's CPU time stolen between two machine_ticks() readings."""
+    return (after[0] - before[0]) / max(after[1] - before[1], 1)
+
+
+# PostgreSQL's writes and reads since its statistics were reset: buffers written at
+# checkpoints, by the background writer and by backends themselves (a backend that must write
+# a dirty buffer out before it can use one: the working set outgrew shared_buffers), and
+# blocks this database read from outside shared_buffers.
+_PG_IO = (
+    "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint, buffers_clean, "
+    "buffers_backend, (SELECT blks_read FROM pg_stat_database WHERE datname = "
+    "current_database()) FROM pg_stat_bgwriter"
+)
+PG_IO_NAMES = ("checkpoints", "written_checkpoint", "written_bgwriter", "written_backend", "read")
+
+
+def postgres_io(url: str) -> dict[str, int]:
+    """PostgreSQL's counters of PG_IO_NAMES so far (subtract two readings for a minute's)."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
+        row = conn.execute(_PG_IO).fetchone()
+    return dict(zip(PG_IO_NAMES, (int(v or 0) for v in row), strict=True))
+
+
 def group_pids(pgid: int) -> list[int]:
     """The live processes of a server's group (each server is started in a session of its own,
     so with `--workers N` that is uvicorn's supervisor and its N workers), in pid order."""

@@ -85,11 +85,14 @@ from _common import (
     group_pids,
     machine,
     machine_line,
+    machine_ticks,
+    postgres_io,
     rss_kib,
     run_folder,
     service_env,
     start,
     start_service,
+    stolen_share,
     wait_http,
 )
 
@@ -115,6 +118,8 @@ class Minute:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rss_kib: dict[str, int] = field(default_factory=dict)  # per process: api, worker
     cpu_share: dict[str, float] = field(default_factory=dict)  # of one core: gen, api, worker
+    stolen: float = 0.0  # share of the machine's CPU time the hypervisor gave elsewhere
+    postgres: dict[str, int] = field(default_factory=dict)  # PG_IO_NAMES in the minute
 
     def summary(self) -> dict:
         return {
@@ -125,6 +130,8 @@ class Minute:
             "errors": dict(self.errors),
             "rss_mib": {k: round(v / 1024, 1) for k, v in self.rss_kib.items()},
             "cpu_share": {k: round(v, 2) for k, v in self.cpu_share.items()},
+            "stolen": round(self.stolen, 3),
+            "postgres": dict(self.postgres),
         }
 
 
@@ -233,13 +240,24 @@ class Load:
             return None
         return response
 
+    def address(self) -> dict[str, str]:
+        """A filer's own address, as a load balancer in front would pass it on (the service
+        trusts 127.0.0.1 as that proxy); {} with --addresses 1: every call from 127.0.0.1."""
+        if self.args.addresses <= 1:
+            return {}
+        n = random.randrange(self.args.addresses)
+        return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+
     async def filing(self, client) -> None:
         self._n += 1
         body = {
             "type": random.choice(("access", "deletion", "suspension")),
             "subject": {"name": "홍길동", "email": f"soak-{os.getpid()}-{self._n}@example.com"},
         }
-        response = await self.call(client, "filing", "POST", "/v1/requests", 201, json=body)
+        address = self.address()
+        response = await self.call(
+            client, "filing", "POST", "/v1/requests", 201, json=body, headers=address
+        )
         if response is None:
             return
         self.created += 1
@@ -247,9 +265,9 @@ class Load:
         self.recent.append(request_id)
         del self.recent[:-200]
         if random.random() < self.args.verify_share:
-            self.spawn(self.verification(client, request_id))
+            self.spawn(self.verification(client, request_id, address))
 
-    async def verification(self, client, request_id: str) -> None:
+    async def verification(self, client, request_id: str, address: dict[str, str]) -> None:
         await asyncio.sleep(1.0)
         code = await self.watcher.code_for(request_id)
         if code is None:
@@ -262,6 +280,7 @@ class Load:
             f"/v1/requests/{request_id}/verification",
             200,
             json={"code": code},
+            headers=address,  # the filer enters the code from where they filed
         )
 
     async def staff(self, client, turn: int) -> None:
@@ -477,6 +496,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=600, help="seconds of load (600)")
     p.add_argument("--rate", type=float, default=100, help="filings per second (100)")
     p.add_argument("--verify-share", type=float, default=0.3, help="share verified (0.3)")
+    p.add_argument("--addresses", type=int, default=10_000,
+                   help="filers' client addresses, passed on in X-Forwarded-For as a load "
+                   "balancer would (10,000; 1: every call from 127.0.0.1, so every filing and "
+                   "verification counts against one rate-limit row)")  # fmt: skip
     p.add_argument("--staff-rate", type=float, default=5, help="staff reads per second (5)")
     p.add_argument("--workers", type=int, default=1, help="API worker processes (1)")
     add_database_and_delivery(
@@ -517,7 +540,7 @@ def run(args: argparse.Namespace) -> int:
     print(machine_line(machine()))
     print(
         f"{args.duration:g} s at {args.rate:g} filings/s, {args.verify_share:.0%} verified, "
-        f"{args.staff_rate:g} staff reads/s; database: "
+        f"{args.staff_rate:g} staff reads/s; filers from {args.addresses:,} address(es); database: "
         f"{'PostgreSQL' if args.database_url else 'SQLite'}; API workers: {args.workers}; "
         f"delivery: {args.delivery}"
     )
@@ -531,7 +554,10 @@ def run(args: argparse.Namespace) -> int:
             RIGHTSDESK_VAR_DIR=str(tmp / "var"),
             RIGHTSDESK_DATABASE_URL=db_url,
             RIGHTSDESK_NOTIFY_DIR=str(notify_dir),
-            # Everything comes from one address: the per-address limits stay on but out of reach.
+            # The soak is the load balancer in front (--addresses): it passes each filer's own
+            # address on. The per-address limits stay on but out of reach (with --addresses 1
+            # everything comes from one address).
+            RIGHTSDESK_TRUSTED_PROXIES="127.0.0.1",
             RIGHTSDESK_RATE_LIMIT_FILING_PER_ADDRESS="999999999/hour",
             RIGHTSDESK_RATE_LIMIT_CODE_CHECK_PER_ADDRESS="999999999/hour",
             RIGHTSDESK_RATE_LIMIT_LOGIN_PER_ADDRESS="999999999/hour",
@@ -588,6 +614,9 @@ def run(args: argparse.Namespace) -> int:
         marks = {"t": time.monotonic(), "gen": _own_cpu()} | {
             n: cpu_seconds(s.proc.pid) for n, s in procs.items()
         }
+        machine_marks = {"ticks": machine_ticks()}
+        if args.database_url:
+            machine_marks["postgres"] = postgres_io(args.database_url)
 
         def report(index: int, m: Minute) -> None:
             now = time.monotonic()
@@ -596,6 +625,17 @@ def run(args: argparse.Namespace) -> int:
             m.cpu_share = {n: (v - marks[n]) / wall for n, v in cpu.items()}
             marks.update(cpu, t=now)
             m.rss_kib = {n: rss_kib(s.proc.pid) for n, s in procs.items()}
+            ticks = machine_ticks()
+            m.stolen = stolen_share(machine_marks["ticks"], ticks)
+            machine_marks["ticks"] = ticks
+            if args.database_url:
+                try:
+                    io = postgres_io(args.database_url)
+                except Exception as exc:  # a reading is not worth failing the run
+                    print(f"PostgreSQL counters unread: {type(exc).__name__}", flush=True)
+                else:
+                    m.postgres = {k: io[k] - machine_marks["postgres"][k] for k in io}
+                    machine_marks["postgres"] = io
             sm = m.summary()
             p99 = " ".join(f"{k} {v}" for k, v in sm["p99_ms"].items())
             rss = " ".join(f"{k} {v}" for k, v in sm["rss_mib"].items())
@@ -605,7 +645,13 @@ def run(args: argparse.Namespace) -> int:
                 f"minute {index + 1:>2}{partial}: sent {sum(sm['sent'].values()):>6} | "
                 f"p99 ms {p99} | errors {sum(sm['errors'].values())} {sm['errors'] or ''}| "
                 f"RSS MiB {rss} | "
-                f"CPU % {share}",
+                f"CPU % {share} | stolen {100 * m.stolen:.0f} %"
+                + (
+                    " | pg checkpoints {checkpoints} written {written_checkpoint}/"
+                    "{written_bgwriter}/{written_backend} read {read}".format(**m.postgres)
+                    if m.postgres
+                    else ""
+                ),
                 flush=True,
             )
 

@@ -78,10 +78,11 @@ class Settings(BaseSettings):
     env: Environment = Environment.development
     database_url: str | None = None
     # PostgreSQL connections per process (each API worker and each `rightsdesk worker`): kept
-    # open, allowed beyond that under load, and how long a unit waits for one before it is
-    # answered 503. Every process's size + overflow must fit the server's max_connections.
-    db_pool_size: int = Field(default=5, ge=1, le=100)
-    db_pool_overflow: int = Field(default=10, ge=0, le=100)
+    # open, allowed beyond that under load (closed when returned, so a small overflow: a
+    # connection made per call costs the server a process), and how long a unit waits for one
+    # before it is answered 503. Every process's size + overflow must fit max_connections.
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    db_pool_overflow: int = Field(default=5, ge=0, le=100)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     secret_key: str | None = None
     # Key ring for personal data at rest, newest first: "kid:base64key,kid:base64key".

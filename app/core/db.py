@@ -105,8 +105,8 @@ class Pool:
     """PostgreSQL connections one process keeps (`size`), may open beyond them under load
     (`overflow`), and how long a unit waits for one before it gets a 503 (`timeout`)."""
 
-    size: int = 5
-    overflow: int = 10
+    size: int = 10
+    overflow: int = 5
     timeout: float = 10.0
 
     @property

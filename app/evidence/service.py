@@ -215,6 +215,7 @@ def assemble(
         request_id=request.id,
         ip=principal.ip,
         detail=detail,
+        immediately=True,  # the pack lists its own download entry
     )
     entries = _request_entries(session, request.id)
     return EvidencePack(
