@@ -157,7 +157,7 @@ def serve(
     load_profile(settings.profile_path)
     upgrade(settings.resolved_database_url)
     _analyze(settings.resolved_database_url)
-    _check_connections(settings, workers)
+    _check_database(settings, workers)
     # Resolve development secrets once, before workers start, so all of them share one set.
     settings.resolved_secret_key()
     settings.resolved_encryption_keys()
@@ -181,14 +181,16 @@ def serve(
     )
 
 
-def _check_connections(settings: Settings, workers: int) -> None:
-    """Warns before serving when the workers' pools could exhaust the PostgreSQL server."""
+def _check_database(settings: Settings, workers: int) -> None:
+    """Warns once before serving when the workers' pools could exhaust the PostgreSQL server,
+    and when the server analyses nothing by itself."""
     from app.core.context import pool_of
-    from app.core.db import Database, connection_budget
+    from app.core.db import Database, connection_budget, warn_if_unanalysed
 
     db = Database(settings.resolved_database_url, pool_of(settings))
     try:
         warning = connection_budget(db, workers)
+        warn_if_unanalysed(db)
     finally:
         db.dispose()
     if warning:

@@ -19,7 +19,6 @@ from app.core.body_limit import BodyLimitMiddleware
 from app.core.clock import Clock
 from app.core.config import DeliveryMode, Environment, Settings, get_settings
 from app.core.context import AppContext
-from app.core.db import warn_if_unanalysed
 from app.core.errors import UnexpectedErrorMiddleware, install_problem_handlers
 from app.core.etag import WriteETagMiddleware
 from app.core.nul_guard import NulGuardMiddleware
@@ -88,7 +87,6 @@ def _started(settings: Settings, ctx: AppContext, mode: DeliveryMode) -> None:
             "notices_to": notices_to,
         },
     )
-    warn_if_unanalysed(ctx.db)
 
 
 def serve_app() -> FastAPI:

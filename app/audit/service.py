@@ -106,9 +106,11 @@ def append(
             before_commit(session, pending)
         pending.append(entry)
         return 0
+    # With the entries this transaction appended before it, so the chain keeps their order.
+    earlier = list(pending or ())
     if pending:
-        pending()  # the earlier entries first: the chain keeps the order they were appended
-    return _append_pending(session, [entry])
+        pending.clear()
+    return _append_pending(session, [*earlier, entry])
 
 
 class _Pending(list):

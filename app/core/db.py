@@ -326,7 +326,6 @@ def analyze_stale(db: Database) -> list[str]:
             and row.n_mod_since_analyze > row.base + row.share * row.reltuples
             and _TABLE.fullmatch(row.relname)
         ]
-        conn.rollback()
     if stale:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in stale:
@@ -335,7 +334,7 @@ def analyze_stale(db: Database) -> list[str]:
 
 
 def warn_if_unanalysed(db: Database) -> None:
-    """At each start (API, worker): a warning when the PostgreSQL server analyses nothing by
+    """At each start (`serve`, `worker`): a warning when the PostgreSQL server analyses nothing by
     itself, so the operator learns it before a surge does."""
     if db.is_sqlite:
         return

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
@@ -54,10 +53,6 @@ class _Held:
         self._held.close()
 
 
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _count(database_url) -> int:
     [(n,)] = sql_rows(database_url, "SELECT count(*) FROM request")
     return n
@@ -66,8 +61,7 @@ def _count(database_url) -> int:
 def test_calls_while_the_database_is_busy_are_503s_that_change_nothing(
     app, client, database_url, monkeypatch, caplog
 ):
-    cpo = make_staff(app, "cpo@example.com", "cpo")
-    assert cpo
+    make_staff(app, "cpo@example.com", "cpo")
     headers = login(client, "cpo@example.com")
     held = _Held(app.state.ctx, monkeypatch)
     try:
@@ -140,11 +134,13 @@ def test_a_server_refusing_connections_is_a_503_too(database_url, tmp_path, cloc
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             app.state.ctx.db.engine.dispose()  # the app holds no connection now
-            other = psycopg.connect(libpq(as_role))  # the role's one connection, taken
+            holder = create_engine(as_role)
+            other = holder.connect()  # the role's one connection, taken
             try:
                 refused = client.post("/v1/requests", json=request_body())
             finally:
                 other.close()
+                holder.dispose()
             assert refused.status_code == 503, refused.text
             assert refused.headers["retry-after"] == "2"
             assert client.post("/v1/requests", json=request_body()).status_code == 201
